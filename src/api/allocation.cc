@@ -1,0 +1,243 @@
+// The allocation entry points off the hot path: first calls of a thread, large and aligned
+// blocks, realloc, and the checks that turn a bad pointer into a report instead of damage.
+#include "api/allocation.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "api/runtime.h"
+
+namespace tally {
+namespace {
+
+// What tally's books say about an address.
+struct BlockLookup {
+  enum Kind { kNotOurs, kLiveSmall, kLiveLarge, kFreed, kInterior } kind;
+  Page* page;
+  LargeBlock* large;
+  BlockExtent extent;  // the block the address is in (start and usable size), if any
+};
+
+bool small_block_is_live(const Page* page, uint32_t index) {
+  uint64_t bit = uint64_t{1} << (index & 63);
+  return !(page->free_bits[index >> 6].load(std::memory_order_acquire) & bit) &&
+         !(page->remote_bits[index >> 6].load(std::memory_order_acquire) & bit);
+}
+
+BlockLookup lookup_block(uintptr_t address) {
+  BlockLookup result{BlockLookup::kNotOurs, nullptr, nullptr, {0, 0}};
+  uintptr_t entry = registry_lookup(address);
+  if (entry == kRegistrySegment) {
+    Page* page = page_of(segment_of(address), address);
+    uintptr_t start = __atomic_load_n(&page->start, __ATOMIC_ACQUIRE);
+    if (start == 0 || address < start) return result;
+    uintptr_t offset = address - start;
+    uint64_t index = (offset * page->reciprocal) >> kReciprocalShift;
+    if (index >= page->capacity) return result;
+    result.page = page;
+    result.extent = {start + index * page->block_size, page->block_size};
+    bool live = small_block_is_live(page, static_cast<uint32_t>(index));
+    if (result.extent.start != address) {
+      result.kind = live ? BlockLookup::kInterior : BlockLookup::kNotOurs;
+      if (!live) result.extent = {0, 0};
+    } else {
+      result.kind = live ? BlockLookup::kLiveSmall : BlockLookup::kFreed;
+    }
+    return result;
+  }
+  if ((entry & kRegistryKindMask) == kRegistryLarge) {
+    LargeBlock* block = large_block_of_entry(entry);
+    LargeState state = block->state.load(std::memory_order_acquire);
+    result.large = block;
+    if (address < block->base || address >= block->base + block->mapped_size) return result;
+    result.extent = {block->base, block->usable_size};
+    if (address != block->base) {
+      result.kind = state == LargeState::kLive ? BlockLookup::kInterior : BlockLookup::kNotOurs;
+      if (state != LargeState::kLive) result.extent = {0, 0};
+    } else {
+      result.kind = state == LargeState::kLive ? BlockLookup::kLiveLarge : BlockLookup::kFreed;
+    }
+  }
+  return result;
+}
+
+TALLY_COLD void report_bad_pointer(uintptr_t address, uintptr_t caller) {
+  BlockLookup lookup = lookup_block(address);
+  if (lookup.kind == BlockLookup::kFreed)
+    report_double_free(address, lookup.extent, caller);
+  else
+    report_invalid_free(address, lookup.kind == BlockLookup::kInterior ? lookup.extent : BlockExtent{0, 0},
+                        caller);
+}
+
+Heap* current_heap() {
+  Heap* heap = t_heap;
+  if (TALLY_LIKELY(heap)) return heap;
+  runtime_ensure_initialized();
+  return heap_acquire_for_thread();
+}
+
+size_t round_up(size_t value, size_t alignment) { return (value + alignment - 1) & ~(alignment - 1); }
+
+}  // namespace
+
+void* allocate_slow(size_t size, ApiCall call) {
+  Heap* heap = current_heap();
+  if (TALLY_UNLIKELY(heap == nullptr)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  ++heap->api_calls[call];
+  if (size <= kMaxSmallSize) return heap_allocate(heap, size_class_of(size));
+  if (size > kMaxRequest) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return large_allocate(size, 0);
+}
+
+void report_bad_small_free(FreeOutcome outcome, Page* page, uintptr_t address, uintptr_t caller) {
+  if (outcome == FreeOutcome::kDoubleFree)
+    report_double_free(address, BlockExtent{address, page->block_size}, caller);
+  else
+    report_bad_pointer(address, caller);
+}
+
+void deallocate_slow(void* pointer, uintptr_t entry, ApiCall call, uintptr_t caller) {
+  Heap* heap = t_heap;
+  if (heap) ++heap->api_calls[call];
+  if (pointer == nullptr) return;
+  uintptr_t address = reinterpret_cast<uintptr_t>(pointer);
+  if (entry == kRegistrySegment) {
+    Page* page = page_of(segment_of(address), address);
+    uint32_t index = block_index_of(page, address);
+    if (index == UINT32_MAX) return report_bad_pointer(address, caller);
+    FreeOutcome outcome;
+    size_t block_size = page->block_size;
+    if (heap && page->heap == heap) {
+      outcome = heap_free_local(heap, page, index);
+    } else {
+      outcome = heap_free_remote(page, index);
+      if (outcome == FreeOutcome::kFreed && heap) heap->live_bytes -= static_cast<int64_t>(block_size);
+    }
+    if (outcome != FreeOutcome::kFreed) report_double_free(address, BlockExtent{address, block_size}, caller);
+    return;
+  }
+  if ((entry & kRegistryKindMask) == kRegistryLarge) {
+    FreeOutcome outcome = large_free(large_block_of_entry(entry), address);
+    if (outcome == FreeOutcome::kFreed) return;
+    if (outcome == FreeOutcome::kDoubleFree) {
+      LargeBlock* block = large_block_of_entry(entry);
+      return report_double_free(address, BlockExtent{address, block->usable_size}, caller);
+    }
+  }
+  report_bad_pointer(address, caller);
+}
+
+void* allocate_zeroed(size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* result = allocate(total, kCallCalloc);
+  // Large blocks come from fresh or decommitted mappings and already read as zero.
+  if (result && total <= kMaxSmallSize) memset(result, 0, total);
+  return result;
+}
+
+void* allocate_aligned(size_t alignment, size_t size, ApiCall call) {
+  if (alignment <= kMaxAlignmentOfMalloc) return allocate(size, call);
+  if (size > kMaxRequest || alignment > kMaxRequest) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  Heap* heap = current_heap();
+  if (!heap) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  ++heap->api_calls[call];
+  unsigned size_class = size_class_for_alignment(size, alignment);
+  if (size_class < kClassCount) return heap_allocate(heap, size_class);
+  return large_allocate(size, alignment);
+}
+
+int allocate_posix_aligned(void** result, size_t alignment, size_t size) {
+  if (alignment < sizeof(void*) || (alignment & (alignment - 1)) != 0) return EINVAL;
+  int saved_errno = errno;
+  void* memory = allocate_aligned(alignment, size, kCallPosixMemalign);
+  if (!memory) {
+    errno = saved_errno;
+    return ENOMEM;
+  }
+  *result = memory;
+  return 0;
+}
+
+void* allocate_aligned_c11(size_t alignment, size_t size) {
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return allocate_aligned(alignment, size, kCallAlignedAlloc);
+}
+
+void* allocate_memalign(size_t alignment, size_t size, ApiCall call) {
+  // Like the C library: an alignment that is not a power of two is rounded up to one.
+  if (alignment > kMaxRequest) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  if (alignment & (alignment - 1)) alignment = size_t{1} << (64 - __builtin_clzll(alignment));
+  return allocate_aligned(alignment, size, call);
+}
+
+void* allocate_page_aligned(size_t size, bool round_size, ApiCall call) {
+  if (size > kMaxRequest) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (round_size) size = size == 0 ? kOsPageSize : round_up(size, kOsPageSize);
+  return allocate_aligned(kOsPageSize, size, call);
+}
+
+void* reallocate(void* pointer, size_t size, ApiCall call, uintptr_t caller) {
+  if (pointer == nullptr) return allocate(size, call);
+  if (size == 0) {  // the C library's choice: free and return NULL
+    deallocate(pointer, call, caller);
+    return nullptr;
+  }
+  if (size > kMaxRequest) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  uintptr_t address = reinterpret_cast<uintptr_t>(pointer);
+  BlockLookup lookup = lookup_block(address);
+  size_t old_size;
+  if (lookup.kind == BlockLookup::kLiveSmall) {
+    old_size = lookup.extent.size;
+    if (size <= old_size && (size >= old_size / 2 || old_size <= 64)) return pointer;
+  } else if (lookup.kind == BlockLookup::kLiveLarge) {
+    old_size = lookup.large->usable_size;
+    if (size > kMaxSmallSize) return large_reallocate(lookup.large, size);
+  } else {
+    report_bad_pointer(address, caller);
+    return nullptr;
+  }
+  void* fresh = allocate(size, call);
+  if (!fresh) return nullptr;
+  memcpy(fresh, pointer, size < old_size ? size : old_size);
+  deallocate(pointer, kCallFree, caller);
+  return fresh;
+}
+
+size_t usable_size(const void* pointer) {
+  if (!pointer) return 0;
+  BlockLookup lookup = lookup_block(reinterpret_cast<uintptr_t>(pointer));
+  if (lookup.kind == BlockLookup::kLiveSmall || lookup.kind == BlockLookup::kLiveLarge)
+    return lookup.extent.size;
+  return 0;
+}
+
+}  // namespace tally

@@ -1,0 +1,76 @@
+// The C library's allocation API, replaced. Linked into libtally.so (for LD_PRELOAD or
+// -ltally) and libtally.a; never into the unit-test build, which uses the tally_ names.
+// glibc's introspection calls answer from tally's books.
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+
+#include "api/allocation.h"
+#include "api/statistics.h"
+#include "tally.h"
+
+using namespace tally;
+
+#define TALLY_CALLER reinterpret_cast<uintptr_t>(__builtin_return_address(0))
+
+extern "C" {
+
+TALLY_EXPORT void* malloc(size_t size) { return allocate(size, kCallMalloc); }
+TALLY_EXPORT void free(void* pointer) { deallocate(pointer, kCallFree, TALLY_CALLER); }
+TALLY_EXPORT void cfree(void* pointer) { deallocate(pointer, kCallFree, TALLY_CALLER); }
+TALLY_EXPORT void* calloc(size_t count, size_t size) { return allocate_zeroed(count, size); }
+TALLY_EXPORT void* realloc(void* pointer, size_t size) {
+  return reallocate(pointer, size, kCallRealloc, TALLY_CALLER);
+}
+TALLY_EXPORT void* reallocarray(void* pointer, size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return reallocate(pointer, total, kCallReallocArray, TALLY_CALLER);
+}
+TALLY_EXPORT int posix_memalign(void** result, size_t alignment, size_t size) {
+  return allocate_posix_aligned(result, alignment, size);
+}
+TALLY_EXPORT void* aligned_alloc(size_t alignment, size_t size) {
+  return allocate_aligned_c11(alignment, size);
+}
+TALLY_EXPORT void* memalign(size_t alignment, size_t size) {
+  return allocate_memalign(alignment, size, kCallMemalign);
+}
+TALLY_EXPORT void* valloc(size_t size) { return allocate_page_aligned(size, false, kCallValloc); }
+TALLY_EXPORT void* pvalloc(size_t size) { return allocate_page_aligned(size, true, kCallPvalloc); }
+TALLY_EXPORT size_t malloc_usable_size(void* pointer) { return usable_size(pointer); }
+
+TALLY_EXPORT struct mallinfo2 mallinfo2(void) {
+  tally_stats stats;
+  statistics_collect(&stats);
+  struct mallinfo2 info = {};
+  info.arena = stats.bytes_mapped;
+  info.hblks = stats.large_blocks;
+  info.uordblks = stats.bytes_live;
+  info.fordblks = stats.bytes_committed > stats.bytes_live ? stats.bytes_committed - stats.bytes_live : 0;
+  info.usmblks = stats.bytes_live_peak;
+  return info;
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+TALLY_EXPORT struct mallinfo mallinfo(void) {
+  struct mallinfo2 wide = mallinfo2();
+  struct mallinfo info = {};
+  info.arena = static_cast<int>(wide.arena);
+  info.hblks = static_cast<int>(wide.hblks);
+  info.uordblks = static_cast<int>(wide.uordblks);
+  info.fordblks = static_cast<int>(wide.fordblks);
+  info.usmblks = static_cast<int>(wide.usmblks);
+  return info;
+}
+#pragma GCC diagnostic pop
+
+TALLY_EXPORT int malloc_trim(size_t) { return tally_trim(); }
+TALLY_EXPORT void malloc_stats(void) { statistics_print(); }
+TALLY_EXPORT int mallopt(int, int) { return 1; }  // glibc tunables have no meaning here
+
+}  // extern "C"

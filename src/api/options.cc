@@ -1,0 +1,125 @@
+// Parsing of TALLY_OPTIONS into g_options, driven by option_table.h. Never allocates.
+#include "api/options.h"
+
+#include <string.h>
+
+#include "report/error_report.h"
+
+namespace tally {
+
+Options g_options;
+
+namespace {
+
+bool equals(const char* text, size_t length, const char* word) {
+  return strlen(word) == length && memcmp(text, word, length) == 0;
+}
+
+bool parse_bool(const char* text, size_t length, bool* out) {
+  if (equals(text, length, "1") || equals(text, length, "true") || equals(text, length, "yes")) {
+    *out = true;
+    return true;
+  }
+  if (equals(text, length, "0") || equals(text, length, "false") || equals(text, length, "no")) {
+    *out = false;
+    return true;
+  }
+  return false;
+}
+
+bool parse_int(const char* text, size_t length, int* out) {
+  if (length == 0 || length > 10) return false;
+  bool negative = text[0] == '-';
+  size_t i = negative ? 1 : 0;
+  if (i == length) return false;
+  long value = 0;
+  for (; i < length; ++i) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    value = value * 10 + (text[i] - '0');
+  }
+  *out = static_cast<int>(negative ? -value : value);
+  return true;
+}
+
+bool parse_string(const char* text, size_t length, char (&out)[256]) {
+  if (length >= sizeof out) return false;
+  memcpy(out, text, length);
+  out[length] = '\0';
+  return true;
+}
+
+bool parse_mode(const char* text, size_t length, Mode* out) {
+  static const Mode kModes[] = {Mode::kFast, Mode::kSafe, Mode::kDebug, Mode::kGc};
+  for (Mode mode : kModes) {
+    if (equals(text, length, mode_name(mode))) {
+      *out = mode;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool apply(const char* key, size_t key_length, const char* value, size_t value_length,
+           bool* known) {
+  *known = true;
+#define TALLY_OPTION(type, name, default_value, help) \
+  if (equals(key, key_length, #name)) return TALLY_OPTION_PARSE_##type(name);
+#define TALLY_OPTION_PARSE_bool(name) parse_bool(value, value_length, &g_options.name)
+#define TALLY_OPTION_PARSE_int(name) parse_int(value, value_length, &g_options.name)
+#define TALLY_OPTION_PARSE_string(name) parse_string(value, value_length, g_options.name)
+#define TALLY_OPTION_PARSE_mode(name) parse_mode(value, value_length, &g_options.name)
+#include "api/option_table.h"
+#undef TALLY_OPTION
+  *known = false;
+  return false;
+}
+
+void set_defaults() {
+  bool known;
+#define TALLY_OPTION(type, name, default_value, help) \
+  apply(#name, strlen(#name), default_value, strlen(default_value), &known);
+#include "api/option_table.h"
+#undef TALLY_OPTION
+}
+
+}  // namespace
+
+const char* mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::kFast: return "fast";
+    case Mode::kSafe: return "safe";
+    case Mode::kDebug: return "debug";
+    case Mode::kGc: return "gc";
+  }
+  return "fast";
+}
+
+void options_parse(const char* text) {
+  set_defaults();
+  if (!text) return;
+  const char* cursor = text;
+  while (*cursor) {
+    const char* end = cursor;
+    while (*end && *end != ':' && *end != ',') ++end;
+    if (end > cursor) {
+      const char* equals_sign = static_cast<const char*>(memchr(cursor, '=', end - cursor));
+      if (!equals_sign) {
+        report_option_problem("option without a value in TALLY_OPTIONS", cursor, end - cursor);
+      } else {
+        bool known;
+        size_t key_length = equals_sign - cursor;
+        if (!apply(cursor, key_length, equals_sign + 1, end - equals_sign - 1, &known)) {
+          report_option_problem(known ? "bad value in TALLY_OPTIONS" : "unknown option in TALLY_OPTIONS",
+                                cursor, end - cursor);
+        }
+      }
+    }
+    cursor = *end ? end + 1 : end;
+  }
+  if (g_options.mode != Mode::kFast) {
+    report_option_problem("this build implements mode=fast only; running in fast mode", nullptr, 0);
+    g_options.mode = Mode::kFast;
+  }
+}
+
+}  // namespace tally

@@ -1,0 +1,371 @@
+// Thread heaps: the slow paths of allocation and free, harvesting of remote frees, page
+// supply, and the life cycle of a heap (created, owned by a thread, abandoned at thread
+// exit, adopted by a new thread).
+//
+// Racing frees. A block is live when its free bit and its remote bit are both clear.
+//  - The owner frees with fetch_or on the free word (a locked instruction), then loads the
+//    remote word. A set remote bit means another thread freed the block first and the
+//    owner's free is the double one: it takes its bit back and reports.
+//  - Another thread frees with fetch_or on the remote word, then loads the free word. A
+//    set free bit means the owner freed it first, unless a harvest moved the remote bit
+//    there meanwhile; the harvest sequence (odd while harvesting, like a seqlock) tells.
+// Locked instructions are totally ordered, so of two racing frees at least one sees the
+// other; if both do, both back off, the block stays live (a leak, never a corruption) and
+// both are reported. A harvest that finds a bit in both maps reports it late and keeps one.
+#include "core/heap.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+#include "core/metadata_arena.h"
+#include "os/memory.h"
+#include "os/process.h"
+
+namespace tally {
+
+__thread Heap* t_heap = nullptr;
+Page g_empty_page;
+void (*g_report_late_double_free)(uintptr_t block, size_t size) = nullptr;
+
+namespace {
+
+constexpr unsigned kEmptyPageCacheLimit = 8;
+std::atomic<uint64_t> g_zero_word[1];
+
+SpinLock g_heaps_lock;
+Heap* g_all_heaps = nullptr;
+Heap* g_abandoned_heaps = nullptr;
+pthread_key_t g_thread_exit_key;
+bool g_thread_exit_key_created = false;
+
+void thread_exit_destructor(void*) { heap_release_for_thread(); }
+
+void queue_push(Heap* heap, Page* page) {
+  Page*& head = heap->queue[page->size_class];
+  page->previous = nullptr;
+  page->next = head;
+  if (head) head->previous = page;
+  head = page;
+  page->status = PageStatus::kQueued;
+}
+
+void queue_remove(Heap* heap, Page* page) {
+  if (page->previous)
+    page->previous->next = page->next;
+  else
+    heap->queue[page->size_class] = page->next;
+  if (page->next) page->next->previous = page->previous;
+  page->next = page->previous = nullptr;
+}
+
+// Moves the cursor to the first bitmap word with a free bit; false if there is none.
+bool page_find_free_word(Page* page) {
+  uint32_t words = page->bitmap_words();
+  for (uint32_t w = page->cursor; w < words; ++w) {
+    if (page->free_bits[w].load(std::memory_order_relaxed) != 0) {
+      page->cursor = w;
+      return true;
+    }
+  }
+  page->cursor = words - 1;  // its word is zero, so the fast path falls through
+  return false;
+}
+
+void page_initialize(Heap* heap, Page* page, unsigned size_class) {
+  const SizeClassInfo& info = g_size_classes[size_class];
+  page->heap = heap;
+  page->block_size = info.block_size;
+  page->capacity = info.capacity;
+  page->reciprocal = info.reciprocal;
+  page->size_class = static_cast<uint16_t>(size_class);
+  page->used = 0;
+  page->cursor = 0;
+  page->next = page->previous = nullptr;
+  uint32_t full_words = info.capacity / 64;
+  uint32_t rest = info.capacity % 64;
+  for (uint32_t w = 0; w < full_words; ++w) {
+    page->free_bits[w].store(~uint64_t{0}, std::memory_order_relaxed);
+    page->remote_bits[w].store(0, std::memory_order_relaxed);
+  }
+  if (rest) {
+    page->free_bits[full_words].store((uint64_t{1} << rest) - 1, std::memory_order_relaxed);
+    page->remote_bits[full_words].store(0, std::memory_order_relaxed);
+  }
+  Segment* segment = segment_of(reinterpret_cast<uintptr_t>(page));
+  unsigned slot = static_cast<unsigned>(page - segment->pages);
+  __atomic_store_n(&page->start, segment->slot_address(slot), __ATOMIC_RELEASE);
+}
+
+// Gives a page's slots back to its segment and their memory back to the kernel.
+void page_release(Heap* heap, Page* page) {
+  Segment* segment = segment_of(reinterpret_cast<uintptr_t>(page));
+  unsigned first = static_cast<unsigned>(page - segment->pages);
+  unsigned count = page->slot_count;
+  __atomic_store_n(&page->start, uintptr_t{0}, __ATOMIC_RELEASE);
+  page->block_size = 0;
+  page->capacity = 0;
+  page->reciprocal = 0;
+  page->heap = nullptr;
+  page->status = PageStatus::kUnused;
+  for (unsigned i = 1; i < count; ++i) segment->pages[first + i].head_distance = 0;
+  os_decommit(reinterpret_cast<void*>(segment->slot_address(first)), count * kSlotSize);
+  g_bytes_committed.fetch_sub(count * kSlotSize, std::memory_order_relaxed);
+  uint64_t mask = (count == 64 ? ~uint64_t{0} : ((uint64_t{1} << count) - 1)) << first;
+  segment->used_slots &= ~mask;
+  if (segment->used_slots == kHeaderSlotMask) {
+    if (segment->previous)
+      segment->previous->next = segment->next;
+    else
+      heap->segments = segment->next;
+    if (segment->next) segment->next->previous = segment->previous;
+    segment_release(segment);
+  }
+}
+
+Page* page_claim(Heap* heap, Segment* segment, unsigned first, unsigned count) {
+  uint64_t mask = (count == 64 ? ~uint64_t{0} : ((uint64_t{1} << count) - 1)) << first;
+  segment->used_slots |= mask;
+  Page* page = &segment->pages[first];
+  page->slot_count = static_cast<uint8_t>(count);
+  page->head_distance = 0;
+  for (unsigned i = 1; i < count; ++i)
+    segment->pages[first + i].head_distance = static_cast<uint8_t>(i);
+  size_t committed = g_bytes_committed.fetch_add(count * kSlotSize, std::memory_order_relaxed) +
+                     count * kSlotSize;
+  size_t peak = g_bytes_committed_peak.load(std::memory_order_relaxed);
+  while (committed > peak &&
+         !g_bytes_committed_peak.compare_exchange_weak(peak, committed, std::memory_order_relaxed)) {
+  }
+  (void)heap;
+  return page;
+}
+
+Page* heap_fresh_page(Heap* heap, unsigned size_class) {
+  unsigned count = g_size_classes[size_class].slot_count;
+  Page* page = nullptr;
+  if (count == 1 && heap->empty_pages) {
+    page = heap->empty_pages;
+    heap->empty_pages = page->next;
+    --heap->empty_count;
+  }
+  for (Segment* segment = heap->segments; !page && segment; segment = segment->next) {
+    unsigned first = segment_find_slots(segment, count);
+    if (first) page = page_claim(heap, segment, first, count);
+  }
+  if (!page) {
+    Segment* segment = segment_acquire(heap);
+    if (!segment) return nullptr;
+    segment->next = heap->segments;
+    if (heap->segments) heap->segments->previous = segment;
+    heap->segments = segment;
+    page = page_claim(heap, segment, segment_find_slots(segment, count), count);
+  }
+  page_initialize(heap, page, size_class);
+  return page;
+}
+
+void heap_retire_page(Heap* heap, Page* page) {
+  queue_remove(heap, page);
+  if (page->slot_count == 1 && heap->empty_count < kEmptyPageCacheLimit) {
+    page->status = PageStatus::kEmpty;
+    page->next = heap->empty_pages;
+    heap->empty_pages = page;
+    ++heap->empty_count;
+    return;
+  }
+  page_release(heap, page);
+}
+
+// Moves other threads' frees of `page` into its free bitmap.
+void page_harvest(Page* page) {
+  page->harvest_sequence.fetch_add(1, std::memory_order_seq_cst);
+  uint32_t words = page->bitmap_words();
+  uint32_t freed = 0;
+  for (uint32_t w = 0; w < words; ++w) {
+    if (page->remote_bits[w].load(std::memory_order_relaxed) == 0) continue;
+    uint64_t remote = page->remote_bits[w].exchange(0, std::memory_order_seq_cst);
+    uint64_t local = page->free_bits[w].load(std::memory_order_relaxed);
+    uint64_t both = local & remote;
+    for (uint64_t twice = both; twice; twice &= twice - 1) {
+      uintptr_t index = w * 64 + static_cast<unsigned>(__builtin_ctzll(twice));
+      if (g_report_late_double_free)
+        g_report_late_double_free(page->start + index * page->block_size, page->block_size);
+    }
+    remote &= ~both;
+    page->free_bits[w].store(local | remote, std::memory_order_seq_cst);
+    freed += static_cast<uint32_t>(__builtin_popcountll(remote));
+    if (remote && w < page->cursor) page->cursor = w;
+  }
+  page->harvest_sequence.fetch_add(1, std::memory_order_seq_cst);
+  page->used -= freed;
+}
+
+void heap_collect_incoming(Heap* heap) {
+  if (heap->incoming.load(std::memory_order_relaxed) == nullptr) return;
+  Page* list = heap->incoming.exchange(nullptr, std::memory_order_acquire);
+  while (list) {
+    Page* page = list;
+    list = page->incoming_next;  // read before the flag is cleared and the link reused
+    page->in_incoming.store(0, std::memory_order_seq_cst);
+    if (page->heap != heap || page->status == PageStatus::kUnused) continue;
+    page_harvest(page);
+    if (page->status == PageStatus::kFull && page->used < page->capacity) queue_push(heap, page);
+    if (page->used == 0 && page->status == PageStatus::kQueued) heap_retire_page(heap, page);
+  }
+}
+
+Heap* heap_create() {
+  Heap* heap = static_cast<Heap*>(metadata_allocate(sizeof(Heap)));
+  if (!heap) return nullptr;
+  if (g_empty_page.free_bits == nullptr) {
+    g_empty_page.free_bits = g_zero_word;
+    g_empty_page.remote_bits = g_zero_word;
+  }
+  for (unsigned c = 0; c < kClassCount; ++c) heap->current[c] = &g_empty_page;
+  return heap;
+}
+
+}  // namespace
+
+void* heap_allocate_slow(Heap* heap, unsigned size_class) {
+  heap_collect_incoming(heap);
+  Page* page = heap->current[size_class];
+  if (page != &g_empty_page) {
+    if (page_find_free_word(page)) return heap_allocate(heap, size_class);
+    page->status = PageStatus::kFull;
+    heap->current[size_class] = &g_empty_page;
+  }
+  while ((page = heap->queue[size_class]) != nullptr) {
+    queue_remove(heap, page);
+    if (page_find_free_word(page)) break;
+    page->status = PageStatus::kFull;
+  }
+  if (!page) page = heap_fresh_page(heap, size_class);
+  if (!page) {
+    heap_trim(heap);
+    segment_trim_cache();
+    page = heap_fresh_page(heap, size_class);
+    if (!page) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+  }
+  page->status = PageStatus::kCurrent;
+  heap->current[size_class] = page;
+  return heap_allocate(heap, size_class);
+}
+
+void heap_page_freed_slow(Heap* heap, Page* page) {
+  if (page->status == PageStatus::kFull) queue_push(heap, page);
+  if (page->used == 0 && page->status == PageStatus::kQueued) heap_retire_page(heap, page);
+}
+
+FreeOutcome heap_resolve_racing_free(Page* page, uint32_t word, uint64_t bit) {
+  // Another thread's free of this block is waiting in the remote map: ours is the second.
+  page->free_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
+  return FreeOutcome::kDoubleFree;
+}
+
+FreeOutcome heap_free_remote(Page* page, uint32_t index) {
+  uint32_t word = index >> 6;
+  uint64_t bit = uint64_t{1} << (index & 63);
+  uint32_t sequence = page->harvest_sequence.load(std::memory_order_seq_cst);
+  if (page->free_bits[word].load(std::memory_order_seq_cst) & bit) return FreeOutcome::kDoubleFree;
+  if (page->remote_bits[word].fetch_or(bit, std::memory_order_seq_cst) & bit)
+    return FreeOutcome::kDoubleFree;
+  if ((page->free_bits[word].load(std::memory_order_seq_cst) & bit) && (sequence & 1) == 0 &&
+      page->harvest_sequence.load(std::memory_order_seq_cst) == sequence) {
+    page->remote_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
+    return FreeOutcome::kDoubleFree;
+  }
+  if (page->in_incoming.load(std::memory_order_relaxed) == 0 &&
+      page->in_incoming.exchange(1, std::memory_order_seq_cst) == 0) {
+    Heap* owner = page->heap;
+    Page* head = owner->incoming.load(std::memory_order_relaxed);
+    do {
+      page->incoming_next = head;
+    } while (!owner->incoming.compare_exchange_weak(head, page, std::memory_order_release,
+                                                    std::memory_order_relaxed));
+  }
+  return FreeOutcome::kFreed;
+}
+
+Heap* heap_acquire_for_thread() {
+  Heap* heap = nullptr;
+  {
+    LockGuard guard(g_heaps_lock);
+    if (g_abandoned_heaps) {
+      heap = g_abandoned_heaps;
+      g_abandoned_heaps = heap->next_abandoned;
+      heap->next_abandoned = nullptr;
+      heap->abandoned = false;
+    } else {
+      heap = heap_create();
+      if (!heap) return nullptr;
+      heap->next_all = g_all_heaps;
+      g_all_heaps = heap;
+    }
+    if (!g_thread_exit_key_created) {
+      g_thread_exit_key_created = pthread_key_create(&g_thread_exit_key, thread_exit_destructor) == 0;
+    }
+  }
+  heap->thread_number = current_thread_number();
+  t_heap = heap;
+  // May allocate (for keys past the first block); t_heap is already set for that.
+  if (g_thread_exit_key_created) pthread_setspecific(g_thread_exit_key, heap);
+  return heap;
+}
+
+void heap_release_for_thread() {
+  Heap* heap = t_heap;
+  if (!heap) return;
+  heap_collect_incoming(heap);
+  for (unsigned c = 0; c < kClassCount; ++c) {
+    Page* page = heap->current[c];
+    if (page == &g_empty_page) continue;
+    heap->current[c] = &g_empty_page;
+    queue_push(heap, page);
+    if (page->used == 0) heap_retire_page(heap, page);
+  }
+  heap_trim(heap);
+  t_heap = nullptr;
+  LockGuard guard(g_heaps_lock);
+  heap->abandoned = true;
+  heap->next_abandoned = g_abandoned_heaps;
+  g_abandoned_heaps = heap;
+}
+
+void heap_trim(Heap* heap) {
+  heap_collect_incoming(heap);
+  while (Page* page = heap->empty_pages) {
+    heap->empty_pages = page->next;
+    --heap->empty_count;
+    page_release(heap, page);
+  }
+}
+
+void heap_for_each(void (*visit)(Heap* heap, void* context), void* context) {
+  LockGuard guard(g_heaps_lock);
+  for (Heap* heap = g_all_heaps; heap; heap = heap->next_all) visit(heap, context);
+}
+
+void heap_lock_for_fork() { g_heaps_lock.lock(); }
+
+void heap_unlock_after_fork(bool in_child) {
+  if (!in_child) {
+    g_heaps_lock.unlock();
+    return;
+  }
+  g_heaps_lock.reset();
+  // Only the forking thread lives on in the child: every other heap is abandoned, and
+  // its pages wait for the next thread the child starts.
+  g_abandoned_heaps = nullptr;
+  for (Heap* heap = g_all_heaps; heap; heap = heap->next_all) {
+    if (heap == t_heap) continue;
+    heap->abandoned = true;
+    heap->next_abandoned = g_abandoned_heaps;
+    g_abandoned_heaps = heap;
+  }
+}
+
+}  // namespace tally

@@ -1,0 +1,110 @@
+// Thread heaps. Each thread allocates from a heap of its own, with no lock and no atomic
+// read-modify-write: allocation takes the lowest free bit of the current page's bitmap.
+// A free by the owning thread sets the bit back (one atomic bit-test-and-set, which also
+// detects the double free); a free by any other thread goes to the page's remote bitmap
+// and the page is pushed on the owner's incoming list, from which the owner harvests on its
+// next slow path. Heaps are never unmapped: a thread that exits abandons its heap, and the
+// next thread to start adopts it with all its pages, so nothing an exited thread held is
+// stranded.
+#pragma once
+
+#include <atomic>
+
+#include "core/config.h"
+#include "core/segment.h"
+#include "core/size_classes.h"
+
+namespace tally {
+
+// Calls counted per heap for the statistics report (plain increments, summed at report time).
+enum ApiCall : unsigned {
+  kCallMalloc,
+  kCallFree,
+  kCallCalloc,
+  kCallRealloc,
+  kCallReallocArray,
+  kCallPosixMemalign,
+  kCallAlignedAlloc,
+  kCallMemalign,
+  kCallValloc,
+  kCallPvalloc,
+  kCallUsableSize,
+  kCallNew,
+  kCallNewArray,
+  kCallDelete,
+  kCallDeleteArray,
+  kApiCallCount
+};
+
+struct Heap {
+  Page* current[kClassCount];  // never null: g_empty_page when the heap has no page yet
+  Page* queue[kClassCount];    // pages of the class with free blocks, besides the current
+  uint64_t api_calls[kApiCallCount];
+  int64_t live_bytes;  // bytes this thread allocated minus bytes it freed (any owner)
+  std::atomic<Page*> incoming;  // pages other threads freed into
+  Page* empty_pages;            // retired one-slot pages kept committed for reuse
+  unsigned empty_count;
+  Segment* segments;
+  uint32_t thread_number;
+  bool abandoned;
+  Heap* next_all;
+  Heap* next_abandoned;
+};
+
+extern __thread Heap* t_heap;
+extern Page g_empty_page;
+// Set by the runtime: reports a double free found while harvesting remote frees.
+extern void (*g_report_late_double_free)(uintptr_t block, size_t size);
+
+// What a free found out about its block.
+enum class FreeOutcome : uint8_t { kFreed, kDoubleFree, kNotAllocated };
+
+void* heap_allocate_slow(Heap* heap, unsigned size_class);
+void heap_page_freed_slow(Heap* heap, Page* page);
+FreeOutcome heap_free_remote(Page* page, uint32_t index);
+FreeOutcome heap_resolve_racing_free(Page* page, uint32_t word, uint64_t bit);
+
+Heap* heap_acquire_for_thread();  // the calling thread's heap, created or adopted
+void heap_release_for_thread();   // thread exit: harvest, trim, abandon
+void heap_trim(Heap* heap);       // decommit cached empty pages
+void heap_lock_for_fork();
+void heap_unlock_after_fork(bool in_child);
+
+// Visits every heap (live or abandoned) under the heap-list lock. The visitor may read
+// other threads' counters racily; it must not allocate.
+void heap_for_each(void (*visit)(Heap* heap, void* context), void* context);
+
+TALLY_INLINE void* heap_allocate(Heap* heap, unsigned size_class) {
+  Page* page = heap->current[size_class];
+  uint32_t word_index = page->cursor;
+  std::atomic<uint64_t>& word = page->free_bits[word_index];
+  uint64_t bits = word.load(std::memory_order_relaxed);
+  if (TALLY_UNLIKELY(bits == 0)) return heap_allocate_slow(heap, size_class);
+  word.store(bits & (bits - 1), std::memory_order_relaxed);
+  ++page->used;
+  heap->live_bytes += page->block_size;
+  uint32_t index = word_index * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
+  return reinterpret_cast<void*>(page->start + uintptr_t{index} * page->block_size);
+}
+
+// Free of block `index` of `page`, which belongs to `heap`, the calling thread's heap.
+TALLY_INLINE FreeOutcome heap_free_local(Heap* heap, Page* page, uint32_t index) {
+  uint32_t word = index >> 6;
+  uint64_t bit = uint64_t{1} << (index & 63);
+#ifndef TALLY_NO_FREE_VALIDATION
+  if (TALLY_UNLIKELY(page->free_bits[word].fetch_or(bit, std::memory_order_seq_cst) & bit))
+    return FreeOutcome::kDoubleFree;
+  if (TALLY_UNLIKELY(page->remote_bits[word].load(std::memory_order_seq_cst) & bit))
+    return heap_resolve_racing_free(page, word, bit);
+#else
+  page->free_bits[word].store(page->free_bits[word].load(std::memory_order_relaxed) | bit,
+                              std::memory_order_relaxed);
+#endif
+  if (word < page->cursor) page->cursor = word;
+  heap->live_bytes -= page->block_size;
+  if (TALLY_UNLIKELY(--page->used == 0 || page->status == PageStatus::kFull))
+    heap_page_freed_slow(heap, page);
+  return FreeOutcome::kFreed;
+}
+
+}  // namespace tally

@@ -1,0 +1,45 @@
+// Large blocks: requests above kMaxSmallSize (or with alignments no page can give) get a
+// mapping of their own, starting on a registry slot boundary so the registry names its
+// descriptor for every slot the mapping covers. Descriptors live in metadata memory, not
+// beside the block. Freed mappings wait, decommitted, in a small cache so that programs
+// that allocate and free big buffers in a loop do not pay mmap and munmap each time; a
+// free of a cached block is still recognised as a double free.
+#pragma once
+
+#include <atomic>
+
+#include "core/config.h"
+#include "core/heap.h"
+#include "core/registry.h"
+
+namespace tally {
+
+enum class LargeState : uint8_t { kLive, kCached, kRetired };
+
+struct LargeBlock {
+  uintptr_t base;        // start of the mapping; the block starts here too
+  size_t mapped_size;    // bytes mapped (multiple of the OS page)
+  size_t usable_size;    // bytes the program may use
+  std::atomic<LargeState> state;
+  LargeBlock* next;      // cache or descriptor free list
+  LargeBlock* previous;  // live list
+};
+
+// The block's memory reads as zero (fresh or decommitted mappings).
+void* large_allocate(size_t size, size_t alignment);
+// Frees the block that `address`'s registry entry names, if `address` is its start.
+FreeOutcome large_free(LargeBlock* block, uintptr_t address);
+// Resizes in place or by moving the mapping; nullptr (errno ENOMEM) if neither works.
+void* large_reallocate(LargeBlock* block, size_t new_size);
+void large_trim_cache();
+size_t large_live_count();
+size_t large_live_bytes();
+size_t large_peak_bytes();  // high-water mark of large_live_bytes
+void large_lock_for_fork();
+void large_unlock_after_fork(bool in_child);
+
+TALLY_INLINE LargeBlock* large_block_of_entry(uintptr_t registry_entry) {
+  return reinterpret_cast<LargeBlock*>(registry_entry & ~uintptr_t{3});
+}
+
+}  // namespace tally

@@ -1,0 +1,130 @@
+// Segment supply. Fresh segments come from the kernel aligned to their size; released
+// segments (all pages free and already decommitted) wait in a small cache so a program
+// that frees and reallocates its working set does not pay for mmap/munmap each time.
+#include "core/segment.h"
+
+#include <string.h>
+
+#include "core/registry.h"
+#include "os/memory.h"
+#include "os/process.h"
+
+namespace tally {
+
+std::atomic<size_t> g_segments_in_use{0};
+std::atomic<size_t> g_bytes_mapped{0};
+std::atomic<size_t> g_bytes_committed{0};
+std::atomic<size_t> g_bytes_committed_peak{0};
+
+namespace {
+
+constexpr unsigned kSegmentCacheLimit = 8;
+
+SpinLock g_cache_lock;
+Segment* g_cache = nullptr;
+unsigned g_cache_count = 0;
+
+void segment_reset_header(Segment* segment, Heap* heap) {
+  segment->heap = heap;
+  segment->used_slots = kHeaderSlotMask;
+  segment->next = segment->previous = nullptr;
+  for (unsigned i = 0; i < kSlotsPerSegment; ++i) {
+    Page& page = segment->pages[i];
+    page.start = 0;
+    page.reciprocal = 0;
+    page.block_size = 0;
+    page.capacity = 0;
+    page.heap = nullptr;
+    page.free_bits = segment->free_bits[i];
+    page.remote_bits = segment->remote_bits[i];
+    page.status = PageStatus::kUnused;
+    page.head_distance = 0;
+  }
+}
+
+}  // namespace
+
+Segment* segment_acquire(Heap* heap) {
+  Segment* segment = nullptr;
+  {
+    LockGuard guard(g_cache_lock);
+    if (g_cache) {
+      segment = g_cache;
+      g_cache = segment->next;
+      --g_cache_count;
+    }
+  }
+  if (!segment) {
+    if (!registry_initialize()) return nullptr;
+    segment = static_cast<Segment*>(os_map_aligned(kSegmentSize, kSegmentSize));
+    if (!segment) return nullptr;
+    g_bytes_mapped.fetch_add(kSegmentSize, std::memory_order_relaxed);
+    g_bytes_committed.fetch_add(kHeaderSlots * kSlotSize, std::memory_order_relaxed);
+    segment_reset_header(segment, heap);
+    registry_set(reinterpret_cast<uintptr_t>(segment), kSegmentSize, kRegistrySegment);
+  } else {
+    segment_reset_header(segment, heap);
+  }
+  g_segments_in_use.fetch_add(1, std::memory_order_relaxed);
+  return segment;
+}
+
+void segment_release(Segment* segment) {
+  g_segments_in_use.fetch_sub(1, std::memory_order_relaxed);
+  segment->heap = nullptr;
+  {
+    LockGuard guard(g_cache_lock);
+    if (g_cache_count < kSegmentCacheLimit) {
+      segment->next = g_cache;
+      g_cache = segment;
+      ++g_cache_count;
+      return;
+    }
+  }
+  // The registry entry is cleared before the unmap so no free can reach a dead header.
+  registry_set(reinterpret_cast<uintptr_t>(segment), kSegmentSize, 0);
+  os_unmap(segment, kSegmentSize);
+  g_bytes_mapped.fetch_sub(kSegmentSize, std::memory_order_relaxed);
+  g_bytes_committed.fetch_sub(kHeaderSlots * kSlotSize, std::memory_order_relaxed);
+}
+
+unsigned segment_find_slots(Segment* segment, unsigned count) {
+  uint64_t free_slots = ~segment->used_slots;
+  if (count == 1) return free_slots ? static_cast<unsigned>(__builtin_ctzll(free_slots)) : 0;
+  // A run of `count` free slots starting at i: shift-and to find where one begins.
+  uint64_t runs = free_slots;
+  for (unsigned i = 1; i < count && runs; ++i) runs &= free_slots >> i;
+  for (; runs; runs &= runs - 1) {
+    unsigned first = static_cast<unsigned>(__builtin_ctzll(runs));
+    if (first + count <= kSlotsPerSegment) return first;
+  }
+  return 0;
+}
+
+void segment_trim_cache() {
+  Segment* list;
+  {
+    LockGuard guard(g_cache_lock);
+    list = g_cache;
+    g_cache = nullptr;
+    g_cache_count = 0;
+  }
+  while (list) {
+    Segment* next = list->next;
+    registry_set(reinterpret_cast<uintptr_t>(list), kSegmentSize, 0);
+    os_unmap(list, kSegmentSize);
+    g_bytes_mapped.fetch_sub(kSegmentSize, std::memory_order_relaxed);
+    g_bytes_committed.fetch_sub(kHeaderSlots * kSlotSize, std::memory_order_relaxed);
+    list = next;
+  }
+}
+
+void segment_lock_for_fork() { g_cache_lock.lock(); }
+void segment_unlock_after_fork(bool in_child) {
+  if (in_child)
+    g_cache_lock.reset();
+  else
+    g_cache_lock.unlock();
+}
+
+}  // namespace tally

@@ -1,0 +1,115 @@
+// Segments and pages: where small blocks live, and the books that say which are free.
+//
+// A segment is kSegmentSize bytes aligned to its size. Its first kHeaderSlots slots hold
+// the header (this struct); the other slots hold pages. A page spans one or more slots and
+// holds blocks of one size class. All allocator state lives in the header, never beside
+// user bytes, so an overflow or a write after free cannot corrupt the books.
+//
+// Each page has two bitmaps (1 = free):
+//   free_bits   written only by the owning heap's thread (allocation clears a bit, a local
+//               free sets it with an atomic bit-test-and-set);
+//   remote_bits set atomically by other threads' frees, harvested by the owner.
+// A block is live exactly when both of its bits are clear. A free sets its own bitmap's
+// bit and then reads the other bitmap: with both accesses sequentially consistent, of two
+// racing frees of one block at least one sees the other, so a block can never become free
+// twice (see heap.cc, "Racing frees"). The harvest is bracketed by a sequence count so a
+// remote free that races it does not mistake its own harvested bit for a double free.
+#pragma once
+
+#include <atomic>
+
+#include "core/config.h"
+#include "core/size_classes.h"
+
+namespace tally {
+
+struct Heap;
+
+enum class PageStatus : uint8_t {
+  kUnused,   // slot holds no page
+  kCurrent,  // the heap allocates from it (heap->current[size_class])
+  kQueued,   // has free blocks, waits in the heap's queue for its class
+  kFull,     // no free block; a free brings it back to the queue
+  kEmpty,    // no live block; kept committed in the heap's cache of empty pages
+};
+
+struct Page {
+  // Read by every free of a block in this page, from any thread. Written only while the
+  // page is set up or released, when it holds no live block.
+  uintptr_t start;  // address of block 0; 0 when the slot holds no page
+  uint64_t reciprocal;
+  uint32_t block_size;
+  uint32_t capacity;
+  Heap* heap;
+  std::atomic<uint64_t>* free_bits;
+  std::atomic<uint64_t>* remote_bits;
+
+  // Owner only.
+  uint32_t used;    // live blocks, as far as harvested frees go
+  uint32_t cursor;  // no free bit below this bitmap word
+  uint16_t size_class;
+  uint8_t slot_count;
+  uint8_t head_distance;  // slots back to the page's first slot (0 at the first slot)
+  PageStatus status;
+  Page* next;
+  Page* previous;
+
+  // Shared with remote freers.
+  std::atomic<uint32_t> harvest_sequence;  // odd while the owner harvests
+  std::atomic<uint8_t> in_incoming;        // on the owner heap's incoming list
+  Page* incoming_next;
+
+  uint32_t bitmap_words() const { return (capacity + 63) / 64; }
+};
+
+struct Segment {
+  Heap* heap;
+  uint64_t used_slots;  // bit i: slot i belongs to a page (header slots always set)
+  Segment* next;        // in the owning heap's list, or the global segment cache
+  Segment* previous;
+  alignas(64) Page pages[kSlotsPerSegment];
+  alignas(64) std::atomic<uint64_t> free_bits[kSlotsPerSegment][kBitmapWords];
+  alignas(64) std::atomic<uint64_t> remote_bits[kSlotsPerSegment][kBitmapWords];
+
+  uintptr_t slot_address(unsigned slot) const {
+    return reinterpret_cast<uintptr_t>(this) + (uintptr_t{slot} << kSlotShift);
+  }
+};
+static_assert(sizeof(Segment) <= kHeaderSlots * kSlotSize, "segment header too large");
+constexpr uint64_t kHeaderSlotMask = (uint64_t{1} << kHeaderSlots) - 1;
+
+TALLY_INLINE Segment* segment_of(uintptr_t address) {
+  return reinterpret_cast<Segment*>(address & ~kSegmentMask);
+}
+
+// The page that holds `address`, which must lie in a registered segment.
+TALLY_INLINE Page* page_of(Segment* segment, uintptr_t address) {
+  Page* slot_page = &segment->pages[(address & kSegmentMask) >> kSlotShift];
+  return slot_page - slot_page->head_distance;
+}
+
+// Index of the block that starts at `address`, or UINT32_MAX if `address` is not the
+// start of a block of `page` (interior pointer, header, slot without a page).
+TALLY_INLINE uint32_t block_index_of(const Page* page, uintptr_t address) {
+  uintptr_t offset = address - page->start;
+  uint64_t index = (offset * page->reciprocal) >> kReciprocalShift;
+  if (TALLY_UNLIKELY(index * page->block_size != offset || index >= page->capacity))
+    return UINT32_MAX;
+  return static_cast<uint32_t>(index);
+}
+
+// Segment supply: a small global cache in front of the kernel.
+Segment* segment_acquire(Heap* heap);  // nullptr when out of address space
+void segment_release(Segment* segment);
+// Finds `count` consecutive free slots; returns the first slot or 0 if none.
+unsigned segment_find_slots(Segment* segment, unsigned count);
+void segment_trim_cache();
+void segment_lock_for_fork();
+void segment_unlock_after_fork(bool in_child);
+
+extern std::atomic<size_t> g_segments_in_use;
+extern std::atomic<size_t> g_bytes_mapped;
+extern std::atomic<size_t> g_bytes_committed;
+extern std::atomic<size_t> g_bytes_committed_peak;  // sampled when pages are claimed
+
+}  // namespace tally

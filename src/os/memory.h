@@ -1,0 +1,21 @@
+// Address space from the kernel. Every call here is a system call or two; none allocates.
+// Reservations are readable and writable but not charged (MAP_NORESERVE): the kernel
+// backs a page when it is first touched, and os_decommit hands it back.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace tally {
+
+void* os_map(size_t size);                            // nullptr when the kernel says no
+void* os_map_aligned(size_t size, size_t alignment);  // alignment: power of two >= 4 KiB
+void os_unmap(void* address, size_t size);
+void os_decommit(void* address, size_t size);  // contents become zero, RSS falls
+// Moves the pages of [old, old+old_size) to new_address (a mapping of new_size made by
+// os_map_aligned), growing them to new_size; no copy. False if the kernel refused.
+bool os_move_mapping(void* old_address, size_t old_size, void* new_address, size_t new_size);
+// Grows a mapping in place when the address space after it is free.
+bool os_grow_in_place(void* address, size_t old_size, size_t new_size);
+
+}  // namespace tally

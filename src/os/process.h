@@ -1,0 +1,51 @@
+// Facts about the running process that reports and statistics need, gathered without
+// allocating: pid, resident set size, the calling thread's number, a lock that is safe
+// to take inside malloc.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <atomic>
+
+namespace tally {
+
+int process_id();
+size_t process_resident_bytes();       // current RSS, 0 if unknown
+size_t process_resident_peak_bytes();  // VmHWM, 0 if unknown
+void write_all(int fd, const char* data, size_t length);
+
+// Threads are numbered in the order they first call into tally; the main thread, which
+// the loader's first malloc runs on, is T0.
+uint32_t current_thread_number();
+
+// A test-and-test-and-set lock that yields to the scheduler under contention. Used only
+// on slow paths (segment cache, heap list, large blocks, reports). Trivially constructible
+// so globals need no constructor; `reset` serves the child after fork.
+class SpinLock {
+ public:
+  void lock() {
+    if (!flag_.exchange(true, std::memory_order_acquire)) return;
+    lock_slow();
+  }
+  bool try_lock() { return !flag_.exchange(true, std::memory_order_acquire); }
+  void unlock() { flag_.store(false, std::memory_order_release); }
+  void reset() { flag_.store(false, std::memory_order_relaxed); }
+
+ private:
+  void lock_slow();
+  std::atomic<bool> flag_;
+};
+
+class LockGuard {
+ public:
+  explicit LockGuard(SpinLock& lock) : lock_(lock) { lock_.lock(); }
+  ~LockGuard() { lock_.unlock(); }
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+
+ private:
+  SpinLock& lock_;
+};
+
+}  // namespace tally

@@ -1,0 +1,110 @@
+// The report sink. log_path is opened lazily on the first write, as PATH.PID like the
+// sanitizers do, so each process of a forking program gets a file of its own.
+#include "report/output.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "os/process.h"
+
+namespace tally {
+namespace {
+
+char g_log_path[4096];
+int g_log_fd = -1;
+int g_log_pid = 0;
+
+int sink_fd() {
+  if (g_log_path[0] == '\0') return STDERR_FILENO;
+  int pid = process_id();
+  if (g_log_fd >= 0 && g_log_pid == pid) return g_log_fd;
+  char path[4200];
+  Formatter name(path, sizeof path - 1);
+  name.text(g_log_path).character('.').decimal(static_cast<uint64_t>(pid));
+  path[name.length()] = '\0';
+  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path,
+                                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (fd < 0) return STDERR_FILENO;
+  g_log_fd = fd;
+  g_log_pid = pid;
+  return fd;
+}
+
+}  // namespace
+
+Formatter& Formatter::text(const char* text) { return this->text(text, strlen(text)); }
+
+Formatter& Formatter::text(const char* text, size_t length) {
+  size_t room = capacity_ - length_;
+  if (length > room) length = room;
+  memcpy(buffer_ + length_, text, length);
+  length_ += length;
+  return *this;
+}
+
+Formatter& Formatter::character(char c) { return text(&c, 1); }
+
+Formatter& Formatter::decimal(uint64_t value) {
+  char digits[24];
+  int count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value);
+  while (count) character(digits[--count]);
+  return *this;
+}
+
+Formatter& Formatter::signed_decimal(int64_t value) {
+  if (value < 0) {
+    character('-');
+    return decimal(static_cast<uint64_t>(-(value + 1)) + 1);
+  }
+  return decimal(static_cast<uint64_t>(value));
+}
+
+Formatter& Formatter::hex(uint64_t value) {
+  char digits[16];
+  int count = 0;
+  do {
+    digits[count++] = "0123456789abcdef"[value & 15];
+    value >>= 4;
+  } while (value);
+  text("0x");
+  while (count) character(digits[--count]);
+  return *this;
+}
+
+Formatter& Formatter::padded(uint64_t value, unsigned width) {
+  char digits[24];
+  Formatter inner(digits, sizeof digits);
+  inner.decimal(value);
+  for (size_t i = inner.length(); i < width; ++i) character(' ');
+  return text(digits, inner.length());
+}
+
+Formatter& Formatter::bytes(uint64_t value) {
+  static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  unsigned unit = 0;
+  uint64_t scaled_tenths = value * 10;
+  while (scaled_tenths >= 10240 && unit < 4) {
+    scaled_tenths /= 1024;
+    ++unit;
+  }
+  decimal(scaled_tenths / 10);
+  if (unit) character('.').decimal(scaled_tenths % 10);
+  return character(' ').text(kUnits[unit]);
+}
+
+void output_set_log_path(const char* log_path) {
+  size_t length = strlen(log_path);
+  if (length >= sizeof g_log_path) length = sizeof g_log_path - 1;
+  memcpy(g_log_path, log_path, length);
+  g_log_path[length] = '\0';
+}
+
+void output_write(const char* data, size_t length) { write_all(sink_fd(), data, length); }
+
+}  // namespace tally

@@ -46,6 +46,16 @@ void print_usage(FILE* out) {
           "The exit status is the program's. See `tally --help-options` for every option.\n");
 }
 
+// The README's table is this output; tests/docs checks that they agree.
+void print_options_markdown() {
+  printf("| option | type | default | meaning |\n|---|---|---|---|\n");
+  for (const OptionHelp& option : kOptions) {
+    printf("| `%s` | %s | %s | %s |\n", option.name, option.type,
+           option.default_value[0] ? (std::string("`") + option.default_value + "`").c_str() : "(empty)",
+           option.help);
+  }
+}
+
 void print_options() {
   printf("TALLY_OPTIONS is a colon-separated list of key=value:\n\n");
   for (const OptionHelp& option : kOptions) {
@@ -147,6 +157,10 @@ int main(int argc, char** argv) {
   }
   if (command == "--help-options") {
     print_options();
+    return 0;
+  }
+  if (command == "--help-options=markdown") {
+    print_options_markdown();
     return 0;
   }
   if (command == "run") return run(argc - 2, argv + 2);

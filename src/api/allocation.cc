@@ -184,8 +184,9 @@ void* allocate_aligned_c11(size_t alignment, size_t size) {
 }
 
 void* allocate_memalign(size_t alignment, size_t size, ApiCall call) {
-  // Like the C library: an alignment that is not a power of two is rounded up to one.
-  if (alignment > kMaxRequest) {
+  // Like the C library: an alignment that is not a power of two is rounded up to one, and
+  // only an alignment that cannot be rounded is invalid (anything else too big is ENOMEM).
+  if (alignment > SIZE_MAX / 2 + 1) {
     errno = EINVAL;
     return nullptr;
   }

@@ -5,7 +5,7 @@
 // Invariants (checked by tests/unit/size_classes_test.cc): class sizes strictly increase,
 // every size maps to the smallest class that holds it, every class size is a multiple of
 // 16, and a page of a class holds at least kMinBlocksPerPage blocks and at most
-// kMaxBlocksPerPage.
+// kMaxBlocksPerPage, in at most kMaxSlotsPerPage slots.
 #pragma once
 
 #include <stddef.h>
@@ -19,7 +19,11 @@ namespace tally {
 
 constexpr size_t kMaxSmallSize = 256 * 1024;
 constexpr unsigned kClassCount = 52;
-constexpr unsigned kMinBlocksPerPage = 8;
+constexpr unsigned kMinBlocksPerPage = 2;
+// Pages of big blocks span several slots, at most this many: bigger spans fragment
+// segments (a run of free slots is harder to find) more than they save.
+constexpr unsigned kMaxSlotsPerPage = 8;
+constexpr unsigned kTargetBlocksPerPage = 8;
 constexpr size_t kSmallLookupLimit = 1024;  // sizes up to here use one table load
 
 struct SizeClassInfo {
@@ -42,7 +46,7 @@ constexpr uint32_t block_size_of_class(unsigned index) {
 
 constexpr uint8_t slot_count_of_block_size(uint32_t block_size) {
   uint8_t slots = 1;
-  while (slots * kSlotSize / block_size < kMinBlocksPerPage) slots *= 2;
+  while (slots < kMaxSlotsPerPage && slots * kSlotSize / block_size < kTargetBlocksPerPage) slots *= 2;
   return slots;
 }
 

@@ -1,0 +1,86 @@
+// Large blocks: own mappings, states, the cache of freed mappings, growth by moving pages.
+#include "core/large_blocks.h"
+
+#include <gtest/gtest.h>
+#include <string.h>
+
+#include "core/registry.h"
+#include "tally.h"
+
+namespace tally {
+namespace {
+
+LargeBlock* descriptor_of(void* block) {
+  uintptr_t entry = registry_lookup(reinterpret_cast<uintptr_t>(block));
+  EXPECT_EQ(entry & kRegistryKindMask, kRegistryLarge);
+  return large_block_of_entry(entry);
+}
+
+TEST(LargeBlocks, FreshBlocksAreZeroAlignedAndLive) {
+  void* block = large_allocate(1 << 20, 0);
+  ASSERT_NE(block, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % kSegmentSize, 0u);
+  LargeBlock* descriptor = descriptor_of(block);
+  EXPECT_EQ(descriptor->state.load(), LargeState::kLive);
+  EXPECT_GE(descriptor->usable_size, size_t{1} << 20);
+  for (size_t i = 0; i < (1 << 20); i += 4096) ASSERT_EQ(static_cast<char*>(block)[i], 0);
+  EXPECT_EQ(large_free(descriptor, reinterpret_cast<uintptr_t>(block)), FreeOutcome::kFreed);
+}
+
+TEST(LargeBlocks, DoubleAndInteriorFreesAreRecognised) {
+  void* block = large_allocate(600 * 1024, 0);
+  LargeBlock* descriptor = descriptor_of(block);
+  uintptr_t address = reinterpret_cast<uintptr_t>(block);
+  EXPECT_EQ(large_free(descriptor, address + 4096), FreeOutcome::kNotAllocated);
+  EXPECT_EQ(large_free(descriptor, address), FreeOutcome::kFreed);
+  EXPECT_EQ(descriptor->state.load(), LargeState::kCached);
+  EXPECT_EQ(large_free(descriptor, address), FreeOutcome::kDoubleFree);
+}
+
+TEST(LargeBlocks, CachedMappingsAreReusedAndReadAsZero) {
+  void* first = large_allocate(2 << 20, 0);
+  memset(first, 0xAB, 2 << 20);
+  large_free(descriptor_of(first), reinterpret_cast<uintptr_t>(first));
+  void* second = large_allocate(2 << 20, 0);
+  EXPECT_EQ(second, first) << "the cached mapping should be reused";
+  for (size_t i = 0; i < (2u << 20); i += 512) ASSERT_EQ(static_cast<unsigned char*>(second)[i], 0);
+  large_free(descriptor_of(second), reinterpret_cast<uintptr_t>(second));
+}
+
+TEST(LargeBlocks, ReallocGrowthKeepsContentsAndRegistersNewSlots) {
+  size_t size = 300 * 1024;
+  char* block = static_cast<char*>(tally_malloc(size));
+  for (size_t i = 0; i < size; ++i) block[i] = static_cast<char>(i * 7);
+  for (int step = 0; step < 8; ++step) {
+    size_t bigger = size * 3;
+    block = static_cast<char*>(tally_realloc(block, bigger));
+    ASSERT_NE(block, nullptr);
+    for (size_t i = 0; i < size; i += 97) ASSERT_EQ(block[i], static_cast<char>(i * 7)) << step;
+    for (size_t i = size; i < bigger; ++i) block[i] = static_cast<char>(i * 7);
+    size = bigger;
+    uintptr_t address = reinterpret_cast<uintptr_t>(block);
+    EXPECT_EQ(registry_lookup(address + size - 1), registry_lookup(address));
+  }
+  tally_free(block);
+}
+
+TEST(LargeBlocks, AlignmentsBeyondASegmentAreHonoured) {
+  for (size_t alignment = kSegmentSize * 2; alignment <= (size_t{64} << 20); alignment *= 2) {
+    void* block = large_allocate(1 << 20, alignment);
+    ASSERT_NE(block, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % alignment, 0u);
+    large_free(descriptor_of(block), reinterpret_cast<uintptr_t>(block));
+  }
+}
+
+TEST(LargeBlocks, ImpossibleSizesFailWithENOMEM) {
+  errno = 0;
+  EXPECT_EQ(large_allocate(SIZE_MAX, 0), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  errno = 0;
+  EXPECT_EQ(large_allocate(size_t{1} << 62, 0), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+}
+
+}  // namespace
+}  // namespace tally

@@ -49,7 +49,7 @@ BlockLookup lookup_block(uintptr_t address) {
     LargeBlock* block = large_block_of_entry(entry);
     LargeState state = block->state.load(std::memory_order_acquire);
     result.large = block;
-    if (address < block->base || address >= block->base + block->mapped_size) return result;
+    if (address < block->base || address >= block->base + block->usable_size) return result;
     result.extent = {block->base, block->usable_size};
     if (address != block->base) {
       result.kind = state == LargeState::kLive ? BlockLookup::kInterior : BlockLookup::kNotOurs;
@@ -93,7 +93,7 @@ void* allocate_slow(size_t size, ApiCall call) {
     errno = ENOMEM;
     return nullptr;
   }
-  return large_allocate(size, 0);
+  return large_allocate(size, 0, false);
 }
 
 void report_bad_small_free(FreeOutcome outcome, Page* page, uintptr_t address, uintptr_t caller) {
@@ -140,9 +140,17 @@ void* allocate_zeroed(size_t count, size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
+  if (total > kMaxSmallSize) {
+    Heap* heap = t_heap;
+    if (heap) ++heap->api_calls[kCallCalloc];
+    if (total > kMaxRequest) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    return large_allocate(total, 0, true);  // zeroes only what the kernel has not
+  }
   void* result = allocate(total, kCallCalloc);
-  // Large blocks come from fresh or decommitted mappings and already read as zero.
-  if (result && total <= kMaxSmallSize) memset(result, 0, total);
+  if (result) memset(result, 0, total);
   return result;
 }
 
@@ -160,7 +168,7 @@ void* allocate_aligned(size_t alignment, size_t size, ApiCall call) {
   ++heap->api_calls[call];
   unsigned size_class = size_class_for_alignment(size, alignment);
   if (size_class < kClassCount) return heap_allocate(heap, size_class);
-  return large_allocate(size, alignment);
+  return large_allocate(size, alignment, false);
 }
 
 int allocate_posix_aligned(void** result, size_t alignment, size_t size) {

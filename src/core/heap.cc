@@ -29,7 +29,13 @@ void (*g_report_late_double_free)(uintptr_t block, size_t size) = nullptr;
 
 namespace {
 
-constexpr unsigned kEmptyPageCacheLimit = 8;
+// Empty pages stay committed for a while so a program that frees and reallocates its
+// working set does not fault every page in again; the budget and the delay bound what
+// that costs in RSS.
+constexpr size_t kEmptyPageBudget = size_t{64} << 20;
+constexpr uint32_t kPurgeDelayMilliseconds = 250;
+
+unsigned span_list(unsigned slot_count) { return static_cast<unsigned>(__builtin_ctz(slot_count)); }
 std::atomic<uint64_t> g_zero_word[1];
 
 SpinLock g_heaps_lock;
@@ -140,13 +146,15 @@ Page* page_claim(Heap* heap, Segment* segment, unsigned first, unsigned count) {
   return page;
 }
 
+void heap_purge_empty_pages(Heap* heap, bool everything);
+
 Page* heap_fresh_page(Heap* heap, unsigned size_class) {
   unsigned count = g_size_classes[size_class].slot_count;
-  Page* page = nullptr;
-  if (count == 1 && heap->empty_pages) {
-    page = heap->empty_pages;
-    heap->empty_pages = page->next;
-    --heap->empty_count;
+  heap_purge_empty_pages(heap, false);
+  Page* page = heap->empty_pages[span_list(count)];
+  if (page) {
+    heap->empty_pages[span_list(count)] = page->next;
+    heap->empty_bytes -= count * kSlotSize;
   }
   for (Segment* segment = heap->segments; !page && segment; segment = segment->next) {
     unsigned first = segment_find_slots(segment, count);
@@ -164,16 +172,68 @@ Page* heap_fresh_page(Heap* heap, unsigned size_class) {
   return page;
 }
 
+// Decommits the cached empty pages retired more than kPurgeDelay ago (all if `everything`).
+void heap_purge_abandoned(uint32_t now);
+
+void heap_purge_empty_pages(Heap* heap, bool everything) {
+  uint32_t now = monotonic_milliseconds();
+  if (!everything && now - heap->last_purge < kPurgeDelayMilliseconds / 4) return;
+  heap->last_purge = now;
+  if (!heap->abandoned) heap_purge_abandoned(now);
+  for (Page*& list : heap->empty_pages) {
+    // Lists are newest first: cut at the first page old enough, release it and the rest.
+    Page** link = &list;
+    while (*link && !everything && now - (*link)->retired_at < kPurgeDelayMilliseconds)
+      link = &(*link)->next;
+    Page* expired = *link;
+    *link = nullptr;
+    while (expired) {
+      Page* next = expired->next;
+      heap->empty_bytes -= expired->slot_count * kSlotSize;
+      page_release(heap, expired);
+      expired = next;
+    }
+  }
+}
+
+// Abandoned heaps run no slow paths of their own: live threads purge their expired empty
+// pages for them, taking each off the abandoned list while they do, so nobody adopts a
+// heap that is being purged.
+uint32_t g_last_abandoned_purge = 0;
+
+void heap_purge_abandoned(uint32_t now) {
+  if (now - __atomic_load_n(&g_last_abandoned_purge, __ATOMIC_RELAXED) < kPurgeDelayMilliseconds)
+    return;
+  if (!g_heaps_lock.try_lock()) return;
+  g_last_abandoned_purge = now;
+  Heap* list = g_abandoned_heaps;
+  g_abandoned_heaps = nullptr;
+  g_heaps_lock.unlock();
+  Heap* last = nullptr;
+  for (Heap* heap = list; heap; heap = heap->next_abandoned) {
+    heap_purge_empty_pages(heap, false);
+    last = heap;
+  }
+  if (!last) return;
+  LockGuard guard(g_heaps_lock);
+  last->next_abandoned = g_abandoned_heaps;
+  g_abandoned_heaps = list;
+}
+
 void heap_retire_page(Heap* heap, Page* page) {
   queue_remove(heap, page);
-  if (page->slot_count == 1 && heap->empty_count < kEmptyPageCacheLimit) {
+  size_t span = page->slot_count * kSlotSize;
+  if (heap->empty_bytes + span <= kEmptyPageBudget) {
     page->status = PageStatus::kEmpty;
-    page->next = heap->empty_pages;
-    heap->empty_pages = page;
-    ++heap->empty_count;
-    return;
+    page->retired_at = monotonic_milliseconds();
+    Page*& list = heap->empty_pages[span_list(page->slot_count)];
+    page->next = list;
+    list = page;
+    heap->empty_bytes += span;
+  } else {
+    page_release(heap, page);
   }
-  page_release(heap, page);
+  heap_purge_empty_pages(heap, false);
 }
 
 // Moves other threads' frees of `page` into its free bitmap.
@@ -327,7 +387,8 @@ void heap_release_for_thread() {
     queue_push(heap, page);
     if (page->used == 0) heap_retire_page(heap, page);
   }
-  heap_trim(heap);
+  // Empty pages stay cached for the thread that adopts this heap; whoever purges next
+  // decommits them once they expire.
   t_heap = nullptr;
   LockGuard guard(g_heaps_lock);
   heap->abandoned = true;
@@ -337,11 +398,7 @@ void heap_release_for_thread() {
 
 void heap_trim(Heap* heap) {
   heap_collect_incoming(heap);
-  while (Page* page = heap->empty_pages) {
-    heap->empty_pages = page->next;
-    --heap->empty_count;
-    page_release(heap, page);
-  }
+  heap_purge_empty_pages(heap, true);
 }
 
 void heap_for_each(void (*visit)(Heap* heap, void* context), void* context) {

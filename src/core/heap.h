@@ -42,8 +42,11 @@ struct Heap {
   uint64_t api_calls[kApiCallCount];
   int64_t live_bytes;  // bytes this thread allocated minus bytes it freed (any owner)
   std::atomic<Page*> incoming;  // pages other threads freed into
-  Page* empty_pages;            // retired one-slot pages kept committed for reuse
-  unsigned empty_count;
+  // Retired pages kept committed for reuse, newest first, one list per span (1, 2, 4, 8
+  // slots), within kEmptyPageBudget bytes; pages older than kPurgeDelay are decommitted.
+  Page* empty_pages[4];
+  size_t empty_bytes;
+  uint32_t last_purge;
   Segment* segments;
   uint32_t thread_number;
   bool abandoned;
@@ -66,7 +69,7 @@ FreeOutcome heap_resolve_racing_free(Page* page, uint32_t word, uint64_t bit);
 
 Heap* heap_acquire_for_thread();  // the calling thread's heap, created or adopted
 void heap_release_for_thread();   // thread exit: harvest, trim, abandon
-void heap_trim(Heap* heap);       // decommit cached empty pages
+void heap_trim(Heap* heap);       // decommit every cached empty page now
 void heap_lock_for_fork();
 void heap_unlock_after_fork(bool in_child);
 

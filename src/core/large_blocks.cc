@@ -1,5 +1,8 @@
-// Large blocks. One lock guards the cache, the live list and the descriptor free list;
-// every path through it also makes a system call, which costs more than the lock.
+// Large blocks. Each reserves whole registry slots (4 MiB multiples) of address space with
+// MAP_NORESERVE, so untouched pages cost nothing, any cached mapping can serve any request
+// up to its reservation, and a realloc within the reservation needs no system call.
+// One lock guards the cache, the live list and the descriptor free list; slow system
+// calls (mmap, munmap, mremap) run outside it.
 #include "core/large_blocks.h"
 
 #include <errno.h>
@@ -13,13 +16,21 @@
 namespace tally {
 namespace {
 
-constexpr unsigned kCacheLimit = 16;
-constexpr size_t kCacheBytesLimit = size_t{256} << 20;
+constexpr unsigned kCacheLimit = 64;
+constexpr size_t kCacheBytesLimit = size_t{1} << 30;  // address space held by the cache
+// Cached mappings keep their pages while they fit this budget and are younger than the
+// delay, so a loop that frees and reallocates big buffers does not fault them in again.
+constexpr size_t kCacheCommittedLimit = size_t{128} << 20;
+constexpr uint32_t kPurgeDelayMilliseconds = 500;
+// A realloc that shrinks a block gives back the stale tail when it is this big. (Reuse
+// from the cache keeps the tail: the next, bigger block would fault it in again.)
+constexpr size_t kTailDecommitThreshold = size_t{1} << 20;
 
 SpinLock g_lock;
 LargeBlock* g_cache = nullptr;  // most recently freed first
 unsigned g_cache_count = 0;
 size_t g_cache_bytes = 0;
+size_t g_cache_committed_bytes = 0;
 LargeBlock* g_spare_descriptors = nullptr;
 LargeBlock* g_live = nullptr;
 size_t g_live_count = 0;
@@ -27,6 +38,7 @@ size_t g_live_bytes = 0;
 size_t g_peak_bytes = 0;
 
 size_t round_to_os_pages(size_t size) { return (size + kOsPageSize - 1) & ~(kOsPageSize - 1); }
+size_t round_to_slots(size_t size) { return (size + kSegmentMask) & ~kSegmentMask; }
 
 uintptr_t registry_value(LargeBlock* block) {
   return reinterpret_cast<uintptr_t>(block) | kRegistryLarge;
@@ -52,6 +64,41 @@ void live_remove_locked(LargeBlock* block) {
   g_live_bytes -= block->usable_size;
 }
 
+void uncache_locked(LargeBlock* block, LargeBlock* previous) {
+  (previous ? previous->next : g_cache) = block->next;
+  --g_cache_count;
+  g_cache_bytes -= block->mapped_size;
+  g_cache_committed_bytes -= block->committed_size;
+}
+
+// Takes a cached mapping whose reservation holds `size` bytes, preferring the smallest.
+LargeBlock* take_from_cache_locked(size_t size) {
+  LargeBlock* best = nullptr;
+  LargeBlock* best_previous = nullptr;
+  LargeBlock* previous = nullptr;
+  for (LargeBlock* block = g_cache; block; previous = block, block = block->next) {
+    if (block->mapped_size >= size && (!best || block->mapped_size < best->mapped_size)) {
+      best = block;
+      best_previous = previous;
+      if (block->mapped_size == round_to_slots(size)) break;
+    }
+  }
+  if (best) uncache_locked(best, best_previous);
+  return best;
+}
+
+// Decommits cached mappings older than the delay (all of them if `everything`).
+void purge_cache_locked(bool everything) {
+  uint32_t now = monotonic_milliseconds();
+  for (LargeBlock* block = g_cache; block; block = block->next) {
+    if (block->committed_size && (everything || now - block->cached_at >= kPurgeDelayMilliseconds)) {
+      os_decommit(reinterpret_cast<void*>(block->base), block->committed_size);
+      g_cache_committed_bytes -= block->committed_size;
+      block->committed_size = 0;
+    }
+  }
+}
+
 // Unmaps a block that is no longer live or cached; its descriptor goes to the spare list.
 void retire_locked(LargeBlock* block) {
   registry_set(block->base, block->mapped_size, 0);
@@ -62,47 +109,42 @@ void retire_locked(LargeBlock* block) {
   g_spare_descriptors = block;
 }
 
-// A cached mapping of at least `size` bytes wasting at most half of it, or nullptr.
-LargeBlock* take_from_cache_locked(size_t size) {
-  LargeBlock* previous = nullptr;
-  for (LargeBlock* block = g_cache; block; previous = block, block = block->next) {
-    if (block->mapped_size >= size && block->mapped_size / 2 <= size) {
-      (previous ? previous->next : g_cache) = block->next;
-      --g_cache_count;
-      g_cache_bytes -= block->mapped_size;
-      return block;
-    }
-  }
-  return nullptr;
+// Readies a cached mapping for a block of `usable` bytes.
+void* reuse(LargeBlock* block, size_t usable, bool zero) {
+  void* memory = reinterpret_cast<void*>(block->base);
+  // Pages past committed_size were never touched or were decommitted: they read as zero.
+  if (zero) memset(memory, 0, block->committed_size < usable ? block->committed_size : usable);
+  return memory;
 }
 
 }  // namespace
 
-void* large_allocate(size_t size, size_t alignment) {
+void* large_allocate(size_t size, size_t alignment, bool zero) {
   if (size > kMaxRequest || alignment > kMaxRequest) {
     errno = ENOMEM;
     return nullptr;
   }
-  size_t mapped_size = round_to_os_pages(size == 0 ? 1 : size);
+  size_t usable = round_to_os_pages(size == 0 ? 1 : size);
   if (alignment <= kSegmentSize) {
     LargeBlock* block;
     {
       LockGuard guard(g_lock);
-      block = take_from_cache_locked(mapped_size);
+      purge_cache_locked(false);
+      block = take_from_cache_locked(usable);
       if (block) {
-        block->usable_size = block->mapped_size;
+        block->usable_size = usable;
         block->state.store(LargeState::kLive, std::memory_order_release);
         live_insert_locked(block);
       }
     }
-    // Cached mappings were decommitted when they were cached, so they read as zero.
-    if (block) return reinterpret_cast<void*>(block->base);
+    if (block) return reuse(block, usable, zero);
   }
   // Mappings start on a registry slot so no two tally mappings share a slot.
+  size_t reservation = round_to_slots(usable);
   size_t map_alignment = alignment > kSegmentSize ? alignment : kSegmentSize;
-  void* memory = os_map_aligned(mapped_size, map_alignment);
+  void* memory = os_map_aligned(reservation, map_alignment);
   if (!memory || !registry_initialize()) {
-    if (memory) os_unmap(memory, mapped_size);
+    if (memory) os_unmap(memory, reservation);
     errno = ENOMEM;
     return nullptr;
   }
@@ -114,20 +156,21 @@ void* large_allocate(size_t size, size_t alignment) {
   }
   if (!block) block = static_cast<LargeBlock*>(metadata_allocate(sizeof(LargeBlock)));
   if (!block) {
-    os_unmap(memory, mapped_size);
+    os_unmap(memory, reservation);
     errno = ENOMEM;
     return nullptr;
   }
   block->base = reinterpret_cast<uintptr_t>(memory);
-  block->mapped_size = mapped_size;
-  block->usable_size = mapped_size;
+  block->mapped_size = reservation;
+  block->usable_size = usable;
+  block->committed_size = 0;
   block->state.store(LargeState::kLive, std::memory_order_release);
-  g_bytes_mapped.fetch_add(mapped_size, std::memory_order_relaxed);
+  g_bytes_mapped.fetch_add(reservation, std::memory_order_relaxed);
   {
     LockGuard guard(g_lock);
     live_insert_locked(block);
   }
-  registry_set(block->base, mapped_size, registry_value(block));
+  registry_set(block->base, reservation, registry_value(block));
   return memory;
 }
 
@@ -138,9 +181,17 @@ FreeOutcome large_free(LargeBlock* block, uintptr_t address) {
                                             std::memory_order_acq_rel)) {
     return expected == LargeState::kCached ? FreeOutcome::kDoubleFree : FreeOutcome::kNotAllocated;
   }
-  os_decommit(reinterpret_cast<void*>(block->base), block->mapped_size);
   LockGuard guard(g_lock);
   live_remove_locked(block);
+  purge_cache_locked(false);
+  // What the block may have touched: everything up to its largest usable size.
+  if (block->usable_size > block->committed_size) block->committed_size = block->usable_size;
+  block->cached_at = monotonic_milliseconds();
+  if (g_cache_committed_bytes + block->committed_size > kCacheCommittedLimit) {
+    os_decommit(reinterpret_cast<void*>(block->base), block->committed_size);
+    block->committed_size = 0;
+  }
+  g_cache_committed_bytes += block->committed_size;
   block->next = g_cache;
   g_cache = block;
   ++g_cache_count;
@@ -150,77 +201,82 @@ FreeOutcome large_free(LargeBlock* block, uintptr_t address) {
     LargeBlock* previous = nullptr;
     LargeBlock* oldest = g_cache;
     while (oldest->next) previous = oldest, oldest = oldest->next;
-    (previous ? previous->next : g_cache) = nullptr;
-    --g_cache_count;
-    g_cache_bytes -= oldest->mapped_size;
+    uncache_locked(oldest, previous);
     retire_locked(oldest);
   }
   return FreeOutcome::kFreed;
 }
 
 void* large_reallocate(LargeBlock* block, size_t new_size) {
-  size_t new_mapped = round_to_os_pages(new_size == 0 ? 1 : new_size);
-  size_t old_mapped = block->mapped_size;
-  if (new_mapped <= old_mapped) {
-    // Shrinking: give the tail back when it is worth a system call.
-    if (old_mapped - new_mapped >= (size_t{1} << 20)) {
-      os_unmap(reinterpret_cast<void*>(block->base + new_mapped), old_mapped - new_mapped);
-      g_bytes_mapped.fetch_sub(old_mapped - new_mapped, std::memory_order_relaxed);
-      LockGuard guard(g_lock);
-      g_live_bytes -= old_mapped - new_mapped;
-      block->mapped_size = block->usable_size = new_mapped;
-      // Slots past the new end are no longer ours.
-      uintptr_t new_end_slot = (block->base + new_mapped - 1) >> kSegmentShift;
-      uintptr_t old_end_slot = (block->base + old_mapped - 1) >> kSegmentShift;
-      if (old_end_slot > new_end_slot)
-        registry_set((new_end_slot + 1) << kSegmentShift, (old_end_slot - new_end_slot) << kSegmentShift, 0);
+  size_t usable = round_to_os_pages(new_size == 0 ? 1 : new_size);
+  if (usable <= block->mapped_size) {
+    // Within the reservation: no system call, except to give back a big stale tail.
+    LockGuard guard(g_lock);
+    if (block->usable_size > block->committed_size) block->committed_size = block->usable_size;
+    if (block->committed_size > usable + kTailDecommitThreshold && usable < block->usable_size) {
+      os_decommit(reinterpret_cast<char*>(block->base) + usable, block->committed_size - usable);
+      block->committed_size = usable;
     }
+    g_live_bytes += usable;
+    g_live_bytes -= block->usable_size;
+    if (g_live_bytes > g_peak_bytes) g_peak_bytes = g_live_bytes;
+    block->usable_size = usable;
     return reinterpret_cast<void*>(block->base);
   }
-  // Growing: grow the mapping where it is; else move its pages (no copy) to a fresh
-  // slot-aligned reservation. The growth is geometric so a loop of small reallocs
-  // costs amortized O(1) system calls.
-  size_t target = new_mapped;
-  if (target < old_mapped + old_mapped / 2) target = round_to_os_pages(old_mapped + old_mapped / 2);
-  if (target < new_mapped) target = new_mapped;
+  // Growing past the reservation: extend it in place if the address space after it is
+  // free, else move its pages (no copy) to a new slot-aligned reservation. Growth is at
+  // least 1.5x so a loop of small reallocs costs amortized O(1) system calls.
+  size_t old_reservation = block->mapped_size;
+  size_t reservation = round_to_slots(usable);
+  if (reservation < old_reservation + old_reservation / 2)
+    reservation = round_to_slots(old_reservation + old_reservation / 2);
   void* old_memory = reinterpret_cast<void*>(block->base);
-  uintptr_t new_base = 0;
-  // In place only if the growth stays inside slots no other tally mapping can hold.
-  if (os_grow_in_place(old_memory, old_mapped, target)) {
+  uintptr_t new_base;
+  if (os_grow_in_place(old_memory, old_reservation, reservation)) {
     new_base = block->base;
   } else {
-    void* reservation = os_map_aligned(target, kSegmentSize);
-    if (!reservation) {
+    void* target = os_map_aligned(reservation, kSegmentSize);
+    if (!target) {
       errno = ENOMEM;
       return nullptr;
     }
-    if (!os_move_mapping(old_memory, old_mapped, reservation, target)) {
-      os_unmap(reservation, target);
+    if (!os_move_mapping(old_memory, old_reservation, target, reservation)) {
+      os_unmap(target, reservation);
       errno = ENOMEM;
       return nullptr;
     }
-    new_base = reinterpret_cast<uintptr_t>(reservation);
+    new_base = reinterpret_cast<uintptr_t>(target);
   }
-  g_bytes_mapped.fetch_add(target - old_mapped, std::memory_order_relaxed);
+  g_bytes_mapped.fetch_add(reservation - old_reservation, std::memory_order_relaxed);
+  // Publish the new slots before retracting the old ones, so a racing lookup of the
+  // block's own address never sees a hole.
+  registry_set(new_base, reservation, registry_value(block));
   {
     LockGuard guard(g_lock);
-    g_live_bytes += target - old_mapped;
-    if (new_base != block->base) registry_set(block->base, old_mapped, 0);
+    g_live_bytes += usable;
+    g_live_bytes -= block->usable_size;
+    if (g_live_bytes > g_peak_bytes) g_peak_bytes = g_live_bytes;
+    if (block->usable_size > block->committed_size) block->committed_size = block->usable_size;
+    uintptr_t old_base = block->base;
     block->base = new_base;
-    block->mapped_size = block->usable_size = target;
+    block->mapped_size = reservation;
+    block->usable_size = usable;
+    if (new_base != old_base) {
+      // Clear only the old slots the new reservation does not cover.
+      for (uintptr_t slot = old_base; slot < old_base + old_reservation; slot += kSegmentSize) {
+        if (slot < new_base || slot >= new_base + reservation) registry_set(slot, kSegmentSize, 0);
+      }
+    }
   }
-  registry_set(new_base, target, registry_value(block));
   return reinterpret_cast<void*>(new_base);
 }
 
 void large_trim_cache() {
   LockGuard guard(g_lock);
   while (LargeBlock* block = g_cache) {
-    g_cache = block->next;
+    uncache_locked(block, nullptr);
     retire_locked(block);
   }
-  g_cache_count = 0;
-  g_cache_bytes = 0;
 }
 
 size_t large_live_count() { return g_live_count; }

@@ -17,16 +17,18 @@ namespace tally {
 enum class LargeState : uint8_t { kLive, kCached, kRetired };
 
 struct LargeBlock {
-  uintptr_t base;        // start of the mapping; the block starts here too
-  size_t mapped_size;    // bytes mapped (multiple of the OS page)
-  size_t usable_size;    // bytes the program may use
+  uintptr_t base;         // start of the reservation; the block starts here too
+  size_t mapped_size;     // bytes reserved: whole registry slots
+  size_t usable_size;     // bytes the program may use (OS pages)
+  size_t committed_size;  // bytes from base that may be backed by pages (stale contents)
   std::atomic<LargeState> state;
+  uint32_t cached_at;     // monotonic_milliseconds() when it entered the cache
   LargeBlock* next;      // cache or descriptor free list
   LargeBlock* previous;  // live list
 };
 
-// The block's memory reads as zero (fresh or decommitted mappings).
-void* large_allocate(size_t size, size_t alignment);
+// With `zero`, the block's memory reads as zero.
+void* large_allocate(size_t size, size_t alignment, bool zero);
 // Frees the block that `address`'s registry entry names, if `address` is its start.
 FreeOutcome large_free(LargeBlock* block, uintptr_t address);
 // Resizes in place or by moving the mapping; nullptr (errno ENOMEM) if neither works.

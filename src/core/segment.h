@@ -51,6 +51,7 @@ struct Page {
   uint8_t slot_count;
   uint8_t head_distance;  // slots back to the page's first slot (0 at the first slot)
   PageStatus status;
+  uint32_t retired_at;  // kEmpty pages: monotonic_milliseconds() when the last block left
   Page* next;
   Page* previous;
 

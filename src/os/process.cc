@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <time.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -68,6 +69,12 @@ uint32_t current_thread_number() {
   if (t_thread_number_plus_one == 0)
     t_thread_number_plus_one = g_next_thread_number.fetch_add(1, std::memory_order_relaxed) + 1;
   return t_thread_number_plus_one - 1;
+}
+
+uint32_t monotonic_milliseconds() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return static_cast<uint32_t>(now.tv_sec * 1000 + now.tv_nsec / 1000000);
 }
 
 void SpinLock::lock_slow() {

@@ -19,6 +19,9 @@ void write_all(int fd, const char* data, size_t length);
 // the loader's first malloc runs on, is T0.
 uint32_t current_thread_number();
 
+// A coarse monotonic clock (a few ms resolution, vDSO, no system call) for purge delays.
+uint32_t monotonic_milliseconds();
+
 // A test-and-test-and-set lock that yields to the scheduler under contention. Used only
 // on slow paths (segment cache, heap list, large blocks, reports). Trivially constructible
 // so globals need no constructor; `reset` serves the child after fork.

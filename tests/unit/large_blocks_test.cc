@@ -17,7 +17,7 @@ LargeBlock* descriptor_of(void* block) {
 }
 
 TEST(LargeBlocks, FreshBlocksAreZeroAlignedAndLive) {
-  void* block = large_allocate(1 << 20, 0);
+  void* block = large_allocate(1 << 20, 0, false);
   ASSERT_NE(block, nullptr);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % kSegmentSize, 0u);
   LargeBlock* descriptor = descriptor_of(block);
@@ -28,7 +28,7 @@ TEST(LargeBlocks, FreshBlocksAreZeroAlignedAndLive) {
 }
 
 TEST(LargeBlocks, DoubleAndInteriorFreesAreRecognised) {
-  void* block = large_allocate(600 * 1024, 0);
+  void* block = large_allocate(600 * 1024, 0, false);
   LargeBlock* descriptor = descriptor_of(block);
   uintptr_t address = reinterpret_cast<uintptr_t>(block);
   EXPECT_EQ(large_free(descriptor, address + 4096), FreeOutcome::kNotAllocated);
@@ -37,14 +37,30 @@ TEST(LargeBlocks, DoubleAndInteriorFreesAreRecognised) {
   EXPECT_EQ(large_free(descriptor, address), FreeOutcome::kDoubleFree);
 }
 
-TEST(LargeBlocks, CachedMappingsAreReusedAndReadAsZero) {
-  void* first = large_allocate(2 << 20, 0);
+TEST(LargeBlocks, CachedMappingsAreReusedAndZeroedWhenAskedTo) {
+  void* first = large_allocate(2 << 20, 0, false);
   memset(first, 0xAB, 2 << 20);
   large_free(descriptor_of(first), reinterpret_cast<uintptr_t>(first));
-  void* second = large_allocate(2 << 20, 0);
+  void* second = large_allocate(2 << 20, 0, true);
   EXPECT_EQ(second, first) << "the cached mapping should be reused";
   for (size_t i = 0; i < (2u << 20); i += 512) ASSERT_EQ(static_cast<unsigned char*>(second)[i], 0);
+  memset(second, 0xCD, 2 << 20);
   large_free(descriptor_of(second), reinterpret_cast<uintptr_t>(second));
+  // Trimming decommits the cache: what comes back reads as zero without a memset.
+  tally_trim();
+  void* third = large_allocate(2 << 20, 0, false);
+  for (size_t i = 0; i < (2u << 20); i += 512) ASSERT_EQ(static_cast<unsigned char*>(third)[i], 0);
+  large_free(descriptor_of(third), reinterpret_cast<uintptr_t>(third));
+}
+
+TEST(LargeBlocks, CallocOfAReusedDirtyMappingIsZero) {
+  for (int round = 0; round < 4; ++round) {
+    unsigned char* block = static_cast<unsigned char*>(tally_calloc(1, 3 << 20));
+    ASSERT_NE(block, nullptr);
+    for (size_t i = 0; i < (3u << 20); i += 256) ASSERT_EQ(block[i], 0) << round;
+    memset(block, 0xEE, 3 << 20);
+    tally_free(block);
+  }
 }
 
 TEST(LargeBlocks, ReallocGrowthKeepsContentsAndRegistersNewSlots) {
@@ -66,7 +82,7 @@ TEST(LargeBlocks, ReallocGrowthKeepsContentsAndRegistersNewSlots) {
 
 TEST(LargeBlocks, AlignmentsBeyondASegmentAreHonoured) {
   for (size_t alignment = kSegmentSize * 2; alignment <= (size_t{64} << 20); alignment *= 2) {
-    void* block = large_allocate(1 << 20, alignment);
+    void* block = large_allocate(1 << 20, alignment, false);
     ASSERT_NE(block, nullptr);
     EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % alignment, 0u);
     large_free(descriptor_of(block), reinterpret_cast<uintptr_t>(block));
@@ -75,10 +91,10 @@ TEST(LargeBlocks, AlignmentsBeyondASegmentAreHonoured) {
 
 TEST(LargeBlocks, ImpossibleSizesFailWithENOMEM) {
   errno = 0;
-  EXPECT_EQ(large_allocate(SIZE_MAX, 0), nullptr);
+  EXPECT_EQ(large_allocate(SIZE_MAX, 0, false), nullptr);
   EXPECT_EQ(errno, ENOMEM);
   errno = 0;
-  EXPECT_EQ(large_allocate(size_t{1} << 62, 0), nullptr);
+  EXPECT_EQ(large_allocate(size_t{1} << 62, 0, false), nullptr);
   EXPECT_EQ(errno, ENOMEM);
 }
 

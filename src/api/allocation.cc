@@ -96,18 +96,17 @@ void* allocate_slow(size_t size, ApiCall call) {
   return large_allocate(size, 0, false);
 }
 
-void report_bad_small_free(FreeOutcome outcome, Page* page, uintptr_t address, uintptr_t caller) {
-  if (outcome == FreeOutcome::kDoubleFree)
-    report_double_free(address, BlockExtent{address, page->block_size}, caller);
-  else
-    report_bad_pointer(address, caller);
-}
-
-void deallocate_slow(void* pointer, uintptr_t entry, ApiCall call, uintptr_t caller) {
+void deallocate_slow(void* pointer, FastFree fast, ApiCall call, uintptr_t caller) {
+  uintptr_t address = reinterpret_cast<uintptr_t>(pointer);
+  if (fast == FastFree::kDoubleFree) {
+    Page* page = page_of(segment_of(address), address);
+    return report_double_free(address, BlockExtent{address, page->block_size}, caller);
+  }
+  if (fast == FastFree::kNotAllocated) return report_bad_pointer(address, caller);
   Heap* heap = t_heap;
   if (heap) ++heap->api_calls[call];
   if (pointer == nullptr) return;
-  uintptr_t address = reinterpret_cast<uintptr_t>(pointer);
+  uintptr_t entry = registry_lookup(address);
   if (entry == kRegistrySegment) {
     Page* page = page_of(segment_of(address), address);
     uint32_t index = block_index_of(page, address);

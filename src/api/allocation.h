@@ -16,8 +16,13 @@
 namespace tally {
 
 void* allocate_slow(size_t size, ApiCall call);
-void deallocate_slow(void* pointer, uintptr_t registry_entry, ApiCall call, uintptr_t caller);
-void report_bad_small_free(FreeOutcome outcome, Page* page, uintptr_t address, uintptr_t caller);
+
+// What the inline part of a free did: everything, nothing yet (the slow path takes over),
+// or found a bad free of a local block (reported by the slow path, books unchanged).
+enum class FastFree : uint8_t { kDone, kSlowPath, kDoubleFree, kNotAllocated };
+// Finishes a free the inline part did not; `caller` is read only here, so the inline
+// part needs no stack frame.
+void deallocate_slow(void* pointer, FastFree fast, ApiCall call, uintptr_t caller);
 
 void* allocate_zeroed(size_t count, size_t size);
 void* allocate_aligned(size_t alignment, size_t size, ApiCall call);
@@ -37,30 +42,39 @@ TALLY_INLINE void* allocate(size_t size, ApiCall call) {
   return allocate_slow(size, call);
 }
 
-TALLY_INLINE void deallocate(void* pointer, ApiCall call, uintptr_t caller) {
+// The inline part of every free: a block of a page the calling thread owns.
+TALLY_INLINE FastFree deallocate_fast(void* pointer, ApiCall call) {
   uintptr_t address = reinterpret_cast<uintptr_t>(pointer);
-  uintptr_t entry = registry_lookup(address);
   Heap* heap = t_heap;
-  if (TALLY_LIKELY(entry == kRegistrySegment && heap != nullptr)) {
-    Page* page = page_of(segment_of(address), address);
-    if (TALLY_LIKELY(page->heap == heap)) {
-      ++heap->api_calls[call];
+  if (TALLY_UNLIKELY(registry_lookup(address) != kRegistrySegment || heap == nullptr))
+    return FastFree::kSlowPath;
+  Page* page = page_of(segment_of(address), address);
+  if (TALLY_UNLIKELY(page->heap != heap)) return FastFree::kSlowPath;
+  ++heap->api_calls[call];
 #ifndef TALLY_NO_FREE_VALIDATION
-      uint32_t index = block_index_of(page, address);
-      if (TALLY_UNLIKELY(index == UINT32_MAX)) {
-        report_bad_small_free(FreeOutcome::kNotAllocated, page, address, caller);
-        return;
-      }
+  uint32_t index = block_index_of(page, address);
+  if (TALLY_UNLIKELY(index == UINT32_MAX)) return FastFree::kNotAllocated;
 #else
-      uint32_t index = static_cast<uint32_t>(((address - page->start) * page->reciprocal) >> kReciprocalShift);
+  uint32_t index = static_cast<uint32_t>(((address - page->start) * page->reciprocal) >> kReciprocalShift);
 #endif
-      FreeOutcome outcome = heap_free_local(heap, page, index);
-      if (TALLY_UNLIKELY(outcome != FreeOutcome::kFreed))
-        report_bad_small_free(outcome, page, address, caller);
-      return;
-    }
-  }
-  deallocate_slow(pointer, entry, call, caller);
+  FreeOutcome outcome = heap_free_local(heap, page, index);
+  if (TALLY_LIKELY(outcome == FreeOutcome::kFreed)) return FastFree::kDone;
+  return outcome == FreeOutcome::kDoubleFree ? FastFree::kDoubleFree : FastFree::kNotAllocated;
 }
+
+// The whole free, for callers inside the runtime (realloc). Entry points use
+// TALLY_DEALLOCATE so that `caller` is only read on the slow path.
+TALLY_INLINE void deallocate(void* pointer, ApiCall call, uintptr_t caller) {
+  FastFree fast = deallocate_fast(pointer, call);
+  if (TALLY_UNLIKELY(fast != FastFree::kDone)) deallocate_slow(pointer, fast, call, caller);
+}
+
+#define TALLY_DEALLOCATE(pointer, call)                                     \
+  do {                                                                      \
+    ::tally::FastFree fast_free = ::tally::deallocate_fast(pointer, call);  \
+    if (TALLY_UNLIKELY(fast_free != ::tally::FastFree::kDone))              \
+      ::tally::deallocate_slow(pointer, fast_free, call,                    \
+                               reinterpret_cast<uintptr_t>(__builtin_return_address(0))); \
+  } while (0)
 
 }  // namespace tally

@@ -16,8 +16,8 @@ using namespace tally;
 extern "C" {
 
 TALLY_EXPORT void* malloc(size_t size) { return allocate(size, kCallMalloc); }
-TALLY_EXPORT void free(void* pointer) { deallocate(pointer, kCallFree, TALLY_CALLER); }
-TALLY_EXPORT void cfree(void* pointer) { deallocate(pointer, kCallFree, TALLY_CALLER); }
+TALLY_EXPORT void free(void* pointer) { TALLY_DEALLOCATE(pointer, kCallFree); }
+TALLY_EXPORT void cfree(void* pointer) { TALLY_DEALLOCATE(pointer, kCallFree); }
 TALLY_EXPORT void* calloc(size_t count, size_t size) { return allocate_zeroed(count, size); }
 TALLY_EXPORT void* realloc(void* pointer, size_t size) {
   return reallocate(pointer, size, kCallRealloc, TALLY_CALLER);

@@ -24,8 +24,6 @@ NewHandler libstdcxx_get_new_handler() __asm__("_ZSt15get_new_handlerv") __attri
 
 namespace {
 
-#define TALLY_CALLER reinterpret_cast<uintptr_t>(__builtin_return_address(0))
-
 // Returns memory or nullptr after the new-handler gave up (nothrow), or throws.
 TALLY_COLD void* new_failed(size_t size, size_t alignment, ApiCall call, bool nothrow) {
   for (;;) {
@@ -89,38 +87,38 @@ TALLY_EXPORT void* operator new[](size_t size, std::align_val_t alignment,
 }
 
 TALLY_EXPORT void operator delete(void* pointer) noexcept {
-  deallocate(pointer, kCallDelete, TALLY_CALLER);
+  TALLY_DEALLOCATE(pointer, kCallDelete);
 }
 TALLY_EXPORT void operator delete[](void* pointer) noexcept {
-  deallocate(pointer, kCallDeleteArray, TALLY_CALLER);
+  TALLY_DEALLOCATE(pointer, kCallDeleteArray);
 }
 TALLY_EXPORT void operator delete(void* pointer, size_t) noexcept {
-  deallocate(pointer, kCallDelete, TALLY_CALLER);
+  TALLY_DEALLOCATE(pointer, kCallDelete);
 }
 TALLY_EXPORT void operator delete[](void* pointer, size_t) noexcept {
-  deallocate(pointer, kCallDeleteArray, TALLY_CALLER);
+  TALLY_DEALLOCATE(pointer, kCallDeleteArray);
 }
 TALLY_EXPORT void operator delete(void* pointer, const std::nothrow_t&) noexcept {
-  deallocate(pointer, kCallDelete, TALLY_CALLER);
+  TALLY_DEALLOCATE(pointer, kCallDelete);
 }
 TALLY_EXPORT void operator delete[](void* pointer, const std::nothrow_t&) noexcept {
-  deallocate(pointer, kCallDeleteArray, TALLY_CALLER);
+  TALLY_DEALLOCATE(pointer, kCallDeleteArray);
 }
 TALLY_EXPORT void operator delete(void* pointer, std::align_val_t) noexcept {
-  deallocate(pointer, kCallDelete, TALLY_CALLER);
+  TALLY_DEALLOCATE(pointer, kCallDelete);
 }
 TALLY_EXPORT void operator delete[](void* pointer, std::align_val_t) noexcept {
-  deallocate(pointer, kCallDeleteArray, TALLY_CALLER);
+  TALLY_DEALLOCATE(pointer, kCallDeleteArray);
 }
 TALLY_EXPORT void operator delete(void* pointer, size_t, std::align_val_t) noexcept {
-  deallocate(pointer, kCallDelete, TALLY_CALLER);
+  TALLY_DEALLOCATE(pointer, kCallDelete);
 }
 TALLY_EXPORT void operator delete[](void* pointer, size_t, std::align_val_t) noexcept {
-  deallocate(pointer, kCallDeleteArray, TALLY_CALLER);
+  TALLY_DEALLOCATE(pointer, kCallDeleteArray);
 }
 TALLY_EXPORT void operator delete(void* pointer, std::align_val_t, const std::nothrow_t&) noexcept {
-  deallocate(pointer, kCallDelete, TALLY_CALLER);
+  TALLY_DEALLOCATE(pointer, kCallDelete);
 }
 TALLY_EXPORT void operator delete[](void* pointer, std::align_val_t, const std::nothrow_t&) noexcept {
-  deallocate(pointer, kCallDeleteArray, TALLY_CALLER);
+  TALLY_DEALLOCATE(pointer, kCallDeleteArray);
 }

@@ -16,7 +16,7 @@ using namespace tally;
 extern "C" {
 
 TALLY_EXPORT void* tally_malloc(size_t size) { return allocate(size, kCallMalloc); }
-TALLY_EXPORT void tally_free(void* pointer) { deallocate(pointer, kCallFree, TALLY_CALLER); }
+TALLY_EXPORT void tally_free(void* pointer) { TALLY_DEALLOCATE(pointer, kCallFree); }
 TALLY_EXPORT void* tally_calloc(size_t count, size_t size) { return allocate_zeroed(count, size); }
 TALLY_EXPORT void* tally_realloc(void* pointer, size_t size) {
   return reallocate(pointer, size, kCallRealloc, TALLY_CALLER);

@@ -33,7 +33,7 @@ enum class PageStatus : uint8_t {
   kEmpty,    // no live block; kept committed in the heap's cache of empty pages
 };
 
-struct Page {
+struct alignas(128) Page {  // a power of two, so indexing the descriptors is a shift
   // Read by every free of a block in this page, from any thread. Written only while the
   // page is set up or released, when it holds no live block.
   uintptr_t start;  // address of block 0; 0 when the slot holds no page
@@ -77,6 +77,7 @@ struct Segment {
   }
 };
 static_assert(sizeof(Segment) <= kHeaderSlots * kSlotSize, "segment header too large");
+static_assert(sizeof(Page) == 128, "page descriptors are indexed by shifting");
 constexpr uint64_t kHeaderSlotMask = (uint64_t{1} << kHeaderSlots) - 1;
 
 TALLY_INLINE Segment* segment_of(uintptr_t address) {

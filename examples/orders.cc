@@ -16,7 +16,9 @@ static OrderCounts build_order_counts(size_t days) {
   return orders;
 }
 
-static void release(OrderCounts& orders) { free(orders.counts); }
+static void release(OrderCounts& orders) {
+  free(orders.counts);
+}
 
 static long total_orders(OrderCounts& orders) {
   long total = 0;

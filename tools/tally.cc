@@ -5,6 +5,8 @@
 //
 // The library is found through $TALLY_LIBRARY, next to this executable (build tree), or
 // in ../lib beside it (install tree).
+#include "tally.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,8 +16,6 @@
 
 #include <string>
 #include <vector>
-
-#include "tally.h"
 
 namespace {
 
@@ -51,7 +51,8 @@ void print_options_markdown() {
   printf("| option | type | default | meaning |\n|---|---|---|---|\n");
   for (const OptionHelp& option : kOptions) {
     printf("| `%s` | %s | %s | %s |\n", option.name, option.type,
-           option.default_value[0] ? (std::string("`") + option.default_value + "`").c_str() : "(empty)",
+           option.default_value[0] ? (std::string("`") + option.default_value + "`").c_str()
+                                   : "(empty)",
            option.help);
   }
 }
@@ -128,7 +129,8 @@ int run(int argc, char** argv) {
     preload += std::string(":") + existing;
   setenv("LD_PRELOAD", preload.c_str(), 1);
   std::string tally_options;
-  if (const char* existing = getenv("TALLY_OPTIONS"); existing && *existing) tally_options = existing;
+  if (const char* existing = getenv("TALLY_OPTIONS"); existing && *existing)
+    tally_options = existing;
   for (const std::string& option : options) {
     if (!tally_options.empty()) tally_options += ':';
     tally_options += option;

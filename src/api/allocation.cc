@@ -66,8 +66,8 @@ TALLY_COLD void report_bad_pointer(uintptr_t address, uintptr_t caller) {
   if (lookup.kind == BlockLookup::kFreed)
     report_double_free(address, lookup.extent, caller);
   else
-    report_invalid_free(address, lookup.kind == BlockLookup::kInterior ? lookup.extent : BlockExtent{0, 0},
-                        caller);
+    report_invalid_free(
+        address, lookup.kind == BlockLookup::kInterior ? lookup.extent : BlockExtent{0, 0}, caller);
 }
 
 Heap* current_heap() {
@@ -77,7 +77,9 @@ Heap* current_heap() {
   return heap_acquire_for_thread();
 }
 
-size_t round_up(size_t value, size_t alignment) { return (value + alignment - 1) & ~(alignment - 1); }
+size_t round_up(size_t value, size_t alignment) {
+  return (value + alignment - 1) & ~(alignment - 1);
+}
 
 }  // namespace
 
@@ -117,9 +119,11 @@ void deallocate_slow(void* pointer, FastFree fast, ApiCall call, uintptr_t calle
       outcome = heap_free_local(heap, page, index);
     } else {
       outcome = heap_free_remote(page, index);
-      if (outcome == FreeOutcome::kFreed && heap) heap->live_bytes -= static_cast<int64_t>(block_size);
+      if (outcome == FreeOutcome::kFreed && heap)
+        heap->live_bytes -= static_cast<int64_t>(block_size);
     }
-    if (outcome != FreeOutcome::kFreed) report_double_free(address, BlockExtent{address, block_size}, caller);
+    if (outcome != FreeOutcome::kFreed)
+      report_double_free(address, BlockExtent{address, block_size}, caller);
     return;
   }
   if ((entry & kRegistryKindMask) == kRegistryLarge) {

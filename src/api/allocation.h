@@ -55,7 +55,8 @@ TALLY_INLINE FastFree deallocate_fast(void* pointer, ApiCall call) {
   uint32_t index = block_index_of(page, address);
   if (TALLY_UNLIKELY(index == UINT32_MAX)) return FastFree::kNotAllocated;
 #else
-  uint32_t index = static_cast<uint32_t>(((address - page->start) * page->reciprocal) >> kReciprocalShift);
+  uint32_t index =
+      static_cast<uint32_t>(((address - page->start) * page->reciprocal) >> kReciprocalShift);
 #endif
   FreeOutcome outcome = heap_free_local(heap, page, index);
   if (TALLY_LIKELY(outcome == FreeOutcome::kFreed)) return FastFree::kDone;
@@ -69,11 +70,11 @@ TALLY_INLINE void deallocate(void* pointer, ApiCall call, uintptr_t caller) {
   if (TALLY_UNLIKELY(fast != FastFree::kDone)) deallocate_slow(pointer, fast, call, caller);
 }
 
-#define TALLY_DEALLOCATE(pointer, call)                                     \
-  do {                                                                      \
-    ::tally::FastFree fast_free = ::tally::deallocate_fast(pointer, call);  \
-    if (TALLY_UNLIKELY(fast_free != ::tally::FastFree::kDone))              \
-      ::tally::deallocate_slow(pointer, fast_free, call,                    \
+#define TALLY_DEALLOCATE(pointer, call)                                                   \
+  do {                                                                                    \
+    ::tally::FastFree fast_free = ::tally::deallocate_fast(pointer, call);                \
+    if (TALLY_UNLIKELY(fast_free != ::tally::FastFree::kDone))                            \
+      ::tally::deallocate_slow(pointer, fast_free, call,                                  \
                                reinterpret_cast<uintptr_t>(__builtin_return_address(0))); \
   } while (0)
 

@@ -15,10 +15,18 @@ using namespace tally;
 
 extern "C" {
 
-TALLY_EXPORT void* malloc(size_t size) { return allocate(size, kCallMalloc); }
-TALLY_EXPORT void free(void* pointer) { TALLY_DEALLOCATE(pointer, kCallFree); }
-TALLY_EXPORT void cfree(void* pointer) { TALLY_DEALLOCATE(pointer, kCallFree); }
-TALLY_EXPORT void* calloc(size_t count, size_t size) { return allocate_zeroed(count, size); }
+TALLY_EXPORT void* malloc(size_t size) {
+  return allocate(size, kCallMalloc);
+}
+TALLY_EXPORT void free(void* pointer) {
+  TALLY_DEALLOCATE(pointer, kCallFree);
+}
+TALLY_EXPORT void cfree(void* pointer) {
+  TALLY_DEALLOCATE(pointer, kCallFree);
+}
+TALLY_EXPORT void* calloc(size_t count, size_t size) {
+  return allocate_zeroed(count, size);
+}
 TALLY_EXPORT void* realloc(void* pointer, size_t size) {
   return reallocate(pointer, size, kCallRealloc, TALLY_CALLER);
 }
@@ -39,9 +47,15 @@ TALLY_EXPORT void* aligned_alloc(size_t alignment, size_t size) {
 TALLY_EXPORT void* memalign(size_t alignment, size_t size) {
   return allocate_memalign(alignment, size, kCallMemalign);
 }
-TALLY_EXPORT void* valloc(size_t size) { return allocate_page_aligned(size, false, kCallValloc); }
-TALLY_EXPORT void* pvalloc(size_t size) { return allocate_page_aligned(size, true, kCallPvalloc); }
-TALLY_EXPORT size_t malloc_usable_size(void* pointer) { return usable_size(pointer); }
+TALLY_EXPORT void* valloc(size_t size) {
+  return allocate_page_aligned(size, false, kCallValloc);
+}
+TALLY_EXPORT void* pvalloc(size_t size) {
+  return allocate_page_aligned(size, true, kCallPvalloc);
+}
+TALLY_EXPORT size_t malloc_usable_size(void* pointer) {
+  return usable_size(pointer);
+}
 
 TALLY_EXPORT struct mallinfo2 mallinfo2(void) {
   tally_stats stats;
@@ -50,7 +64,8 @@ TALLY_EXPORT struct mallinfo2 mallinfo2(void) {
   info.arena = stats.bytes_mapped;
   info.hblks = stats.large_blocks;
   info.uordblks = stats.bytes_live;
-  info.fordblks = stats.bytes_committed > stats.bytes_live ? stats.bytes_committed - stats.bytes_live : 0;
+  info.fordblks =
+      stats.bytes_committed > stats.bytes_live ? stats.bytes_committed - stats.bytes_live : 0;
   info.usmblks = stats.bytes_live_peak;
   return info;
 }
@@ -69,8 +84,14 @@ TALLY_EXPORT struct mallinfo mallinfo(void) {
 }
 #pragma GCC diagnostic pop
 
-TALLY_EXPORT int malloc_trim(size_t) { return tally_trim(); }
-TALLY_EXPORT void malloc_stats(void) { statistics_print(); }
-TALLY_EXPORT int mallopt(int, int) { return 1; }  // glibc tunables have no meaning here
+TALLY_EXPORT int malloc_trim(size_t) {
+  return tally_trim();
+}
+TALLY_EXPORT void malloc_stats(void) {
+  statistics_print();
+}
+TALLY_EXPORT int mallopt(int, int) {
+  return 1;
+}  // glibc tunables have no meaning here
 
 }  // extern "C"

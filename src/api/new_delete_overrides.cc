@@ -19,7 +19,8 @@ enum class align_val_t : size_t;
 using NewHandler = void (*)();
 extern "C" {
 NewHandler libstdcxx_get_new_handler() __asm__("_ZSt15get_new_handlerv") __attribute__((weak));
-[[noreturn]] void libstdcxx_throw_bad_alloc() __asm__("_ZSt17__throw_bad_allocv") __attribute__((weak));
+[[noreturn]] void libstdcxx_throw_bad_alloc() __asm__("_ZSt17__throw_bad_allocv")
+    __attribute__((weak));
 }
 
 namespace {
@@ -37,8 +38,11 @@ TALLY_COLD void* new_failed(size_t size, size_t alignment, ApiCall call, bool no
   if (libstdcxx_throw_bad_alloc) libstdcxx_throw_bad_alloc();
   char buffer[160];
   Formatter out(buffer, sizeof buffer);
-  out.text("==").decimal(static_cast<uint64_t>(process_id()))
-      .text("==ERROR: tally: out of memory in operator new(").decimal(size).text(")\n");
+  out.text("==")
+      .decimal(static_cast<uint64_t>(process_id()))
+      .text("==ERROR: tally: out of memory in operator new(")
+      .decimal(size)
+      .text(")\n");
   output_write(out);
   __builtin_trap();
 }
@@ -64,8 +68,12 @@ void* new_aligned(size_t size, std::align_val_t alignment, ApiCall call, bool no
 
 }  // namespace
 
-TALLY_EXPORT void* operator new(size_t size) { return new_block(size, kCallNew); }
-TALLY_EXPORT void* operator new[](size_t size) { return new_block(size, kCallNewArray); }
+TALLY_EXPORT void* operator new(size_t size) {
+  return new_block(size, kCallNew);
+}
+TALLY_EXPORT void* operator new[](size_t size) {
+  return new_block(size, kCallNewArray);
+}
 TALLY_EXPORT void* operator new(size_t size, const std::nothrow_t&) noexcept {
   return new_block_nothrow(size, kCallNew);
 }
@@ -78,7 +86,8 @@ TALLY_EXPORT void* operator new(size_t size, std::align_val_t alignment) {
 TALLY_EXPORT void* operator new[](size_t size, std::align_val_t alignment) {
   return new_aligned(size, alignment, kCallNewArray, false);
 }
-TALLY_EXPORT void* operator new(size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept {
+TALLY_EXPORT void* operator new(size_t size, std::align_val_t alignment,
+                                const std::nothrow_t&) noexcept {
   return new_aligned(size, alignment, kCallNew, true);
 }
 TALLY_EXPORT void* operator new[](size_t size, std::align_val_t alignment,
@@ -119,6 +128,7 @@ TALLY_EXPORT void operator delete[](void* pointer, size_t, std::align_val_t) noe
 TALLY_EXPORT void operator delete(void* pointer, std::align_val_t, const std::nothrow_t&) noexcept {
   TALLY_DEALLOCATE(pointer, kCallDelete);
 }
-TALLY_EXPORT void operator delete[](void* pointer, std::align_val_t, const std::nothrow_t&) noexcept {
+TALLY_EXPORT void operator delete[](void* pointer, std::align_val_t,
+                                    const std::nothrow_t&) noexcept {
   TALLY_DEALLOCATE(pointer, kCallDeleteArray);
 }

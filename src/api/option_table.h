@@ -8,8 +8,7 @@ TALLY_OPTION(mode, mode, "fast",
 TALLY_OPTION(bool, halt_on_error, "1",
              "end the process after reporting an error (0: report, ignore the bad call, go on)")
 TALLY_OPTION(int, exitcode, "1", "exit status after an error report")
-TALLY_OPTION(string, log_path, "",
-             "write reports and statistics to PATH.PID instead of stderr")
+TALLY_OPTION(string, log_path, "", "write reports and statistics to PATH.PID instead of stderr")
 TALLY_OPTION(bool, stats, "0",
              "print statistics at exit: bytes live and peak, RSS, calls per API, blocks per "
              "size class")

@@ -86,10 +86,14 @@ void set_defaults() {
 
 const char* mode_name(Mode mode) {
   switch (mode) {
-    case Mode::kFast: return "fast";
-    case Mode::kSafe: return "safe";
-    case Mode::kDebug: return "debug";
-    case Mode::kGc: return "gc";
+    case Mode::kFast:
+      return "fast";
+    case Mode::kSafe:
+      return "safe";
+    case Mode::kDebug:
+      return "debug";
+    case Mode::kGc:
+      return "gc";
   }
   return "fast";
 }
@@ -109,8 +113,9 @@ void options_parse(const char* text) {
         bool known;
         size_t key_length = equals_sign - cursor;
         if (!apply(cursor, key_length, equals_sign + 1, end - equals_sign - 1, &known)) {
-          report_option_problem(known ? "bad value in TALLY_OPTIONS" : "unknown option in TALLY_OPTIONS",
-                                cursor, end - cursor);
+          report_option_problem(
+              known ? "bad value in TALLY_OPTIONS" : "unknown option in TALLY_OPTIONS", cursor,
+              end - cursor);
         }
       }
     }

@@ -24,7 +24,9 @@ namespace {
 
 std::atomic<int> g_state{0};  // 0: not started, 1: in progress, 2: done
 
-void late_double_free(uintptr_t block, size_t size) { report_late_double_free(block, size); }
+void late_double_free(uintptr_t block, size_t size) {
+  report_late_double_free(block, size);
+}
 
 }  // namespace
 

@@ -25,11 +25,13 @@ struct Totals {
 };
 
 const char* const kCallNames[kApiCallCount] = {
-    "malloc",    "free",   "calloc",   "realloc", "reallocarray", "posix_memalign",
-    "aligned_alloc", "memalign", "valloc", "pvalloc", "malloc_usable_size", "new",
-    "new[]",     "delete", "delete[]"};
+    "malloc",        "free",     "calloc",  "realloc", "reallocarray",       "posix_memalign",
+    "aligned_alloc", "memalign", "valloc",  "pvalloc", "malloc_usable_size", "new",
+    "new[]",         "delete",   "delete[]"};
 
-uint64_t relaxed(const uint64_t& value) { return __atomic_load_n(&value, __ATOMIC_RELAXED); }
+uint64_t relaxed(const uint64_t& value) {
+  return __atomic_load_n(&value, __ATOMIC_RELAXED);
+}
 
 void add_heap(Heap* heap, void* context) {
   Totals& totals = *static_cast<Totals*>(context);
@@ -63,11 +65,13 @@ void statistics_collect(tally_stats* out) {
   memset(out, 0, sizeof *out);
   int64_t small_live = 0;
   for (unsigned c = 0; c < kClassCount; ++c)
-    small_live += static_cast<int64_t>(totals.live_blocks_per_class[c] * g_size_classes[c].block_size);
+    small_live +=
+        static_cast<int64_t>(totals.live_blocks_per_class[c] * g_size_classes[c].block_size);
   out->bytes_live = static_cast<size_t>(small_live) + large_live_bytes();
   if (out->bytes_live > g_peak_live_bytes) g_peak_live_bytes = out->bytes_live;
   out->bytes_live_peak = g_peak_live_bytes;
-  size_t committed_peak = g_bytes_committed_peak.load(std::memory_order_relaxed) + large_peak_bytes();
+  size_t committed_peak =
+      g_bytes_committed_peak.load(std::memory_order_relaxed) + large_peak_bytes();
   if (committed_peak > out->bytes_live_peak) out->bytes_live_peak = committed_peak;
   out->bytes_mapped = g_bytes_mapped.load(std::memory_order_relaxed);
   out->bytes_committed = g_bytes_committed.load(std::memory_order_relaxed) + large_live_bytes();
@@ -87,13 +91,38 @@ void statistics_print() {
   char buffer[16384];
   Formatter out(buffer, sizeof buffer);
   uint64_t pid = static_cast<uint64_t>(process_id());
-  out.text("==").decimal(pid).text("== tally statistics (mode ").text(mode_name(g_options.mode)).text(")\n");
-  out.text("  bytes live:        ").bytes(stats.bytes_live).text("  (").decimal(stats.bytes_live).text(" bytes)\n");
-  out.text("  peak in use:       ").bytes(stats.bytes_live_peak).text("  (pages and large blocks at their high-water mark)\n");
-  out.text("  mapped:            ").bytes(stats.bytes_mapped).text(", committed ").bytes(stats.bytes_committed).character('\n');
-  out.text("  resident (RSS):    ").bytes(stats.resident_bytes).text(", peak ").bytes(stats.resident_peak_bytes).character('\n');
-  out.text("  segments:          ").decimal(stats.segments).text(", large blocks live ").decimal(stats.large_blocks)
-      .text(", heaps ").decimal(totals.heaps).text(" (").decimal(totals.abandoned_heaps).text(" abandoned)\n");
+  out.text("==")
+      .decimal(pid)
+      .text("== tally statistics (mode ")
+      .text(mode_name(g_options.mode))
+      .text(")\n");
+  out.text("  bytes live:        ")
+      .bytes(stats.bytes_live)
+      .text("  (")
+      .decimal(stats.bytes_live)
+      .text(" bytes)\n");
+  out.text("  peak in use:       ")
+      .bytes(stats.bytes_live_peak)
+      .text("  (pages and large blocks at their high-water mark)\n");
+  out.text("  mapped:            ")
+      .bytes(stats.bytes_mapped)
+      .text(", committed ")
+      .bytes(stats.bytes_committed)
+      .character('\n');
+  out.text("  resident (RSS):    ")
+      .bytes(stats.resident_bytes)
+      .text(", peak ")
+      .bytes(stats.resident_peak_bytes)
+      .character('\n');
+  out.text("  segments:          ")
+      .decimal(stats.segments)
+      .text(", large blocks live ")
+      .decimal(stats.large_blocks)
+      .text(", heaps ")
+      .decimal(totals.heaps)
+      .text(" (")
+      .decimal(totals.abandoned_heaps)
+      .text(" abandoned)\n");
   out.text("  bad frees:         ").decimal(stats.bad_frees).character('\n');
   out.text("  calls:\n");
   for (unsigned i = 0; i < kApiCallCount; ++i) {
@@ -105,11 +134,19 @@ void statistics_print() {
   out.text("  blocks per size class (live blocks, pages):\n");
   for (unsigned c = 0; c < kClassCount; ++c) {
     if (totals.pages_per_class[c] == 0) continue;
-    out.text("    ").padded(g_size_classes[c].block_size, 8).text(" B  ")
-        .padded(totals.live_blocks_per_class[c], 10).text(" blocks  ")
-        .padded(totals.pages_per_class[c], 6).text(" pages\n");
+    out.text("    ")
+        .padded(g_size_classes[c].block_size, 8)
+        .text(" B  ")
+        .padded(totals.live_blocks_per_class[c], 10)
+        .text(" blocks  ")
+        .padded(totals.pages_per_class[c], 6)
+        .text(" pages\n");
   }
-  out.text("    large      ").padded(stats.large_blocks, 10).text(" blocks  ").bytes(large_live_bytes()).character('\n');
+  out.text("    large      ")
+      .padded(stats.large_blocks, 10)
+      .text(" blocks  ")
+      .bytes(large_live_bytes())
+      .character('\n');
   output_write(out);
 }
 
@@ -118,7 +155,7 @@ void statistics_print_options() {
   Formatter out(buffer, sizeof buffer);
   out.text("==").decimal(static_cast<uint64_t>(process_id())).text("== tally options:");
 #define TALLY_OPTION(type, name, default_value, help) \
-  out.text(" " #name "=");                              \
+  out.text(" " #name "=");                            \
   TALLY_PRINT_##type(g_options.name);
 #define TALLY_PRINT_bool(value) out.decimal(value ? 1 : 0)
 #define TALLY_PRINT_int(value) out.signed_decimal(value)

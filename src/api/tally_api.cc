@@ -1,13 +1,12 @@
 // The tally_ API of include/tally.h: the C allocation API under tally's own names, for
 // programs that link tally beside another malloc, plus statistics and trimming.
-#include "tally.h"
-
 #include <errno.h>
 
 #include "api/allocation.h"
 #include "api/statistics.h"
 #include "core/large_blocks.h"
 #include "core/segment.h"
+#include "tally.h"
 
 using namespace tally;
 
@@ -15,9 +14,15 @@ using namespace tally;
 
 extern "C" {
 
-TALLY_EXPORT void* tally_malloc(size_t size) { return allocate(size, kCallMalloc); }
-TALLY_EXPORT void tally_free(void* pointer) { TALLY_DEALLOCATE(pointer, kCallFree); }
-TALLY_EXPORT void* tally_calloc(size_t count, size_t size) { return allocate_zeroed(count, size); }
+TALLY_EXPORT void* tally_malloc(size_t size) {
+  return allocate(size, kCallMalloc);
+}
+TALLY_EXPORT void tally_free(void* pointer) {
+  TALLY_DEALLOCATE(pointer, kCallFree);
+}
+TALLY_EXPORT void* tally_calloc(size_t count, size_t size) {
+  return allocate_zeroed(count, size);
+}
 TALLY_EXPORT void* tally_realloc(void* pointer, size_t size) {
   return reallocate(pointer, size, kCallRealloc, TALLY_CALLER);
 }
@@ -38,12 +43,22 @@ TALLY_EXPORT void* tally_aligned_alloc(size_t alignment, size_t size) {
 TALLY_EXPORT void* tally_memalign(size_t alignment, size_t size) {
   return allocate_memalign(alignment, size, kCallMemalign);
 }
-TALLY_EXPORT void* tally_valloc(size_t size) { return allocate_page_aligned(size, false, kCallValloc); }
-TALLY_EXPORT void* tally_pvalloc(size_t size) { return allocate_page_aligned(size, true, kCallPvalloc); }
-TALLY_EXPORT size_t tally_malloc_usable_size(const void* pointer) { return usable_size(pointer); }
+TALLY_EXPORT void* tally_valloc(size_t size) {
+  return allocate_page_aligned(size, false, kCallValloc);
+}
+TALLY_EXPORT void* tally_pvalloc(size_t size) {
+  return allocate_page_aligned(size, true, kCallPvalloc);
+}
+TALLY_EXPORT size_t tally_malloc_usable_size(const void* pointer) {
+  return usable_size(pointer);
+}
 
-TALLY_EXPORT void tally_get_stats(struct tally_stats* out) { statistics_collect(out); }
-TALLY_EXPORT void tally_print_stats(void) { statistics_print(); }
+TALLY_EXPORT void tally_get_stats(struct tally_stats* out) {
+  statistics_collect(out);
+}
+TALLY_EXPORT void tally_print_stats(void) {
+  statistics_print();
+}
 
 TALLY_EXPORT int tally_trim(void) {
   if (Heap* heap = t_heap) heap_trim(heap);

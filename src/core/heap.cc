@@ -35,7 +35,9 @@ namespace {
 constexpr size_t kEmptyPageBudget = size_t{64} << 20;
 constexpr uint32_t kPurgeDelayMilliseconds = 250;
 
-unsigned span_list(unsigned slot_count) { return static_cast<unsigned>(__builtin_ctz(slot_count)); }
+unsigned span_list(unsigned slot_count) {
+  return static_cast<unsigned>(__builtin_ctz(slot_count));
+}
 std::atomic<uint64_t> g_zero_word[1];
 
 SpinLock g_heaps_lock;
@@ -44,7 +46,9 @@ Heap* g_abandoned_heaps = nullptr;
 pthread_key_t g_thread_exit_key;
 bool g_thread_exit_key_created = false;
 
-void thread_exit_destructor(void*) { heap_release_for_thread(); }
+void thread_exit_destructor(void*) {
+  heap_release_for_thread();
+}
 
 void queue_push(Heap* heap, Page* page) {
   Page*& head = heap->queue[page->size_class];
@@ -136,11 +140,11 @@ Page* page_claim(Heap* heap, Segment* segment, unsigned first, unsigned count) {
   page->head_distance = 0;
   for (unsigned i = 1; i < count; ++i)
     segment->pages[first + i].head_distance = static_cast<uint8_t>(i);
-  size_t committed = g_bytes_committed.fetch_add(count * kSlotSize, std::memory_order_relaxed) +
-                     count * kSlotSize;
+  size_t committed =
+      g_bytes_committed.fetch_add(count * kSlotSize, std::memory_order_relaxed) + count * kSlotSize;
   size_t peak = g_bytes_committed_peak.load(std::memory_order_relaxed);
-  while (committed > peak &&
-         !g_bytes_committed_peak.compare_exchange_weak(peak, committed, std::memory_order_relaxed)) {
+  while (committed > peak && !g_bytes_committed_peak.compare_exchange_weak(
+                                 peak, committed, std::memory_order_relaxed)) {
   }
   (void)heap;
   return page;
@@ -366,7 +370,8 @@ Heap* heap_acquire_for_thread() {
       g_all_heaps = heap;
     }
     if (!g_thread_exit_key_created) {
-      g_thread_exit_key_created = pthread_key_create(&g_thread_exit_key, thread_exit_destructor) == 0;
+      g_thread_exit_key_created =
+          pthread_key_create(&g_thread_exit_key, thread_exit_destructor) == 0;
     }
   }
   heap->thread_number = current_thread_number();
@@ -406,7 +411,9 @@ void heap_for_each(void (*visit)(Heap* heap, void* context), void* context) {
   for (Heap* heap = g_all_heaps; heap; heap = heap->next_all) visit(heap, context);
 }
 
-void heap_lock_for_fork() { g_heaps_lock.lock(); }
+void heap_lock_for_fork() {
+  g_heaps_lock.lock();
+}
 
 void heap_unlock_after_fork(bool in_child) {
   if (!in_child) {

@@ -40,7 +40,7 @@ struct Heap {
   Page* current[kClassCount];  // never null: g_empty_page when the heap has no page yet
   Page* queue[kClassCount];    // pages of the class with free blocks, besides the current
   uint64_t api_calls[kApiCallCount];
-  int64_t live_bytes;  // bytes this thread allocated minus bytes it freed (any owner)
+  int64_t live_bytes;           // bytes this thread allocated minus bytes it freed (any owner)
   std::atomic<Page*> incoming;  // pages other threads freed into
   // Retired pages kept committed for reuse, newest first, one list per span (1, 2, 4, 8
   // slots), within kEmptyPageBudget bytes; pages older than kPurgeDelay are decommitted.

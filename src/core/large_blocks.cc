@@ -37,8 +37,12 @@ size_t g_live_count = 0;
 size_t g_live_bytes = 0;
 size_t g_peak_bytes = 0;
 
-size_t round_to_os_pages(size_t size) { return (size + kOsPageSize - 1) & ~(kOsPageSize - 1); }
-size_t round_to_slots(size_t size) { return (size + kSegmentMask) & ~kSegmentMask; }
+size_t round_to_os_pages(size_t size) {
+  return (size + kOsPageSize - 1) & ~(kOsPageSize - 1);
+}
+size_t round_to_slots(size_t size) {
+  return (size + kSegmentMask) & ~kSegmentMask;
+}
 
 uintptr_t registry_value(LargeBlock* block) {
   return reinterpret_cast<uintptr_t>(block) | kRegistryLarge;
@@ -91,7 +95,8 @@ LargeBlock* take_from_cache_locked(size_t size) {
 void purge_cache_locked(bool everything) {
   uint32_t now = monotonic_milliseconds();
   for (LargeBlock* block = g_cache; block; block = block->next) {
-    if (block->committed_size && (everything || now - block->cached_at >= kPurgeDelayMilliseconds)) {
+    if (block->committed_size &&
+        (everything || now - block->cached_at >= kPurgeDelayMilliseconds)) {
       os_decommit(reinterpret_cast<void*>(block->base), block->committed_size);
       g_cache_committed_bytes -= block->committed_size;
       block->committed_size = 0;
@@ -279,11 +284,19 @@ void large_trim_cache() {
   }
 }
 
-size_t large_live_count() { return g_live_count; }
-size_t large_live_bytes() { return g_live_bytes; }
-size_t large_peak_bytes() { return g_peak_bytes; }
+size_t large_live_count() {
+  return g_live_count;
+}
+size_t large_live_bytes() {
+  return g_live_bytes;
+}
+size_t large_peak_bytes() {
+  return g_peak_bytes;
+}
 
-void large_lock_for_fork() { g_lock.lock(); }
+void large_lock_for_fork() {
+  g_lock.lock();
+}
 void large_unlock_after_fork(bool in_child) {
   if (in_child)
     g_lock.reset();

@@ -22,7 +22,7 @@ struct LargeBlock {
   size_t usable_size;     // bytes the program may use (OS pages)
   size_t committed_size;  // bytes from base that may be backed by pages (stale contents)
   std::atomic<LargeState> state;
-  uint32_t cached_at;     // monotonic_milliseconds() when it entered the cache
+  uint32_t cached_at;    // monotonic_milliseconds() when it entered the cache
   LargeBlock* next;      // cache or descriptor free list
   LargeBlock* previous;  // live list
 };

@@ -32,7 +32,9 @@ void* metadata_allocate(size_t size) {
   return result;  // fresh mappings are zero
 }
 
-void metadata_lock_for_fork() { g_lock.lock(); }
+void metadata_lock_for_fork() {
+  g_lock.lock();
+}
 void metadata_unlock_after_fork(bool in_child) {
   if (in_child)
     g_lock.reset();

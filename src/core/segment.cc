@@ -119,7 +119,9 @@ void segment_trim_cache() {
   }
 }
 
-void segment_lock_for_fork() { g_cache_lock.lock(); }
+void segment_lock_for_fork() {
+  g_cache_lock.lock();
+}
 void segment_unlock_after_fork(bool in_child) {
   if (in_child)
     g_cache_lock.reset();

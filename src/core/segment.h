@@ -68,7 +68,7 @@ struct Segment {
   uint64_t used_slots;  // bit i: slot i belongs to a page (header slots always set)
   Segment* next;        // in the owning heap's list, or the global segment cache
   Segment* previous;
-  alignas(64) Page pages[kSlotsPerSegment];
+  alignas(128) Page pages[kSlotsPerSegment];
   alignas(64) std::atomic<uint64_t> free_bits[kSlotsPerSegment][kBitmapWords];
   alignas(64) std::atomic<uint64_t> remote_bits[kSlotsPerSegment][kBitmapWords];
 

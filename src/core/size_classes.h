@@ -46,7 +46,8 @@ constexpr uint32_t block_size_of_class(unsigned index) {
 
 constexpr uint8_t slot_count_of_block_size(uint32_t block_size) {
   uint8_t slots = 1;
-  while (slots < kMaxSlotsPerPage && slots * kSlotSize / block_size < kTargetBlocksPerPage) slots *= 2;
+  while (slots < kMaxSlotsPerPage && slots * kSlotSize / block_size < kTargetBlocksPerPage)
+    slots *= 2;
   return slots;
 }
 

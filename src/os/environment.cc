@@ -25,7 +25,8 @@ size_t g_snapshot_size = 0;
 const char* load_snapshot() {
   const char* loaded = g_snapshot.load(std::memory_order_acquire);
   if (loaded) return loaded;
-  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/proc/self/environ", O_RDONLY | O_CLOEXEC));
+  int fd =
+      static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/proc/self/environ", O_RDONLY | O_CLOEXEC));
   if (fd < 0) return nullptr;
   char* buffer = static_cast<char*>(os_map(kMaxEnvironmentBytes));
   if (!buffer) {

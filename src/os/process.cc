@@ -3,9 +3,9 @@
 
 #include <fcntl.h>
 #include <sched.h>
-#include <time.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace tally {
@@ -38,7 +38,9 @@ size_t parse_decimal(const char* text) {
 
 }  // namespace
 
-int process_id() { return static_cast<int>(syscall(SYS_getpid)); }
+int process_id() {
+  return static_cast<int>(syscall(SYS_getpid));
+}
 
 size_t process_resident_bytes() {
   char buffer[128];

@@ -24,8 +24,8 @@ int sink_fd() {
   Formatter name(path, sizeof path - 1);
   name.text(g_log_path).character('.').decimal(static_cast<uint64_t>(pid));
   path[name.length()] = '\0';
-  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path,
-                                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  int fd = static_cast<int>(
+      syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (fd < 0) return STDERR_FILENO;
   g_log_fd = fd;
   g_log_pid = pid;
@@ -34,7 +34,9 @@ int sink_fd() {
 
 }  // namespace
 
-Formatter& Formatter::text(const char* text) { return this->text(text, strlen(text)); }
+Formatter& Formatter::text(const char* text) {
+  return this->text(text, strlen(text));
+}
 
 Formatter& Formatter::text(const char* text, size_t length) {
   size_t room = capacity_ - length_;
@@ -44,7 +46,9 @@ Formatter& Formatter::text(const char* text, size_t length) {
   return *this;
 }
 
-Formatter& Formatter::character(char c) { return text(&c, 1); }
+Formatter& Formatter::character(char c) {
+  return text(&c, 1);
+}
 
 Formatter& Formatter::decimal(uint64_t value) {
   char digits[24];
@@ -105,6 +109,8 @@ void output_set_log_path(const char* log_path) {
   g_log_path[length] = '\0';
 }
 
-void output_write(const char* data, size_t length) { write_all(sink_fd(), data, length); }
+void output_write(const char* data, size_t length) {
+  write_all(sink_fd(), data, length);
+}
 
 }  // namespace tally

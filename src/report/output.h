@@ -15,9 +15,9 @@ class Formatter {
   Formatter& character(char c);
   Formatter& decimal(uint64_t value);
   Formatter& signed_decimal(int64_t value);
-  Formatter& hex(uint64_t value);  // 0x-prefixed
+  Formatter& hex(uint64_t value);                     // 0x-prefixed
   Formatter& padded(uint64_t value, unsigned width);  // right-aligned decimal
-  Formatter& bytes(uint64_t value);  // human scale: 12.3 MiB
+  Formatter& bytes(uint64_t value);                   // human scale: 12.3 MiB
   const char* data() const { return buffer_; }
   size_t length() const { return length_; }
   void clear() { length_ = 0; }

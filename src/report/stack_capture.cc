@@ -36,7 +36,11 @@ void stack_format_location(Formatter& out, uintptr_t pc) {
   memset(&info, 0, sizeof info);
   if (dladdr(reinterpret_cast<void*>(pc), &info) && info.dli_fname) {
     const char* module = info.dli_fname[0] ? info.dli_fname : "<main program>";
-    out.character('(').text(module).character('+').hex(pc - reinterpret_cast<uintptr_t>(info.dli_fbase)).character(')');
+    out.character('(')
+        .text(module)
+        .character('+')
+        .hex(pc - reinterpret_cast<uintptr_t>(info.dli_fbase))
+        .character(')');
     if (info.dli_sname) out.text(" in ").text(info.dli_sname);
   } else {
     out.text("(<unknown module>)");
@@ -50,7 +54,11 @@ void stack_format_frame(Formatter& out, int number, uintptr_t pc) {
   if (dladdr(reinterpret_cast<void*>(pc), &info) && info.dli_fname) {
     if (info.dli_sname) out.text(" in ").text(info.dli_sname);
     const char* module = info.dli_fname[0] ? info.dli_fname : "<main program>";
-    out.text(" (").text(module).character('+').hex(pc - reinterpret_cast<uintptr_t>(info.dli_fbase)).character(')');
+    out.text(" (")
+        .text(module)
+        .character('+')
+        .hex(pc - reinterpret_cast<uintptr_t>(info.dli_fbase))
+        .character(')');
   } else {
     out.text(" (<unknown module>)");
   }

@@ -34,7 +34,8 @@ TEST(BadFreeDeathTest, ExitcodeIsHonoured) {
   tally::report_set_policy({true, 77});
   void* block = tally_malloc(5000);
   tally_free(block);
-  EXPECT_EXIT(tally_free(block), testing::ExitedWithCode(77), "SUMMARY: tally: attempting double-free");
+  EXPECT_EXIT(tally_free(block), testing::ExitedWithCode(77),
+              "SUMMARY: tally: attempting double-free");
   tally::report_set_policy({true, 1});
 }
 

@@ -32,10 +32,13 @@ TEST(Options, UnknownKeysAndBadValuesAreReported) {
   testing::internal::CaptureStderr();
   options_parse("no_such_option=1:halt_on_error=maybe:exitcode=12x:stats");
   std::string errors = testing::internal::GetCapturedStderr();
-  EXPECT_NE(errors.find("unknown option in TALLY_OPTIONS: 'no_such_option=1'"), std::string::npos) << errors;
-  EXPECT_NE(errors.find("bad value in TALLY_OPTIONS: 'halt_on_error=maybe'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("unknown option in TALLY_OPTIONS: 'no_such_option=1'"), std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("bad value in TALLY_OPTIONS: 'halt_on_error=maybe'"), std::string::npos)
+      << errors;
   EXPECT_NE(errors.find("bad value in TALLY_OPTIONS: 'exitcode=12x'"), std::string::npos) << errors;
-  EXPECT_NE(errors.find("option without a value in TALLY_OPTIONS: 'stats'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("option without a value in TALLY_OPTIONS: 'stats'"), std::string::npos)
+      << errors;
   // A bad value leaves the default in place.
   EXPECT_TRUE(g_options.halt_on_error);
   EXPECT_EQ(g_options.exitcode, 1);

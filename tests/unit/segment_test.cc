@@ -75,8 +75,9 @@ TEST(Segment, BlocksOfOnePageAreDistinctAndFillIt) {
   }
   uintptr_t previous = 0;
   for (uintptr_t address : seen) {
-    bool same_page = previous && segment_of(previous) == segment_of(address) &&
-                     page_of(segment_of(address), address) == page_of(segment_of(previous), previous);
+    bool same_page =
+        previous && segment_of(previous) == segment_of(address) &&
+        page_of(segment_of(address), address) == page_of(segment_of(previous), previous);
     if (same_page) {
       EXPECT_GE(address - previous, 48u);
     }

@@ -55,8 +55,10 @@ TEST(SizeClasses, ReciprocalDivisionIsExactForEveryOffsetOfAPage) {
     uint64_t span = uint64_t{info.slot_count} * kSlotSize;
     for (uint64_t offset = 0; offset < span; ++offset) {
       uint32_t index = block_index_of(&page, offset);
-      bool is_block_start = offset % info.block_size == 0 && offset / info.block_size < info.capacity;
-      uint32_t expected = is_block_start ? static_cast<uint32_t>(offset / info.block_size) : UINT32_MAX;
+      bool is_block_start =
+          offset % info.block_size == 0 && offset / info.block_size < info.capacity;
+      uint32_t expected =
+          is_block_start ? static_cast<uint32_t>(offset / info.block_size) : UINT32_MAX;
       ASSERT_EQ(index, expected) << "class " << c << " offset " << offset;
     }
   }

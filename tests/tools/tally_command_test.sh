@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The `tally` command: help, version, option passing, and the program's exit status.
+set -euo pipefail
+tally=$1
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$tally" --help | grep -q "usage: tally run" || fail "--help"
+"$tally" --version | grep -qE '^tally [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
+"$tally" --help-options | grep -q "halt_on_error" || fail "--help-options"
+
+# The program runs with the library preloaded and the options set.
+out=$("$tally" run --stats --options=verbosity=1 -- sh -c 'echo "$LD_PRELOAD|$TALLY_OPTIONS"')
+echo "$out" | grep -q "libtally.so|stats=1:verbosity=1" || fail "environment: $out"
+
+# Its exit status is the program's.
+set +e
+"$tally" run -- sh -c 'exit 42'
+status=$?
+"$tally" run --bogus -- true 2>/dev/null
+bogus=$?
+"$tally" run -- /nonexistent/program 2>/dev/null
+missing=$?
+set -e
+[ "$status" -eq 42 ] || fail "exit status $status, expected 42"
+[ "$bogus" -eq 2 ] || fail "unknown flag gave $bogus, expected 2"
+[ "$missing" -eq 127 ] || fail "missing program gave $missing, expected 127"
+
+# Statistics appear at exit; an unknown option is reported once.
+err=$("$tally" run --stats --options=no_such_option=3 -- true 2>&1 >/dev/null)
+echo "$err" | grep -q "tally statistics (mode fast)" || fail "no statistics: $err"
+[ "$(echo "$err" | grep -c "unknown option in TALLY_OPTIONS: 'no_such_option=3'")" -eq 1 ] || fail "unknown option: $err"
+echo "tally command behaves"

@@ -39,12 +39,18 @@ struct tally_stats {
   size_t resident_peak_bytes; /* VmHWM of the process */
   size_t segments;            /* small-block segments in use */
   size_t large_blocks;        /* live blocks with their own mapping */
-  size_t bad_frees;           /* double and invalid frees reported */
+  size_t bad_frees;           /* errors reported (bad frees and, in safe and debug modes, heap bugs) */
+  size_t bytes_quarantined;   /* freed blocks held back in the quarantine (safe, debug) */
 };
 void tally_get_stats(struct tally_stats* out);
 /* Print the statistics report (the one `stats=1` prints at exit) to tally's output. */
 void tally_print_stats(void);
-/* Return free memory to the OS now. Returns 1 if anything was released. */
+/* The mode in effect: "fast", "safe" or "debug". */
+const char* tally_mode(void);
+/* In safe and debug modes, blocks are reported live by their requested size
+ * (malloc_usable_size), while bytes_live counts the size-class blocks they occupy. */
+/* Return free memory to the OS now (and, in safe and debug modes, empty the quarantine
+ * after verifying it). Returns 1 if anything was released. */
 int tally_trim(void);
 
 #ifdef __cplusplus

@@ -5,70 +5,24 @@
 #include <errno.h>
 #include <string.h>
 
+#include "api/block_lookup.h"
+#include "api/checked_allocation.h"
 #include "api/runtime.h"
+#include "safety/safety_config.h"
 
 namespace tally {
-namespace {
-
-// What tally's books say about an address.
-struct BlockLookup {
-  enum Kind { kNotOurs, kLiveSmall, kLiveLarge, kFreed, kInterior } kind;
-  Page* page;
-  LargeBlock* large;
-  BlockExtent extent;  // the block the address is in (start and usable size), if any
-};
-
-bool small_block_is_live(const Page* page, uint32_t index) {
-  uint64_t bit = uint64_t{1} << (index & 63);
-  return !(page->free_bits[index >> 6].load(std::memory_order_acquire) & bit) &&
-         !(page->remote_bits[index >> 6].load(std::memory_order_acquire) & bit);
-}
-
-BlockLookup lookup_block(uintptr_t address) {
-  BlockLookup result{BlockLookup::kNotOurs, nullptr, nullptr, {0, 0}};
-  uintptr_t entry = registry_lookup(address);
-  if (entry == kRegistrySegment) {
-    Page* page = page_of(segment_of(address), address);
-    uintptr_t start = __atomic_load_n(&page->start, __ATOMIC_ACQUIRE);
-    if (start == 0 || address < start) return result;
-    uintptr_t offset = address - start;
-    uint64_t index = (offset * page->reciprocal) >> kReciprocalShift;
-    if (index >= page->capacity) return result;
-    result.page = page;
-    result.extent = {start + index * page->block_size, page->block_size};
-    bool live = small_block_is_live(page, static_cast<uint32_t>(index));
-    if (result.extent.start != address) {
-      result.kind = live ? BlockLookup::kInterior : BlockLookup::kNotOurs;
-      if (!live) result.extent = {0, 0};
-    } else {
-      result.kind = live ? BlockLookup::kLiveSmall : BlockLookup::kFreed;
-    }
-    return result;
-  }
-  if ((entry & kRegistryKindMask) == kRegistryLarge) {
-    LargeBlock* block = large_block_of_entry(entry);
-    LargeState state = block->state.load(std::memory_order_acquire);
-    result.large = block;
-    if (address < block->base || address >= block->base + block->usable_size) return result;
-    result.extent = {block->base, block->usable_size};
-    if (address != block->base) {
-      result.kind = state == LargeState::kLive ? BlockLookup::kInterior : BlockLookup::kNotOurs;
-      if (state != LargeState::kLive) result.extent = {0, 0};
-    } else {
-      result.kind = state == LargeState::kLive ? BlockLookup::kLiveLarge : BlockLookup::kFreed;
-    }
-  }
-  return result;
-}
 
 TALLY_COLD void report_bad_pointer(uintptr_t address, uintptr_t caller) {
   BlockLookup lookup = lookup_block(address);
-  if (lookup.kind == BlockLookup::kFreed)
-    report_double_free(address, lookup.extent, caller);
-  else
-    report_invalid_free(
-        address, lookup.kind == BlockLookup::kInterior ? lookup.extent : BlockExtent{0, 0}, caller);
+  if (lookup.kind == BlockLookup::kFreed) {
+    if (lookup.record) return report_double_free_with_history(address, history_of(lookup), caller);
+    return report_double_free(address, lookup.extent, caller);
+  }
+  report_invalid_free(address, lookup.kind == BlockLookup::kInterior ? lookup.extent : BlockExtent{0, 0},
+                      caller);
 }
+
+namespace {
 
 Heap* current_heap() {
   Heap* heap = t_heap;
@@ -89,6 +43,7 @@ void* allocate_slow(size_t size, ApiCall call) {
     errno = ENOMEM;
     return nullptr;
   }
+  if (heap->checked) return allocate_checked(size, 0, call);
   ++heap->api_calls[call];
   if (size <= kMaxSmallSize) return heap_allocate(heap, size_class_of(size));
   if (size > kMaxRequest) {
@@ -105,6 +60,7 @@ void deallocate_slow(void* pointer, FastFree fast, ApiCall call, uintptr_t calle
     return report_double_free(address, BlockExtent{address, page->block_size}, caller);
   }
   if (fast == FastFree::kNotAllocated) return report_bad_pointer(address, caller);
+  if (g_safety.checked) return deallocate_checked(pointer, call, caller);
   Heap* heap = t_heap;
   if (heap) ++heap->api_calls[call];
   if (pointer == nullptr) return;
@@ -143,6 +99,11 @@ void* allocate_zeroed(size_t count, size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
+  if (g_safety.checked) {
+    void* block = allocate_checked(total, 0, kCallCalloc);
+    if (block) memset(block, 0, total);
+    return block;
+  }
   if (total > kMaxSmallSize) {
     Heap* heap = t_heap;
     if (heap) ++heap->api_calls[kCallCalloc];
@@ -158,6 +119,7 @@ void* allocate_zeroed(size_t count, size_t size) {
 }
 
 void* allocate_aligned(size_t alignment, size_t size, ApiCall call) {
+  if (g_safety.checked) return allocate_checked(size, alignment, call);
   if (alignment <= kMaxAlignmentOfMalloc) return allocate(size, call);
   if (size > kMaxRequest || alignment > kMaxRequest) {
     errno = ENOMEM;
@@ -215,6 +177,7 @@ void* allocate_page_aligned(size_t size, bool round_size, ApiCall call) {
 }
 
 void* reallocate(void* pointer, size_t size, ApiCall call, uintptr_t caller) {
+  if (g_safety.checked) return reallocate_checked(pointer, size, call, caller);
   if (pointer == nullptr) return allocate(size, call);
   if (size == 0) {  // the C library's choice: free and return NULL
     deallocate(pointer, call, caller);
@@ -227,10 +190,10 @@ void* reallocate(void* pointer, size_t size, ApiCall call, uintptr_t caller) {
   uintptr_t address = reinterpret_cast<uintptr_t>(pointer);
   BlockLookup lookup = lookup_block(address);
   size_t old_size;
-  if (lookup.kind == BlockLookup::kLiveSmall) {
+  if (lookup.kind == BlockLookup::kLive && lookup.where == BlockLookup::kSmall) {
     old_size = lookup.extent.size;
     if (size <= old_size && (size >= old_size / 2 || old_size <= 64)) return pointer;
-  } else if (lookup.kind == BlockLookup::kLiveLarge) {
+  } else if (lookup.kind == BlockLookup::kLive && lookup.where == BlockLookup::kLarge) {
     old_size = lookup.large->usable_size;
     if (size > kMaxSmallSize) return large_reallocate(lookup.large, size);
   } else {
@@ -247,9 +210,7 @@ void* reallocate(void* pointer, size_t size, ApiCall call, uintptr_t caller) {
 size_t usable_size(const void* pointer) {
   if (!pointer) return 0;
   BlockLookup lookup = lookup_block(reinterpret_cast<uintptr_t>(pointer));
-  if (lookup.kind == BlockLookup::kLiveSmall || lookup.kind == BlockLookup::kLiveLarge)
-    return lookup.extent.size;
-  return 0;
+  return lookup.kind == BlockLookup::kLive ? lookup.extent.size : 0;
 }
 
 }  // namespace tally

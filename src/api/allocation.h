@@ -16,6 +16,8 @@
 namespace tally {
 
 void* allocate_slow(size_t size, ApiCall call);
+// Reports a free of `address`, which the books do not show as a live block.
+void report_bad_pointer(uintptr_t address, uintptr_t caller);
 
 // What the inline part of a free did: everything, nothing yet (the slow path takes over),
 // or found a bad free of a local block (reported by the slow path, books unchanged).
@@ -35,7 +37,7 @@ size_t usable_size(const void* pointer);
 
 TALLY_INLINE void* allocate(size_t size, ApiCall call) {
   Heap* heap = t_heap;
-  if (TALLY_LIKELY(heap != nullptr && size <= kMaxSmallSize)) {
+  if (TALLY_LIKELY(heap != nullptr && size <= kMaxSmallSize && !heap->checked)) {
     ++heap->api_calls[call];
     return heap_allocate(heap, size_class_of(size));
   }
@@ -46,7 +48,7 @@ TALLY_INLINE void* allocate(size_t size, ApiCall call) {
 TALLY_INLINE FastFree deallocate_fast(void* pointer, ApiCall call) {
   uintptr_t address = reinterpret_cast<uintptr_t>(pointer);
   Heap* heap = t_heap;
-  if (TALLY_UNLIKELY(registry_lookup(address) != kRegistrySegment || heap == nullptr))
+  if (TALLY_UNLIKELY(registry_lookup(address) != kRegistrySegment || heap == nullptr || heap->checked))
     return FastFree::kSlowPath;
   Page* page = page_of(segment_of(address), address);
   if (TALLY_UNLIKELY(page->heap != heap)) return FastFree::kSlowPath;

@@ -81,18 +81,18 @@ TALLY_EXPORT void* operator new[](size_t size, const std::nothrow_t&) noexcept {
   return new_block_nothrow(size, kCallNewArray);
 }
 TALLY_EXPORT void* operator new(size_t size, std::align_val_t alignment) {
-  return new_aligned(size, alignment, kCallNew, false);
+  return new_aligned(size, alignment, kCallNewAligned, false);
 }
 TALLY_EXPORT void* operator new[](size_t size, std::align_val_t alignment) {
-  return new_aligned(size, alignment, kCallNewArray, false);
+  return new_aligned(size, alignment, kCallNewArrayAligned, false);
 }
 TALLY_EXPORT void* operator new(size_t size, std::align_val_t alignment,
                                 const std::nothrow_t&) noexcept {
-  return new_aligned(size, alignment, kCallNew, true);
+  return new_aligned(size, alignment, kCallNewAligned, true);
 }
 TALLY_EXPORT void* operator new[](size_t size, std::align_val_t alignment,
                                   const std::nothrow_t&) noexcept {
-  return new_aligned(size, alignment, kCallNewArray, true);
+  return new_aligned(size, alignment, kCallNewArrayAligned, true);
 }
 
 TALLY_EXPORT void operator delete(void* pointer) noexcept {
@@ -114,21 +114,21 @@ TALLY_EXPORT void operator delete[](void* pointer, const std::nothrow_t&) noexce
   TALLY_DEALLOCATE(pointer, kCallDeleteArray);
 }
 TALLY_EXPORT void operator delete(void* pointer, std::align_val_t) noexcept {
-  TALLY_DEALLOCATE(pointer, kCallDelete);
+  TALLY_DEALLOCATE(pointer, kCallDeleteAligned);
 }
 TALLY_EXPORT void operator delete[](void* pointer, std::align_val_t) noexcept {
-  TALLY_DEALLOCATE(pointer, kCallDeleteArray);
+  TALLY_DEALLOCATE(pointer, kCallDeleteArrayAligned);
 }
 TALLY_EXPORT void operator delete(void* pointer, size_t, std::align_val_t) noexcept {
-  TALLY_DEALLOCATE(pointer, kCallDelete);
+  TALLY_DEALLOCATE(pointer, kCallDeleteAligned);
 }
 TALLY_EXPORT void operator delete[](void* pointer, size_t, std::align_val_t) noexcept {
-  TALLY_DEALLOCATE(pointer, kCallDeleteArray);
+  TALLY_DEALLOCATE(pointer, kCallDeleteArrayAligned);
 }
 TALLY_EXPORT void operator delete(void* pointer, std::align_val_t, const std::nothrow_t&) noexcept {
-  TALLY_DEALLOCATE(pointer, kCallDelete);
+  TALLY_DEALLOCATE(pointer, kCallDeleteAligned);
 }
 TALLY_EXPORT void operator delete[](void* pointer, std::align_val_t,
                                     const std::nothrow_t&) noexcept {
-  TALLY_DEALLOCATE(pointer, kCallDeleteArray);
+  TALLY_DEALLOCATE(pointer, kCallDeleteArrayAligned);
 }

@@ -1,15 +1,45 @@
 // The one table of options: it drives the defaults, the parsing of TALLY_OPTIONS, the
 // `tally --help-options` text and the README's table. No other list of options exists.
 //
-// TALLY_OPTION(type, name, default, help)   type: bool, int, string, mode
-TALLY_OPTION(mode, mode, "fast",
-             "fast: allocator with always-on checks of every free. safe, debug and gc "
-             "arrive with later versions and run as fast for now")
+// TALLY_OPTION(type, name, default, help)
+//   type: bool, int, size (bytes, with an optional k/m/g suffix), string, mode,
+//         tristate (0, 1, or auto: the mode decides)
+TALLY_OPTION(mode, mode, "safe",
+             "fast: allocator with always-on checks of every free; safe: adds quarantine "
+             "with poison, canaries and sampled guard pages; debug: adds every stack, a "
+             "guard page for every small block and mismatch checks; gc: not yet available "
+             "(runs as safe)")
 TALLY_OPTION(bool, halt_on_error, "1",
              "end the process after reporting an error (0: report, ignore the bad call, go on)")
 TALLY_OPTION(int, exitcode, "1", "exit status after an error report")
-TALLY_OPTION(string, log_path, "", "write reports and statistics to PATH.PID instead of stderr")
+TALLY_OPTION(string, log_path, "",
+             "write reports and statistics to PATH.PID (and reports as JSON lines to "
+             "PATH.PID.json) instead of stderr")
 TALLY_OPTION(bool, stats, "0",
              "print statistics at exit: bytes live and peak, RSS, calls per API, blocks per "
              "size class")
 TALLY_OPTION(int, verbosity, "0", "1: print the options in effect at start-up")
+TALLY_OPTION(tristate, quarantine, "auto", "hold freed blocks back (auto: on in safe and debug)")
+TALLY_OPTION(size, quarantine_bytes, "0",
+             "bound of the quarantine (0: 64m in safe mode, 256m in debug mode)")
+TALLY_OPTION(size, thread_quarantine_bytes, "1m",
+             "a thread's quarantined bytes that go to the global quarantine together")
+TALLY_OPTION(tristate, poison, "auto",
+             "fill freed blocks and verify them when they leave quarantine (write after free)")
+TALLY_OPTION(tristate, canaries, "auto",
+             "fill the slack after each block and verify it at free and realloc (overflow)")
+TALLY_OPTION(tristate, alloc_dealloc_mismatch, "auto",
+             "report malloc/delete, new/free, new[]/delete mismatches (auto: on in debug)")
+TALLY_OPTION(tristate, alloc_stacks, "auto", "record every allocation's stack (auto: on in debug)")
+TALLY_OPTION(tristate, free_stacks, "auto",
+             "record every free's stack (auto: on in safe and debug)")
+TALLY_OPTION(int, sample_rate, "5000",
+             "safe mode: one allocation in this many sits before a guard page (0: none)")
+TALLY_OPTION(size, guard_max_size, "64k", "largest block that may get a guard page")
+TALLY_OPTION(int, guard_pool_size, "0",
+             "guarded blocks alive at once (0: 256 in safe mode, 4096 in debug mode)")
+TALLY_OPTION(string, guard_side, "right",
+             "right: the guard page follows the block (overflows); left: it precedes it "
+             "(underflows)")
+TALLY_OPTION(int, stack_depth, "30", "frames kept per allocation or free stack")
+TALLY_OPTION(bool, symbolize, "1", "symbolize report stacks to function, file and line")

@@ -41,6 +41,35 @@ bool parse_int(const char* text, size_t length, int* out) {
   return true;
 }
 
+bool parse_size(const char* text, size_t length, size_t* out) {
+  if (length == 0) return false;
+  size_t multiplier = 1;
+  char last = text[length - 1];
+  if (last == 'k' || last == 'K') multiplier = size_t{1} << 10;
+  if (last == 'm' || last == 'M') multiplier = size_t{1} << 20;
+  if (last == 'g' || last == 'G') multiplier = size_t{1} << 30;
+  if (multiplier != 1) --length;
+  if (length == 0 || length > 12) return false;
+  size_t value = 0;
+  for (size_t i = 0; i < length; ++i) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    value = value * 10 + static_cast<size_t>(text[i] - '0');
+  }
+  *out = value * multiplier;
+  return true;
+}
+
+bool parse_tristate(const char* text, size_t length, signed char* out) {
+  if (equals(text, length, "auto")) {
+    *out = -1;
+    return true;
+  }
+  bool value;
+  if (!parse_bool(text, length, &value)) return false;
+  *out = value ? 1 : 0;
+  return true;
+}
+
 bool parse_string(const char* text, size_t length, char (&out)[256]) {
   if (length >= sizeof out) return false;
   memcpy(out, text, length);
@@ -68,6 +97,8 @@ bool apply(const char* key, size_t key_length, const char* value, size_t value_l
 #define TALLY_OPTION_PARSE_int(name) parse_int(value, value_length, &g_options.name)
 #define TALLY_OPTION_PARSE_string(name) parse_string(value, value_length, g_options.name)
 #define TALLY_OPTION_PARSE_mode(name) parse_mode(value, value_length, &g_options.name)
+#define TALLY_OPTION_PARSE_size(name) parse_size(value, value_length, &g_options.name)
+#define TALLY_OPTION_PARSE_tristate(name) parse_tristate(value, value_length, &g_options.name)
 #include "api/option_table.h"
 #undef TALLY_OPTION
   *known = false;
@@ -121,9 +152,14 @@ void options_parse(const char* text) {
     }
     cursor = *end ? end + 1 : end;
   }
-  if (g_options.mode != Mode::kFast) {
-    report_option_problem("this build implements mode=fast only; running in fast mode", nullptr, 0);
-    g_options.mode = Mode::kFast;
+  if (g_options.mode == Mode::kGc) {
+    report_option_problem("mode=gc is not available yet; running in safe mode", nullptr, 0);
+    g_options.mode = Mode::kSafe;
+  }
+  if (strcmp(g_options.guard_side, "right") != 0 && strcmp(g_options.guard_side, "left") != 0) {
+    report_option_problem("bad value in TALLY_OPTIONS (guard_side is right or left)", g_options.guard_side,
+                          strlen(g_options.guard_side));
+    strcpy(g_options.guard_side, "right");
   }
 }
 

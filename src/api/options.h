@@ -15,6 +15,8 @@ struct Options {
 #define TALLY_OPTION_FIELD_int(name) int name;
 #define TALLY_OPTION_FIELD_string(name) char name[256];
 #define TALLY_OPTION_FIELD_mode(name) Mode name;
+#define TALLY_OPTION_FIELD_size(name) size_t name;
+#define TALLY_OPTION_FIELD_tristate(name) signed char name;  // -1: auto
 #include "api/option_table.h"
 #undef TALLY_OPTION
 };

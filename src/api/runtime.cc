@@ -8,6 +8,7 @@
 
 #include <atomic>
 
+#include "api/checked_allocation.h"
 #include "api/options.h"
 #include "api/statistics.h"
 #include "core/heap.h"
@@ -18,6 +19,12 @@
 #include "os/environment.h"
 #include "report/error_report.h"
 #include "report/output.h"
+#include "report/symbolizer.h"
+#include "safety/guard_pool.h"
+#include "safety/quarantine.h"
+#include "safety/safety_config.h"
+
+#include <string.h>
 
 namespace tally {
 namespace {
@@ -28,9 +35,47 @@ void late_double_free(uintptr_t block, size_t size) {
   report_late_double_free(block, size);
 }
 
+bool resolve(signed char tristate, bool mode_default) {
+  return tristate < 0 ? mode_default : tristate != 0;
+}
+
+// The safety layers the mode and the options ask for.
+void configure_safety() {
+  bool safe = g_options.mode == Mode::kSafe;
+  bool debug = g_options.mode == Mode::kDebug;
+  SafetyConfig& config = g_safety;
+  config.quarantine = resolve(g_options.quarantine, safe || debug);
+  config.poison = config.quarantine && resolve(g_options.poison, safe || debug);
+  config.canaries = resolve(g_options.canaries, safe || debug);
+  config.alloc_dealloc_mismatch = resolve(g_options.alloc_dealloc_mismatch, debug);
+  config.alloc_stacks = resolve(g_options.alloc_stacks, debug);
+  config.free_stacks = resolve(g_options.free_stacks, safe || debug);
+  config.guard_all = debug;
+  config.sample_rate =
+      safe && g_options.sample_rate > 0 ? static_cast<uint32_t>(g_options.sample_rate) : 0;
+  // Guarded blocks keep their size in a block record (24 bits).
+  config.guard_max_size = g_options.guard_max_size < (size_t{1} << 24) ? g_options.guard_max_size
+                                                                         : (size_t{1} << 24) - 1;
+  config.guard_left = strcmp(g_options.guard_side, "left") == 0;
+  config.guard_pool_slots = g_options.guard_pool_size > 0
+                                ? static_cast<size_t>(g_options.guard_pool_size)
+                                : (debug ? 4096 : 256);
+  config.quarantine_bytes = g_options.quarantine_bytes
+                                ? g_options.quarantine_bytes
+                                : (debug ? size_t{256} << 20 : size_t{64} << 20);
+  config.thread_quarantine_bytes = g_options.thread_quarantine_bytes;
+  config.stack_depth = g_options.stack_depth > 0 ? g_options.stack_depth : 1;
+  config.checked = config.quarantine || config.canaries || config.alloc_dealloc_mismatch ||
+                   config.alloc_stacks || config.free_stacks || config.guard_all ||
+                   config.sample_rate;
+  g_keep_block_records = config.checked;
+}
+
 }  // namespace
 
 void runtime_before_fork() {
+  quarantine_lock_for_fork();
+  guard_pool_lock_for_fork();
   heap_lock_for_fork();
   metadata_lock_for_fork();
   segment_lock_for_fork();
@@ -42,6 +87,8 @@ void runtime_after_fork_in_parent() {
   segment_unlock_after_fork(false);
   metadata_unlock_after_fork(false);
   heap_unlock_after_fork(false);
+  guard_pool_unlock_after_fork(false);
+  quarantine_unlock_after_fork(false);
 }
 
 void runtime_after_fork_in_child() {
@@ -49,6 +96,8 @@ void runtime_after_fork_in_child() {
   segment_unlock_after_fork(true);
   metadata_unlock_after_fork(true);
   heap_unlock_after_fork(true);
+  guard_pool_unlock_after_fork(true);
+  quarantine_unlock_after_fork(true);
 }
 
 void runtime_ensure_initialized() {
@@ -63,7 +112,10 @@ void runtime_ensure_initialized() {
   output_set_log_path(g_options.log_path);
   report_set_policy(ReportPolicy{g_options.halt_on_error, g_options.exitcode});
   g_report_late_double_free = late_double_free;
+  configure_safety();
+  if (!g_options.symbolize) symbolizer_disable();
   registry_initialize();
+  if (g_safety.checked) checked_initialize();
   g_state.store(2, std::memory_order_release);
   if (g_options.verbosity > 0) statistics_print_options();
 }
@@ -79,5 +131,8 @@ __attribute__((constructor(101))) static void tally_library_constructor() {
 
 // Runs after the program's exit handlers and destructors.
 __attribute__((destructor(101))) static void tally_library_destructor() {
+  // Blocks still in quarantine are verified now, so a write after free in a short program
+  // is reported too.
+  if (tally::g_safety.checked) tally::checked_at_exit();
   if (tally::g_options.stats) tally::statistics_print();
 }

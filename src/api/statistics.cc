@@ -11,6 +11,7 @@
 #include "os/process.h"
 #include "report/error_report.h"
 #include "report/output.h"
+#include "safety/safety_config.h"
 
 namespace tally {
 namespace {
@@ -22,12 +23,16 @@ struct Totals {
   uint64_t pages_per_class[kClassCount];
   size_t heaps;
   size_t abandoned_heaps;
+  uint64_t quarantined_bytes;
 };
 
-const char* const kCallNames[kApiCallCount] = {
-    "malloc",        "free",     "calloc",  "realloc", "reallocarray",       "posix_memalign",
-    "aligned_alloc", "memalign", "valloc",  "pvalloc", "malloc_usable_size", "new",
-    "new[]",         "delete",   "delete[]"};
+const char* const kCallNames[] = {
+    "malloc",        "free",     "calloc",    "realloc",      "reallocarray",
+    "posix_memalign", "aligned_alloc", "memalign", "valloc",    "pvalloc",
+    "malloc_usable_size", "new", "new[]",     "new(align)",   "new[](align)",
+    "delete",        "delete[]", "delete(align)", "delete[](align)"};
+static_assert(sizeof kCallNames / sizeof kCallNames[0] == kApiCallCount,
+              "one name per ApiCall, in the enum's order");
 
 uint64_t relaxed(const uint64_t& value) {
   return __atomic_load_n(&value, __ATOMIC_RELAXED);
@@ -45,10 +50,15 @@ void add_heap(Heap* heap, void* context) {
       if (page.head_distance != 0 || page.status == PageStatus::kUnused ||
           page.status == PageStatus::kEmpty)
         continue;
-      uint64_t pending_remote = 0;
-      for (uint32_t w = 0; w < page.bitmap_words(); ++w)
-        pending_remote += __builtin_popcountll(page.remote_bits[w].load(std::memory_order_relaxed));
-      totals.live_blocks_per_class[page.size_class] += page.used - pending_remote;
+      // Blocks freed by other threads (not yet collected) or held in quarantine are not live.
+      uint64_t not_live = 0;
+      for (uint32_t w = 0; w < page.bitmap_words(); ++w) {
+        not_live += __builtin_popcountll(page.remote_bits[w].load(std::memory_order_relaxed));
+        uint64_t quarantined = page.quarantine_bits[w].load(std::memory_order_relaxed);
+        totals.quarantined_bytes += __builtin_popcountll(quarantined) * page.block_size;
+        not_live += __builtin_popcountll(quarantined);
+      }
+      totals.live_blocks_per_class[page.size_class] += page.used - not_live;
       ++totals.pages_per_class[page.size_class];
     }
   }
@@ -68,6 +78,7 @@ void statistics_collect(tally_stats* out) {
     small_live +=
         static_cast<int64_t>(totals.live_blocks_per_class[c] * g_size_classes[c].block_size);
   out->bytes_live = static_cast<size_t>(small_live) + large_live_bytes();
+  out->bytes_quarantined = totals.quarantined_bytes + large_quarantined_bytes();
   if (out->bytes_live > g_peak_live_bytes) g_peak_live_bytes = out->bytes_live;
   out->bytes_live_peak = g_peak_live_bytes;
   size_t committed_peak =
@@ -123,7 +134,9 @@ void statistics_print() {
       .text(" (")
       .decimal(totals.abandoned_heaps)
       .text(" abandoned)\n");
-  out.text("  bad frees:         ").decimal(stats.bad_frees).character('\n');
+  out.text("  errors reported:   ").decimal(stats.bad_frees).character('\n');
+  if (g_safety.quarantine)
+    out.text("  quarantined:       ").bytes(stats.bytes_quarantined).character('\n');
   out.text("  calls:\n");
   for (unsigned i = 0; i < kApiCallCount; ++i) {
     if (totals.api_calls[i] == 0) continue;
@@ -161,6 +174,8 @@ void statistics_print_options() {
 #define TALLY_PRINT_int(value) out.signed_decimal(value)
 #define TALLY_PRINT_string(value) out.text(value)
 #define TALLY_PRINT_mode(value) out.text(mode_name(value))
+#define TALLY_PRINT_size(value) out.decimal(value)
+#define TALLY_PRINT_tristate(value) out.text(value < 0 ? "auto" : value ? "1" : "0")
 #include "api/option_table.h"
 #undef TALLY_OPTION
   out.character('\n');

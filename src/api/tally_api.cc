@@ -3,7 +3,11 @@
 #include <errno.h>
 
 #include "api/allocation.h"
+#include "api/options.h"
+#include "api/runtime.h"
 #include "api/statistics.h"
+#include "safety/quarantine.h"
+#include "safety/safety_config.h"
 #include "core/large_blocks.h"
 #include "core/segment.h"
 #include "tally.h"
@@ -60,7 +64,13 @@ TALLY_EXPORT void tally_print_stats(void) {
   statistics_print();
 }
 
+TALLY_EXPORT const char* tally_mode(void) {
+  runtime_ensure_initialized();
+  return mode_name(g_options.mode);
+}
+
 TALLY_EXPORT int tally_trim(void) {
+  if (g_safety.quarantine) quarantine_drain();
   if (Heap* heap = t_heap) heap_trim(heap);
   segment_trim_cache();
   large_trim_cache();

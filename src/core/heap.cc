@@ -26,13 +26,17 @@ namespace tally {
 __thread Heap* t_heap = nullptr;
 Page g_empty_page;
 void (*g_report_late_double_free)(uintptr_t block, size_t size) = nullptr;
+void (*g_before_heap_release)(Heap* heap) = nullptr;
 
 namespace {
 
 // Empty pages stay committed for a while so a program that frees and reallocates its
 // working set does not fault every page in again; the budget and the delay bound what
 // that costs in RSS.
+// The budget is for the whole process, not per heap: a program with many threads must
+// not keep many times its working set committed.
 constexpr size_t kEmptyPageBudget = size_t{64} << 20;
+std::atomic<size_t> g_empty_page_bytes{0};
 constexpr uint32_t kPurgeDelayMilliseconds = 250;
 
 unsigned span_list(unsigned slot_count) {
@@ -96,10 +100,12 @@ void page_initialize(Heap* heap, Page* page, unsigned size_class) {
   for (uint32_t w = 0; w < full_words; ++w) {
     page->free_bits[w].store(~uint64_t{0}, std::memory_order_relaxed);
     page->remote_bits[w].store(0, std::memory_order_relaxed);
+    page->quarantine_bits[w].store(0, std::memory_order_relaxed);
   }
   if (rest) {
     page->free_bits[full_words].store((uint64_t{1} << rest) - 1, std::memory_order_relaxed);
     page->remote_bits[full_words].store(0, std::memory_order_relaxed);
+    page->quarantine_bits[full_words].store(0, std::memory_order_relaxed);
   }
   Segment* segment = segment_of(reinterpret_cast<uintptr_t>(page));
   unsigned slot = static_cast<unsigned>(page - segment->pages);
@@ -159,6 +165,7 @@ Page* heap_fresh_page(Heap* heap, unsigned size_class) {
   if (page) {
     heap->empty_pages[span_list(count)] = page->next;
     heap->empty_bytes -= count * kSlotSize;
+    g_empty_page_bytes.fetch_sub(count * kSlotSize, std::memory_order_relaxed);
   }
   for (Segment* segment = heap->segments; !page && segment; segment = segment->next) {
     unsigned first = segment_find_slots(segment, count);
@@ -194,6 +201,7 @@ void heap_purge_empty_pages(Heap* heap, bool everything) {
     while (expired) {
       Page* next = expired->next;
       heap->empty_bytes -= expired->slot_count * kSlotSize;
+      g_empty_page_bytes.fetch_sub(expired->slot_count * kSlotSize, std::memory_order_relaxed);
       page_release(heap, expired);
       expired = next;
     }
@@ -227,7 +235,8 @@ void heap_purge_abandoned(uint32_t now) {
 void heap_retire_page(Heap* heap, Page* page) {
   queue_remove(heap, page);
   size_t span = page->slot_count * kSlotSize;
-  if (heap->empty_bytes + span <= kEmptyPageBudget) {
+  if (g_empty_page_bytes.load(std::memory_order_relaxed) + span <= kEmptyPageBudget) {
+    g_empty_page_bytes.fetch_add(span, std::memory_order_relaxed);
     page->status = PageStatus::kEmpty;
     page->retired_at = monotonic_milliseconds();
     Page*& list = heap->empty_pages[span_list(page->slot_count)];
@@ -286,6 +295,8 @@ Heap* heap_create() {
     g_empty_page.remote_bits = g_zero_word;
   }
   for (unsigned c = 0; c < kClassCount; ++c) heap->current[c] = &g_empty_page;
+  heap->checked = g_keep_block_records;
+  heap->guard_countdown = 1;  // the first allocation is sampled: short programs get one too
   return heap;
 }
 
@@ -384,6 +395,7 @@ Heap* heap_acquire_for_thread() {
 void heap_release_for_thread() {
   Heap* heap = t_heap;
   if (!heap) return;
+  if (g_before_heap_release) g_before_heap_release(heap);
   heap_collect_incoming(heap);
   for (unsigned c = 0; c < kClassCount; ++c) {
     Page* page = heap->current[c];

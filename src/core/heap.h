@@ -31,12 +31,23 @@ enum ApiCall : unsigned {
   kCallUsableSize,
   kCallNew,
   kCallNewArray,
+  kCallNewAligned,
+  kCallNewArrayAligned,
   kCallDelete,
   kCallDeleteArray,
+  kCallDeleteAligned,
+  kCallDeleteArrayAligned,
   kApiCallCount
 };
 
+struct QuarantineBatch;
+
 struct Heap {
+  // Checked modes (safe, debug): every call takes the checked path. First, so the fast
+  // paths test it in a line they load anyway.
+  bool checked;
+  uint32_t guard_countdown;  // allocations until the next sampled guarded one
+  QuarantineBatch* quarantine_batch;
   Page* current[kClassCount];  // never null: g_empty_page when the heap has no page yet
   Page* queue[kClassCount];    // pages of the class with free blocks, besides the current
   uint64_t api_calls[kApiCallCount];
@@ -58,6 +69,8 @@ extern __thread Heap* t_heap;
 extern Page g_empty_page;
 // Set by the runtime: reports a double free found while harvesting remote frees.
 extern void (*g_report_late_double_free)(uintptr_t block, size_t size);
+// Set by the runtime: runs when a thread gives up its heap (flushes its quarantine).
+extern void (*g_before_heap_release)(Heap* heap);
 
 // What a free found out about its block.
 enum class FreeOutcome : uint8_t { kFreed, kDoubleFree, kNotAllocated };

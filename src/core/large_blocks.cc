@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/metadata_arena.h"
 #include "core/registry.h"
@@ -36,6 +37,7 @@ LargeBlock* g_live = nullptr;
 size_t g_live_count = 0;
 size_t g_live_bytes = 0;
 size_t g_peak_bytes = 0;
+std::atomic<size_t> g_quarantined_bytes{0};
 
 size_t round_to_os_pages(size_t size) {
   return (size + kOsPageSize - 1) & ~(kOsPageSize - 1);
@@ -276,6 +278,39 @@ void* large_reallocate(LargeBlock* block, size_t new_size) {
   return reinterpret_cast<void*>(new_base);
 }
 
+bool large_enter_quarantine(LargeBlock* block) {
+  LargeState expected = LargeState::kLive;
+  if (!block->state.compare_exchange_strong(expected, LargeState::kQuarantined,
+                                            std::memory_order_acq_rel))
+    return false;
+  g_quarantined_bytes.fetch_add(block->usable_size, std::memory_order_relaxed);
+  LockGuard guard(g_lock);
+  live_remove_locked(block);  // quarantined blocks are not live
+  return true;
+}
+
+void large_protect_quarantined(LargeBlock* block) {
+  int saved_errno = errno;
+  mprotect(reinterpret_cast<void*>(block->base), block->usable_size, PROT_NONE);
+  errno = saved_errno;
+  os_decommit(reinterpret_cast<void*>(block->base), block->usable_size);
+  LockGuard guard(g_lock);
+  block->committed_size = 0;
+}
+
+void large_leave_quarantine(LargeBlock* block) {
+  int saved_errno = errno;
+  mprotect(reinterpret_cast<void*>(block->base), block->usable_size, PROT_READ | PROT_WRITE);
+  errno = saved_errno;
+  g_quarantined_bytes.fetch_sub(block->usable_size, std::memory_order_relaxed);
+  {
+    LockGuard guard(g_lock);
+    live_insert_locked(block);  // large_free takes it off the live list again
+  }
+  block->state.store(LargeState::kLive, std::memory_order_release);
+  large_free(block, block->base);
+}
+
 void large_trim_cache() {
   LockGuard guard(g_lock);
   while (LargeBlock* block = g_cache) {
@@ -292,6 +327,9 @@ size_t large_live_bytes() {
 }
 size_t large_peak_bytes() {
   return g_peak_bytes;
+}
+size_t large_quarantined_bytes() {
+  return g_quarantined_bytes.load(std::memory_order_relaxed);
 }
 
 void large_lock_for_fork() {

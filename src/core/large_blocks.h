@@ -8,13 +8,15 @@
 
 #include <atomic>
 
+#include "core/block_record.h"
 #include "core/config.h"
 #include "core/heap.h"
 #include "core/registry.h"
 
 namespace tally {
 
-enum class LargeState : uint8_t { kLive, kCached, kRetired };
+// kQuarantined: freed in a checked mode, pages inaccessible, waiting in the quarantine.
+enum class LargeState : uint8_t { kLive, kCached, kRetired, kQuarantined };
 
 struct LargeBlock {
   uintptr_t base;         // start of the reservation; the block starts here too
@@ -23,6 +25,8 @@ struct LargeBlock {
   size_t committed_size;  // bytes from base that may be backed by pages (stale contents)
   std::atomic<LargeState> state;
   uint32_t cached_at;    // monotonic_milliseconds() when it entered the cache
+  BlockRecord record;    // checked modes (its size field is too narrow for large blocks:
+  size_t requested_size;  // this is the requested size)
   LargeBlock* next;      // cache or descriptor free list
   LargeBlock* previous;  // live list
 };
@@ -34,9 +38,15 @@ FreeOutcome large_free(LargeBlock* block, uintptr_t address);
 // Resizes in place or by moving the mapping; nullptr (errno ENOMEM) if neither works.
 void* large_reallocate(LargeBlock* block, size_t new_size);
 void large_trim_cache();
+// Checked modes: a quarantined block's pages are inaccessible (any access faults) and
+// given back to the kernel; release makes them accessible again and frees the block.
+bool large_enter_quarantine(LargeBlock* block);  // claims it; false if it was not live
+void large_protect_quarantined(LargeBlock* block);
+void large_leave_quarantine(LargeBlock* block);
 size_t large_live_count();
 size_t large_live_bytes();
-size_t large_peak_bytes();  // high-water mark of large_live_bytes
+size_t large_peak_bytes();
+size_t large_quarantined_bytes();  // live-list bytes that are in quarantine  // high-water mark of large_live_bytes
 void large_lock_for_fork();
 void large_unlock_after_fork(bool in_child);
 

@@ -4,8 +4,8 @@
 // marker consult it before they read a segment header.
 //
 // An entry is 0 (not tally's), kRegistrySegment (a segment of small blocks starts at the
-// slot), or a LargeBlock* with kRegistryLarge set (the slot is covered by that block's
-// mapping). The table is a lazily touched reservation of kRegistryEntries words.
+// slot), a LargeBlock* with kRegistryLarge set (the slot is covered by that block's
+// mapping), or kRegistryGuarded (the slot is part of the guard-page pool). The table is a lazily touched reservation of kRegistryEntries words.
 #pragma once
 
 #include <atomic>
@@ -16,6 +16,7 @@ namespace tally {
 
 constexpr uintptr_t kRegistrySegment = 1;
 constexpr uintptr_t kRegistryLarge = 2;
+constexpr uintptr_t kRegistryGuarded = 3;  // the guard-page pool (safety/guard_pool.h)
 constexpr uintptr_t kRegistryKindMask = 3;
 
 extern std::atomic<uintptr_t>* g_registry;

@@ -11,6 +11,7 @@
 
 namespace tally {
 
+bool g_keep_block_records = false;
 std::atomic<size_t> g_segments_in_use{0};
 std::atomic<size_t> g_bytes_mapped{0};
 std::atomic<size_t> g_bytes_committed{0};
@@ -19,6 +20,19 @@ std::atomic<size_t> g_bytes_committed_peak{0};
 namespace {
 
 constexpr unsigned kSegmentCacheLimit = 8;
+constexpr size_t kRecordsSize = sizeof(BlockRecord) * kSlotsPerSegment * kMaxBlocksPerPage;
+
+void unmap_segment(Segment* segment) {
+  // The registry entry is cleared before the unmap so no free can reach a dead header.
+  registry_set(reinterpret_cast<uintptr_t>(segment), kSegmentSize, 0);
+  if (segment->records) {
+    os_unmap(segment->records, kRecordsSize);
+    g_bytes_mapped.fetch_sub(kRecordsSize, std::memory_order_relaxed);
+  }
+  os_unmap(segment, kSegmentSize);
+  g_bytes_mapped.fetch_sub(kSegmentSize, std::memory_order_relaxed);
+  g_bytes_committed.fetch_sub(kHeaderSlots * kSlotSize, std::memory_order_relaxed);
+}
 
 SpinLock g_cache_lock;
 Segment* g_cache = nullptr;
@@ -37,6 +51,8 @@ void segment_reset_header(Segment* segment, Heap* heap) {
     page.heap = nullptr;
     page.free_bits = segment->free_bits[i];
     page.remote_bits = segment->remote_bits[i];
+    page.quarantine_bits = segment->quarantine_bits[i];
+    page.records = segment->records ? segment->records + i * kMaxBlocksPerPage : nullptr;
     page.status = PageStatus::kUnused;
     page.head_distance = 0;
   }
@@ -60,6 +76,14 @@ Segment* segment_acquire(Heap* heap) {
     if (!segment) return nullptr;
     g_bytes_mapped.fetch_add(kSegmentSize, std::memory_order_relaxed);
     g_bytes_committed.fetch_add(kHeaderSlots * kSlotSize, std::memory_order_relaxed);
+    if (g_keep_block_records) {
+      segment->records = static_cast<BlockRecord*>(os_map(kRecordsSize));
+      if (!segment->records) {
+        os_unmap(segment, kSegmentSize);
+        return nullptr;
+      }
+      g_bytes_mapped.fetch_add(kRecordsSize, std::memory_order_relaxed);
+    }
     segment_reset_header(segment, heap);
     registry_set(reinterpret_cast<uintptr_t>(segment), kSegmentSize, kRegistrySegment);
   } else {
@@ -81,11 +105,7 @@ void segment_release(Segment* segment) {
       return;
     }
   }
-  // The registry entry is cleared before the unmap so no free can reach a dead header.
-  registry_set(reinterpret_cast<uintptr_t>(segment), kSegmentSize, 0);
-  os_unmap(segment, kSegmentSize);
-  g_bytes_mapped.fetch_sub(kSegmentSize, std::memory_order_relaxed);
-  g_bytes_committed.fetch_sub(kHeaderSlots * kSlotSize, std::memory_order_relaxed);
+  unmap_segment(segment);
 }
 
 unsigned segment_find_slots(Segment* segment, unsigned count) {
@@ -111,10 +131,7 @@ void segment_trim_cache() {
   }
   while (list) {
     Segment* next = list->next;
-    registry_set(reinterpret_cast<uintptr_t>(list), kSegmentSize, 0);
-    os_unmap(list, kSegmentSize);
-    g_bytes_mapped.fetch_sub(kSegmentSize, std::memory_order_relaxed);
-    g_bytes_committed.fetch_sub(kHeaderSlots * kSlotSize, std::memory_order_relaxed);
+    unmap_segment(list);
     list = next;
   }
 }

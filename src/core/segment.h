@@ -5,11 +5,13 @@
 // holds blocks of one size class. All allocator state lives in the header, never beside
 // user bytes, so an overflow or a write after free cannot corrupt the books.
 //
-// Each page has two bitmaps (1 = free):
+// Each page has two bitmaps (1 = free), and a third in the checked modes:
 //   free_bits   written only by the owning heap's thread (allocation clears a bit, a local
 //               free sets it with an atomic bit-test-and-set);
 //   remote_bits set atomically by other threads' frees, harvested by the owner.
-// A block is live exactly when both of its bits are clear. A free sets its own bitmap's
+//   quarantine_bits set atomically by a free in safe and debug modes, cleared when the
+//               block leaves quarantine and is really freed.
+// A block is live exactly when all its bits are clear. A free sets its own bitmap's
 // bit and then reads the other bitmap: with both accesses sequentially consistent, of two
 // racing frees of one block at least one sees the other, so a block can never become free
 // twice (see heap.cc, "Racing frees"). The harvest is bracketed by a sequence count so a
@@ -18,6 +20,7 @@
 
 #include <atomic>
 
+#include "core/block_record.h"
 #include "core/config.h"
 #include "core/size_classes.h"
 
@@ -43,6 +46,9 @@ struct alignas(128) Page {  // a power of two, so indexing the descriptors is a 
   Heap* heap;
   std::atomic<uint64_t>* free_bits;
   std::atomic<uint64_t>* remote_bits;
+  // Checked modes: 1 = freed and held in quarantine (the block is neither live nor free).
+  std::atomic<uint64_t>* quarantine_bits;
+  BlockRecord* records;  // checked modes: one per block; nullptr in fast mode
 
   // Owner only.
   uint32_t used;    // live blocks, as far as harvested frees go
@@ -71,6 +77,8 @@ struct Segment {
   alignas(128) Page pages[kSlotsPerSegment];
   alignas(64) std::atomic<uint64_t> free_bits[kSlotsPerSegment][kBitmapWords];
   alignas(64) std::atomic<uint64_t> remote_bits[kSlotsPerSegment][kBitmapWords];
+  alignas(64) std::atomic<uint64_t> quarantine_bits[kSlotsPerSegment][kBitmapWords];
+  BlockRecord* records;  // side mapping of kSlotsPerSegment * kMaxBlocksPerPage records
 
   uintptr_t slot_address(unsigned slot) const {
     return reinterpret_cast<uintptr_t>(this) + (uintptr_t{slot} << kSlotShift);
@@ -99,6 +107,8 @@ TALLY_INLINE uint32_t block_index_of(const Page* page, uintptr_t address) {
     return UINT32_MAX;
   return static_cast<uint32_t>(index);
 }
+
+TALLY_INLINE BlockRecord* record_of(const Page* page, uint32_t index) { return page->records + index; }
 
 // Segment supply: a small global cache in front of the kernel.
 Segment* segment_acquire(Heap* heap);  // nullptr when out of address space

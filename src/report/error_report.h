@@ -31,4 +31,10 @@ void report_option_problem(const char* message, const char* key, size_t key_leng
 
 size_t report_count();
 
+// The lock that orders reports (report_writer.cc). Release ends the process instead when
+// the report is about memory corruption and halt_on_error is set (keeping the lock, so no
+// other report follows).
+void report_lock_acquire();
+void report_lock_release_or_die(int pid, bool memory_corrupting);
+
 }  // namespace tally

@@ -13,23 +13,35 @@ namespace tally {
 namespace {
 
 char g_log_path[4096];
-int g_log_fd = -1;
-int g_log_pid = 0;
 
-int sink_fd() {
-  if (g_log_path[0] == '\0') return STDERR_FILENO;
+// A file PATH.PID[SUFFIX], opened on first use and again after a fork.
+struct LogFile {
+  const char* suffix;
+  int fd;
+  int pid;
+};
+LogFile g_text_log = {"", -1, 0};
+LogFile g_json_log = {".json", -1, 0};
+
+int log_fd(LogFile& log) {
   int pid = process_id();
-  if (g_log_fd >= 0 && g_log_pid == pid) return g_log_fd;
+  if (log.fd >= 0 && log.pid == pid) return log.fd;
   char path[4200];
   Formatter name(path, sizeof path - 1);
-  name.text(g_log_path).character('.').decimal(static_cast<uint64_t>(pid));
+  name.text(g_log_path).character('.').decimal(static_cast<uint64_t>(pid)).text(log.suffix);
   path[name.length()] = '\0';
   int fd = static_cast<int>(
       syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  if (fd < 0) return STDERR_FILENO;
-  g_log_fd = fd;
-  g_log_pid = pid;
+  if (fd < 0) return -1;
+  log.fd = fd;
+  log.pid = pid;
   return fd;
+}
+
+int sink_fd() {
+  if (g_log_path[0] == '\0') return STDERR_FILENO;
+  int fd = log_fd(g_text_log);
+  return fd < 0 ? STDERR_FILENO : fd;
 }
 
 }  // namespace
@@ -111,6 +123,12 @@ void output_set_log_path(const char* log_path) {
 
 void output_write(const char* data, size_t length) {
   write_all(sink_fd(), data, length);
+}
+
+void output_write_json(const char* data, size_t length) {
+  if (g_log_path[0] == '\0') return;
+  int fd = log_fd(g_json_log);
+  if (fd >= 0) write_all(fd, data, length);
 }
 
 }  // namespace tally

@@ -32,6 +32,8 @@ class Formatter {
 void output_set_log_path(const char* log_path);
 // Writes to the sink. After a fork, a log file is reopened under the child's pid.
 void output_write(const char* data, size_t length);
+// Writes one JSON line to log_path.PID.json; nothing when log_path is not set.
+void output_write_json(const char* data, size_t length);
 inline void output_write(const Formatter& formatter) {
   output_write(formatter.data(), formatter.length());
 }

@@ -1,68 +1,311 @@
-// Report-time stack capture with the C library's unwinder (execinfo), which reads unwind
-// tables and so works for code built without frame pointers. It may allocate the first time
-// (it loads libgcc_s); that is safe because reports never run with an allocator lock held.
+// Stack capture: a bounded frame-pointer walk for hot paths, libgcc_s's unwinder (found at
+// run time; libtally.so must not depend on libgcc_s) for reports.
 #include "report/stack_capture.h"
 
 #include <dlfcn.h>
-#include <execinfo.h>
-#include <string.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <unwind.h>
+
+#include <atomic>
+
+#include "report/symbolizer.h"
+
+extern "C" void* __libc_stack_end;  // the loader's: the main thread's initial stack pointer
 
 namespace tally {
+namespace {
 
-int stack_capture(uintptr_t* frames, int capacity, uintptr_t first_user_pc) {
-  void* raw[kMaxReportFrames + 16];
-  int wanted = capacity + 16 < kMaxReportFrames + 16 ? capacity + 16 : kMaxReportFrames + 16;
-  int count = backtrace(raw, wanted);
+// The ABI keeps the stack 16-byte aligned at calls, so every frame record
+// (saved frame pointer, return address) pushed by a prologue is 16-byte aligned.
+#if defined(__x86_64__) || defined(__aarch64__)
+constexpr uintptr_t kFrameAlignment = 16;
+#else
+constexpr uintptr_t kFrameAlignment = sizeof(uintptr_t);
+#endif
+constexpr uintptr_t kFrameRecordBytes = 2 * sizeof(uintptr_t);
+constexpr uintptr_t kMinCodeAddress = 4096;  // below this no return address can point
+// The main thread's stack is the one within RLIMIT_STACK below __libc_stack_end; with no
+// limit the kernel lays mappings out far from the stack, so any cap of this size works.
+constexpr uintptr_t kMaxMainStack = uintptr_t{4} << 30;
+
+enum BoundsState : uint8_t { kUnknown = 0, kKnown, kComputing, kFailed };
+
+struct ThreadStackBounds {
+  uintptr_t low;
+  uintptr_t high;
+  BoundsState state;
+};
+
+__thread ThreadStackBounds t_bounds __attribute__((tls_model("initial-exec")));
+
+// The main thread's stack: [__libc_stack_end - RLIMIT_STACK, __libc_stack_end).
+void main_stack(uintptr_t* low, uintptr_t* high) {
+  uintptr_t end = reinterpret_cast<uintptr_t>(__libc_stack_end);
+  uintptr_t limit = kMaxMainStack;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < limit)
+    limit = rl.rlim_cur;
+  *low = end > limit ? end - limit : 0;
+  *high = end;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// Finds the mapping that holds `address` in /proc/self/maps, read with raw system calls
+// into a small buffer: no allocation and no lock of ours or of the C library's, so it is
+// safe inside malloc (pthread_getattr_np is not: it allocates while holding the thread's
+// lock, and a program that calls it would deadlock when its malloc captured a stack).
+bool find_mapping(uintptr_t address, uintptr_t* start, uintptr_t* end, bool* writable) {
+  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC));
+  if (fd < 0) return false;
+  enum Field { kStart, kEnd, kPermissions, kRest } field = kStart;
+  uintptr_t first = 0, last = 0;
+  int permission = 0;
+  bool readable = false, found = false, done = false;
+  char buffer[512];
+  while (!done) {
+    long got = syscall(SYS_read, fd, buffer, sizeof buffer);
+    if (got <= 0) break;
+    for (long i = 0; i < got && !done; ++i) {
+      char c = buffer[i];
+      int digit = hex_digit(c);
+      switch (field) {
+        case kStart:
+          if (digit >= 0) {
+            first = (first << 4) | static_cast<uintptr_t>(digit);
+          } else {
+            field = c == '-' ? kEnd : kRest;
+          }
+          break;
+        case kEnd:
+          if (digit >= 0) {
+            last = (last << 4) | static_cast<uintptr_t>(digit);
+          } else {
+            field = c == ' ' ? kPermissions : kRest;
+            permission = 0;
+          }
+          break;
+        case kPermissions:
+          if (permission == 0) readable = c == 'r';
+          if (permission == 1) *writable = c == 'w';
+          if (++permission == 2) {
+            field = kRest;
+            if (first <= address && address < last) {
+              found = readable;
+              *start = first;
+              *end = last;
+              done = true;
+            } else if (first > address) {
+              done = true;  // the lines are sorted: no mapping holds it
+            }
+          }
+          break;
+        case kRest:
+          if (c == '\n') {
+            field = kStart;
+            first = last = 0;
+          }
+          break;
+      }
+    }
+  }
+  syscall(SYS_close, fd);
+  return found;
+}
+
+// Fills t_bounds; `frame` is an address on the stack the caller runs on.
+void compute_bounds(uintptr_t frame) {
+  ThreadStackBounds& bounds = t_bounds;
+  bounds.state = kComputing;
+  bool main_thread = syscall(SYS_gettid) == syscall(SYS_getpid);
+  uintptr_t main_low = 0, main_high = 0;
+  main_stack(&main_low, &main_high);
+  if (main_thread && main_high != 0 && main_low <= frame && frame < main_high) {
+    bounds.low = main_low;
+    bounds.high = main_high;
+    bounds.state = kKnown;
+    return;
+  }
+  // A thread made by pthread_create has its descriptor (what pthread_self points to) at the
+  // top of its stack block, above the stack and its static TLS, so the stack is the part of
+  // the descriptor's mapping below it. That holds for stacks given with
+  // pthread_attr_setstack too.
+  uintptr_t self = reinterpret_cast<uintptr_t>(pthread_self());
+  uintptr_t start = 0, end = 0;
+  bool writable = false;
+  bool found = find_mapping(self, &start, &end, &writable) && writable && start < self;
+  if (found && (!main_thread || (start <= frame && frame < self))) {
+    // (A process forked from a thread other than main runs on that thread's stack.)
+    bounds.low = start;
+    bounds.high = self;
+    bounds.state = kKnown;
+  } else if (main_thread && main_high != 0) {
+    // The main thread, first seen on an alternate stack: later captures walk the real one.
+    bounds.low = main_low;
+    bounds.high = main_high;
+    bounds.state = kKnown;
+  } else {
+    bounds.state = kFailed;
+  }
+}
+
+}  // namespace
+
+__attribute__((noinline)) int stack_capture_fast(uintptr_t* frames, int capacity, int skip_frames) {
+  if (capacity <= 0) return 0;
+  // This function keeps a frame pointer (the runtime is built with -fno-omit-frame-pointer
+  // and it takes its own frame address): [fp] is the caller's frame pointer, [fp + 8] the
+  // return address into the caller.
+  uintptr_t fp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  const ThreadStackBounds& bounds = t_bounds;
+  if (__builtin_expect(bounds.state != kKnown, 0)) {
+    if (bounds.state == kUnknown) compute_bounds(fp);
+  }
+  if (__builtin_expect(
+          bounds.state != kKnown || fp < bounds.low || fp > bounds.high - kFrameRecordBytes, 0)) {
+    // Unknown bounds or a foreign stack: only our own return address is safe to read.
+    if (skip_frames > 0) return 0;
+    frames[0] = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
+    return 1;
+  }
+  uintptr_t limit = bounds.high - kFrameRecordBytes;
+  int count = 0;
+  for (;;) {
+    const uintptr_t* record = reinterpret_cast<const uintptr_t*>(fp);
+    uintptr_t return_address = record[1];
+    uintptr_t next = record[0];
+    if (return_address < kMinCodeAddress) break;
+    if (skip_frames > 0) {
+      --skip_frames;
+    } else {
+      frames[count++] = return_address;
+      if (count == capacity) break;
+    }
+    if (next <= fp || next > limit || (next & (kFrameAlignment - 1)) != 0) break;
+    fp = next;
+  }
+  return count;
+}
+
+void stack_capture_thread_init() {
+  if (t_bounds.state == kUnknown)
+    compute_bounds(reinterpret_cast<uintptr_t>(__builtin_frame_address(0)));
+}
+
+bool stack_capture_thread_bounds(uintptr_t* low, uintptr_t* high) {
+  if (t_bounds.state != kKnown) return false;
+  *low = t_bounds.low;
+  *high = t_bounds.high;
+  return true;
+}
+
+// --- The unwinder -----------------------------------------------------------------------
+
+namespace {
+
+using UnwindBacktraceFunction = _Unwind_Reason_Code (*)(_Unwind_Trace_Fn, void*);
+using UnwindGetIpFunction = _Unwind_Ptr (*)(struct _Unwind_Context*);
+
+enum UnwinderState { kUnwinderUnknown = 0, kUnwinderReady, kUnwinderMissing };
+
+constinit std::atomic<int> g_unwinder_state{kUnwinderUnknown};
+constinit std::atomic<UnwindBacktraceFunction> g_unwind_backtrace{nullptr};
+constinit std::atomic<UnwindGetIpFunction> g_unwind_get_ip{nullptr};
+
+bool find_unwinder() {
+  int state = g_unwinder_state.load(std::memory_order_acquire);
+  if (state != kUnwinderUnknown) return state == kUnwinderReady;
+  void* backtrace = dlsym(RTLD_DEFAULT, "_Unwind_Backtrace");
+  void* get_ip = dlsym(RTLD_DEFAULT, "_Unwind_GetIP");
+  if (!backtrace || !get_ip) {
+    // Programs in C do not load libgcc_s; load it ourselves (kept loaded for good).
+    void* library = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (library) {
+      backtrace = dlsym(library, "_Unwind_Backtrace");
+      get_ip = dlsym(library, "_Unwind_GetIP");
+    }
+  }
+  if (!backtrace || !get_ip) {
+    g_unwinder_state.store(kUnwinderMissing, std::memory_order_release);
+    return false;
+  }
+  g_unwind_backtrace.store(reinterpret_cast<UnwindBacktraceFunction>(backtrace),
+                           std::memory_order_relaxed);
+  g_unwind_get_ip.store(reinterpret_cast<UnwindGetIpFunction>(get_ip), std::memory_order_relaxed);
+  g_unwinder_state.store(kUnwinderReady, std::memory_order_release);
+  return true;
+}
+
+struct UnwindWalk {
+  uintptr_t* frames;
+  int capacity;
+  int count;
+  int skip;  // frames still to drop; starts one higher to drop stack_capture_unwind itself
+  UnwindGetIpFunction get_ip;
+};
+
+_Unwind_Reason_Code unwind_step(struct _Unwind_Context* context, void* argument) {
+  UnwindWalk* walk = static_cast<UnwindWalk*>(argument);
+  uintptr_t pc = static_cast<uintptr_t>(walk->get_ip(context));
+  if (pc < kMinCodeAddress) return _URC_END_OF_STACK;
+  if (walk->skip > 0) {
+    --walk->skip;
+    return _URC_NO_REASON;
+  }
+  walk->frames[walk->count++] = pc;
+  return walk->count == walk->capacity ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+}  // namespace
+
+__attribute__((noinline)) int stack_capture_unwind(uintptr_t* frames, int capacity,
+                                                   int skip_frames) {
+  if (capacity <= 0 || !find_unwinder()) return 0;
+  UnwindWalk walk{frames, capacity, 0, (skip_frames > 0 ? skip_frames : 0) + 1,
+                  g_unwind_get_ip.load(std::memory_order_relaxed)};
+  g_unwind_backtrace.load(std::memory_order_relaxed)(unwind_step, &walk);
+  // Keeps the call above from becoming a tail call, which would drop our frame.
+  __asm__ volatile("" ::: "memory");
+  return walk.count;
+}
+
+__attribute__((noinline)) int stack_capture(uintptr_t* frames, int capacity,
+                                            uintptr_t first_user_pc) {
+  if (capacity <= 0) return 0;
+  constexpr int kExtra = 16;  // room for tally's own frames above first_user_pc
+  uintptr_t raw[kMaxReportFrames + kExtra];
+  int wanted =
+      capacity + kExtra < kMaxReportFrames + kExtra ? capacity + kExtra : kMaxReportFrames + kExtra;
+  int count = stack_capture_unwind(raw, wanted, 0);
+  if (count == 0) count = stack_capture_fast(raw, wanted, 0);
   int first = 0;
   if (first_user_pc) {
     for (int i = 0; i < count; ++i) {
-      if (reinterpret_cast<uintptr_t>(raw[i]) == first_user_pc) {
+      if (raw[i] == first_user_pc) {
         first = i;
         break;
       }
     }
   }
   int stored = 0;
-  for (int i = first; i < count && stored < capacity; ++i) {
-    // Return addresses point after the call; step back into it so lines resolve right.
-    uintptr_t pc = reinterpret_cast<uintptr_t>(raw[i]);
-    frames[stored++] = i == 0 ? pc : pc - 1;
-  }
+  for (int i = first; i < count && stored < capacity; ++i) frames[stored++] = raw[i];
   return stored;
 }
 
-void stack_format_location(Formatter& out, uintptr_t pc) {
-  Dl_info info;
-  memset(&info, 0, sizeof info);
-  if (dladdr(reinterpret_cast<void*>(pc), &info) && info.dli_fname) {
-    const char* module = info.dli_fname[0] ? info.dli_fname : "<main program>";
-    out.character('(')
-        .text(module)
-        .character('+')
-        .hex(pc - reinterpret_cast<uintptr_t>(info.dli_fbase))
-        .character(')');
-    if (info.dli_sname) out.text(" in ").text(info.dli_sname);
-  } else {
-    out.text("(<unknown module>)");
-  }
+int stack_format_frame(Formatter& out, int number, uintptr_t pc) {
+  return symbolizer_format_frame(out, number, stack_frame_pc(pc));
 }
 
-void stack_format_frame(Formatter& out, int number, uintptr_t pc) {
-  Dl_info info;
-  memset(&info, 0, sizeof info);
-  out.text("    #").decimal(static_cast<uint64_t>(number)).character(' ').hex(pc);
-  if (dladdr(reinterpret_cast<void*>(pc), &info) && info.dli_fname) {
-    if (info.dli_sname) out.text(" in ").text(info.dli_sname);
-    const char* module = info.dli_fname[0] ? info.dli_fname : "<main program>";
-    out.text(" (")
-        .text(module)
-        .character('+')
-        .hex(pc - reinterpret_cast<uintptr_t>(info.dli_fbase))
-        .character(')');
-  } else {
-    out.text(" (<unknown module>)");
-  }
-  out.character('\n');
+void stack_format_location(Formatter& out, uintptr_t pc) {
+  symbolizer_format_location(out, stack_frame_pc(pc));
 }
 
 }  // namespace tally

@@ -1,6 +1,16 @@
-// Stacks for reports. `stack_capture` is for report time only (it may run the C library's
-// unwinder); `stack_format_frame` turns a frame into `#N 0xPC in symbol (module+0xOFFSET)`.
-// Full symbolization to file:line comes from an external symbolizer at report time.
+// Stack capture, three ways, from cheapest to most thorough:
+//
+//   stack_capture_fast    frame-pointer walk: no allocation, no lock, no fault, 20-60 ns
+//                         for 16 frames. For hot paths (every malloc/free).
+//   stack_capture_unwind  the unwinder of libgcc_s (found at run time, never linked): reads
+//                         unwind tables, so it sees through code built without frame
+//                         pointers. Takes the loader's lock; the first call may allocate.
+//   stack_capture         for reports: the unwinder, then the frame walk if there is none.
+//
+// Every stack, whichever way captured (and as stored in the stack depot), holds *return
+// addresses*: frame 0 is the address execution returns to in the function that called the
+// capture function. The formatting functions below step back one byte into the call
+// instruction, so that lines resolve to the call, and print that address, as ASan does.
 #pragma once
 
 #include <stddef.h>
@@ -12,13 +22,59 @@ namespace tally {
 
 constexpr int kMaxReportFrames = 64;
 
-// Captures the calling thread's stack, dropping the frames above `first_user_pc` (tally's
-// own) when it is found. Returns the number of frames stored.
+// Frame-pointer walk of the calling thread's stack. Frame 0 is the return address into the
+// function that called stack_capture_fast; `skip_frames` frames are dropped from the start.
+// Returns the number of frames stored (at most `capacity`).
+//
+// Safe anywhere, including inside malloc, in signal handlers and before any constructor
+// has run: it never allocates, never locks, and reads only the current thread's stack
+// between its own frame and the stack's top, validating each frame pointer (aligned,
+// strictly increasing, in bounds) and stopping at the first bad one or a null return
+// address. Frames of code built without frame pointers are skipped, or end the walk.
+//
+// The stack bounds are cached per thread, computed on the thread's first capture with
+// system calls only (no allocation, no lock of the C library's): the main thread's from
+// __libc_stack_end and RLIMIT_STACK, any other thread's from the mapping that holds its
+// thread descriptor (pthread_self, at the top of its stack block), found in
+// /proc/self/maps (tens of microseconds, once per thread; without /proc, captures outside
+// the main thread return only frame 0). pthread_getattr_np is deliberately not used: it
+// allocates while holding the thread's own lock, so a program calling it would deadlock
+// in a malloc that captured a stack. A capture on a stack other than the thread's own
+// (sigaltstack, coroutine) returns only frame 0, and so does one from a signal handler
+// that interrupted the computation of the bounds.
+int stack_capture_fast(uintptr_t* frames, int capacity, int skip_frames);
+
+// Unwinder-based capture (libgcc_s's _Unwind_Backtrace, looked up with dlsym, loaded with
+// dlopen if the process has not loaded it). Same frame numbering as stack_capture_fast.
+// Not for hot paths: the first call may allocate (dlsym/dlopen) and every call takes the
+// loader's lock (dl_iterate_phdr), so never call it from a signal handler or with an
+// allocator lock held. Returns 0 when no unwinder can be found.
+int stack_capture_unwind(uintptr_t* frames, int capacity, int skip_frames);
+
+// Computes and caches the calling thread's stack bounds now rather than on its first
+// capture (optional; allocation-free like the capture itself).
+void stack_capture_thread_init();
+// The calling thread's stack as stack_capture_fast bounds it: [*low, *high). False when
+// the bounds are unknown (not computed yet, or being computed by an outer call).
+bool stack_capture_thread_bounds(uintptr_t* low, uintptr_t* high);
+
+// Report-time capture: the unwinder, or the frame walk when there is no unwinder. The
+// frames above `first_user_pc` (a return address; tally's own frames) are dropped when it
+// is found. Returns the number of frames stored.
 int stack_capture(uintptr_t* frames, int capacity, uintptr_t first_user_pc);
 
-// Appends one frame line; `pc` is an instruction address inside the call.
-void stack_format_frame(Formatter& out, int number, uintptr_t pc);
-// Appends `(module+0xOFFSET) in symbol` for the SUMMARY line.
+// The address to symbolize and print for a captured frame (a return address): one byte
+// back, inside the call instruction, so that the line is the call's.
+inline uintptr_t stack_frame_pc(uintptr_t return_address) {
+  return return_address > 0 ? return_address - 1 : 0;
+}
+
+// Appends the lines of frame `number` for the return address `pc`, symbolized (see
+// report/symbolizer.h): one line, or one per inlined function. Returns the number of the
+// next frame. Report time only.
+int stack_format_frame(Formatter& out, int number, uintptr_t pc);
+// Appends the SUMMARY location of the return address `pc`: `FILE:LINE in FUNCTION`, or
+// `(MODULE+0xOFFSET) in FUNCTION`, or `(MODULE+0xOFFSET)`. Report time only.
 void stack_format_location(Formatter& out, uintptr_t pc);
 
 }  // namespace tally

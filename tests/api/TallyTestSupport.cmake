@@ -39,11 +39,26 @@ function(tally_test_executable name)
 endfunction()
 
 # tally_test_suites(<executable> PREFIX <test-name-prefix> LABEL <label> [STATIC]
-#                   [TIMEOUT <seconds>] SUITES <suites...>)
-#   One CTest test per GoogleTest suite, named <prefix>.<suite>, running with tally preloaded
-#   (or, for STATIC programs, with nothing preloaded).
+#                   [TIMEOUT <seconds>] [MODES <modes...>] SUITES <suites...>)
+#   One CTest test per GoogleTest suite and mode, named <prefix>.<mode>.<suite>, running with
+#   tally preloaded (or, for STATIC programs, with nothing preloaded) and TALLY_OPTIONS=mode=<mode>.
+#   MODES defaults to TALLY_TEST_MODES (fast and safe): the API's promises hold in every mode.
+if(NOT DEFINED TALLY_TEST_MODES)
+  set(TALLY_TEST_MODES fast safe)
+endif()
 function(tally_test_suites executable)
-  cmake_parse_arguments(ARG "STATIC" "PREFIX;LABEL;TIMEOUT" "SUITES;SERIAL_SUITES" ${ARGN})
+  cmake_parse_arguments(ARG "STATIC" "PREFIX;LABEL;TIMEOUT" "SUITES;SERIAL_SUITES;MODES" ${ARGN})
+  if(NOT ARG_MODES)
+    set(ARG_MODES ${TALLY_TEST_MODES})
+  endif()
+  foreach(mode IN LISTS ARG_MODES)
+    tally_test_suites_in_mode(${executable} ${mode} ${ARGN})
+  endforeach()
+endfunction()
+
+function(tally_test_suites_in_mode executable mode)
+  cmake_parse_arguments(ARG "STATIC" "PREFIX;LABEL;TIMEOUT" "SUITES;SERIAL_SUITES;MODES" ${ARGN})
+  set(ARG_PREFIX ${ARG_PREFIX}.${mode})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
@@ -55,7 +70,7 @@ function(tally_test_suites executable)
   foreach(suite IN LISTS ARG_SUITES ARG_SERIAL_SUITES)
     add_test(NAME ${ARG_PREFIX}.${suite} COMMAND ${executable} --gtest_filter=${suite}.*)
     set_tests_properties(${ARG_PREFIX}.${suite} PROPERTIES
-      ENVIRONMENT "${preload}"
+      ENVIRONMENT "${preload};TALLY_OPTIONS=mode=${mode}"
       LABELS ${ARG_LABEL}
       TIMEOUT ${ARG_TIMEOUT})
   endforeach()

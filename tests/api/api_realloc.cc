@@ -120,6 +120,8 @@ TEST(ApiRealloc, RandomWalkPreservesContents) {
 }
 
 TEST(ApiRealloc, GrowsInPlaceWhenUsableSizeSuffices) {
+  if (tally_test::CheckedMode())
+    GTEST_SKIP() << "safe and debug modes always move on realloc, so stale pointers hit quarantine";
   std::vector<size_t> sizes;
   for (size_t size = 1; size <= 4096; size += 7) sizes.push_back(size);
   for (size_t size : {size_t{5000}, size_t{10000}, size_t{100000}, kMiB + 17, 5 * kMiB + 3}) {

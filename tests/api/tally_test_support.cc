@@ -35,6 +35,7 @@ TallyApi Resolve() {
   api.get_stats = &tally_get_stats;
   api.print_stats = &tally_print_stats;
   api.trim = &tally_trim;
+  api.mode = &tally_mode;
 #else
   // Preloaded: the test program is not linked to tally, so look the symbols up.
   auto bind = [](auto& slot, const char* name) {
@@ -54,9 +55,19 @@ TallyApi Resolve() {
   bind(api.get_stats, "tally_get_stats");
   bind(api.print_stats, "tally_print_stats");
   bind(api.trim, "tally_trim");
+  bind(api.mode, "tally_mode");
 #endif
   return api;
 }
+
+}  // namespace
+
+bool CheckedMode() {
+  const TallyApi& api = Tally();
+  return api.mode && std::string(api.mode()) != "fast";
+}
+
+namespace {
 
 // Reads the two first fields of /proc/self/statm without allocating.
 void ReadStatm(size_t* size_pages, size_t* resident_pages) {

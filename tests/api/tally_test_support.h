@@ -36,9 +36,13 @@ struct TallyApi {
   decltype(&tally_get_stats) get_stats = nullptr;
   decltype(&tally_print_stats) print_stats = nullptr;
   decltype(&tally_trim) trim = nullptr;
+  decltype(&tally_mode) mode = nullptr;
 };
 
 const TallyApi& Tally();
+// True when tally runs a checked mode (safe, debug): blocks then have their requested
+// size as usable size, realloc always moves, and freed blocks wait in quarantine.
+bool CheckedMode();
 // True when tally's prefixed API (all of it) was found in the process.
 bool TallyPresent();
 // True when TALLY_TEST_ALLOW_FOREIGN_ALLOCATOR=1 (test development only).

@@ -27,6 +27,6 @@ set -e
 
 # Statistics appear at exit; an unknown option is reported once.
 err=$("$tally" run --stats --options=no_such_option=3 -- true 2>&1 >/dev/null)
-echo "$err" | grep -q "tally statistics (mode fast)" || fail "no statistics: $err"
+echo "$err" | grep -q "tally statistics (mode safe)" || fail "no statistics: $err"
 [ "$(echo "$err" | grep -c "unknown option in TALLY_OPTIONS: 'no_such_option=3'")" -eq 1 ] || fail "unknown option: $err"
 echo "tally command behaves"

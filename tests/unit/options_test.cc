@@ -8,7 +8,7 @@ namespace {
 
 TEST(Options, DefaultsComeFromTheTable) {
   options_parse(nullptr);
-  EXPECT_EQ(g_options.mode, Mode::kFast);
+  EXPECT_EQ(g_options.mode, Mode::kSafe);
   EXPECT_TRUE(g_options.halt_on_error);
   EXPECT_EQ(g_options.exitcode, 1);
   EXPECT_STREQ(g_options.log_path, "");
@@ -44,12 +44,33 @@ TEST(Options, UnknownKeysAndBadValuesAreReported) {
   EXPECT_EQ(g_options.exitcode, 1);
 }
 
-TEST(Options, ModesNotYetBuiltFallBackToFastWithAWarning) {
+TEST(Options, SizesTakeSuffixesAndTristatesTakeAuto) {
   testing::internal::CaptureStderr();
-  options_parse("mode=debug");
+  options_parse("quarantine_bytes=3m:guard_max_size=12k:thread_quarantine_bytes=77:poison=0:canaries=auto");
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(g_options.quarantine_bytes, size_t{3} << 20);
+  EXPECT_EQ(g_options.guard_max_size, size_t{12} << 10);
+  EXPECT_EQ(g_options.thread_quarantine_bytes, 77u);
+  EXPECT_EQ(g_options.poison, 0);
+  EXPECT_EQ(g_options.canaries, -1);
+  testing::internal::CaptureStderr();
+  options_parse("quarantine_bytes=3x:poison=sometimes:guard_side=up");
   std::string errors = testing::internal::GetCapturedStderr();
-  EXPECT_NE(errors.find("mode=fast only"), std::string::npos) << errors;
-  EXPECT_EQ(g_options.mode, Mode::kFast);
+  EXPECT_NE(errors.find("'quarantine_bytes=3x'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("'poison=sometimes'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("guard_side is right or left"), std::string::npos) << errors;
+  EXPECT_STREQ(g_options.guard_side, "right");
+  options_parse(nullptr);
+}
+
+TEST(Options, ModesNotYetBuiltFallBackWithAWarning) {
+  testing::internal::CaptureStderr();
+  options_parse("mode=gc");
+  std::string errors = testing::internal::GetCapturedStderr();
+  EXPECT_NE(errors.find("mode=gc is not available yet"), std::string::npos) << errors;
+  EXPECT_EQ(g_options.mode, Mode::kSafe);
+  options_parse("mode=debug");
+  EXPECT_EQ(g_options.mode, Mode::kDebug);
   testing::internal::CaptureStderr();
   options_parse("mode=turbo");
   errors = testing::internal::GetCapturedStderr();

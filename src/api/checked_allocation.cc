@@ -1,0 +1,347 @@
+// The checked modes' allocation and free. A free in these modes:
+//   1. claims the block by setting its quarantine bit (an atomic bit-test-and-set, so of
+//      two racing frees exactly one wins and the other is a double free);
+//   2. checks that the free matches the allocation (malloc/free, new/delete, new[]/delete[]);
+//   3. checks the canary in the slack after the requested size (overflow);
+//   4. records its stack, poisons the block and puts it in the quarantine.
+// When the block leaves the quarantine its poison is verified (a changed byte is a write
+// after free) and it is freed for real. Large blocks are made inaccessible instead of
+// poisoned; guarded blocks stay inaccessible until their slot is reused.
+#include "api/checked_allocation.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "api/allocation.h"
+#include "api/block_lookup.h"
+#include "api/runtime.h"
+#include "os/process.h"
+#include "report/stack_capture.h"
+#include "report/stack_depot.h"
+#include "safety/fault_handler.h"
+#include "safety/fill_patterns.h"
+#include "safety/guard_pool.h"
+#include "safety/quarantine.h"
+#include "safety/safety_config.h"
+
+extern "C" char __ehdr_start[] __attribute__((visibility("hidden")));
+extern "C" char etext[] __attribute__((visibility("hidden")));
+
+namespace tally {
+namespace {
+
+constexpr int kMaxStackDepth = 64;
+
+AllocationKind kind_of_call(ApiCall call) {
+  switch (call) {
+    case kCallNew:
+    case kCallDelete:
+      return AllocationKind::kNew;
+    case kCallNewArray:
+    case kCallDeleteArray:
+      return AllocationKind::kNewArray;
+    case kCallNewAligned:
+    case kCallDeleteAligned:
+      return AllocationKind::kNewAligned;
+    case kCallNewArrayAligned:
+    case kCallDeleteArrayAligned:
+      return AllocationKind::kNewArrayAligned;
+    default:
+      return AllocationKind::kMalloc;
+  }
+}
+
+// Frames inside tally's own code are dropped from recorded stacks. When tally is linked
+// statically its code range is the program's, so it falls back to dropping the frames
+// of the entry point and the checked path.
+bool in_tally_code(uintptr_t pc) {
+  return pc >= reinterpret_cast<uintptr_t>(__ehdr_start) && pc < reinterpret_cast<uintptr_t>(etext);
+}
+
+TALLY_NOINLINE uint32_t capture_stack_id() {
+  uintptr_t frames[kMaxStackDepth + 8];
+  int depth = g_safety.stack_depth < kMaxStackDepth ? g_safety.stack_depth : kMaxStackDepth;
+  int count = stack_capture_fast(frames, depth + 8, 0);
+  int first = 0;
+  while (first < count && in_tally_code(frames[first])) ++first;
+  if (first == count) first = count > 2 ? 2 : 0;  // statically linked: see in_tally_code
+  if (count - first > depth) count = first + depth;
+  return stack_depot_put(frames + first, count - first);
+}
+
+bool wants_guard(Heap* heap, size_t size, size_t alignment) {
+  if (!guard_pool_enabled() || size > g_safety.guard_max_size || alignment > kOsPageSize) return false;
+  if (g_safety.guard_all) return true;
+  if (g_safety.sample_rate == 0) return false;
+  if (--heap->guard_countdown != 0) return false;
+  // The next sample comes after between half and one and a half times the rate, so
+  // allocation patterns cannot stay in step with the sampling.
+  uint32_t rate = g_safety.sample_rate;
+  uint32_t jitter = static_cast<uint32_t>((reinterpret_cast<uintptr_t>(&size) >> 4) ^ size) % (rate | 1);
+  heap->guard_countdown = rate / 2 + jitter + 1;
+  return true;
+}
+
+void fill_canary(uintptr_t block, size_t size, size_t span) {
+  if (!g_safety.canaries || span <= size) return;
+  size_t slack = span - size;
+  pattern_fill(reinterpret_cast<void*>(block + size), slack < kMaxCanaryBytes ? slack : kMaxCanaryBytes,
+               kCanaryByte);
+}
+
+// Offset past the requested size of the first damaged canary byte, or SIZE_MAX.
+size_t damaged_canary(uintptr_t block, size_t size, size_t span) {
+  if (!g_safety.canaries || span <= size) return SIZE_MAX;
+  size_t slack = span - size;
+  return pattern_first_mismatch(reinterpret_cast<void*>(block + size),
+                                slack < kMaxCanaryBytes ? slack : kMaxCanaryBytes, kCanaryByte);
+}
+
+// The bytes a block really spans (its class size, its pages), beyond its requested size.
+size_t span_of(const BlockLookup& lookup) {
+  switch (lookup.where) {
+    case BlockLookup::kSmall:
+      return lookup.page->block_size;
+    case BlockLookup::kLarge:
+      return lookup.large->usable_size;
+    case BlockLookup::kGuarded: {
+      // Right-flush blocks have the alignment's slack before the guard page; left-flush
+      // blocks the rest of their last page.
+      uintptr_t end = lookup.extent.start + lookup.extent.size;
+      uintptr_t page_end = (end + kOsPageSize - 1) & ~(kOsPageSize - 1);
+      return (g_safety.guard_left ? page_end : (end + 15) & ~uintptr_t{15}) - lookup.extent.start;
+    }
+    default:
+      return lookup.extent.size;
+  }
+}
+
+void really_free_small(Page* page, uint32_t index) {
+  uint32_t word = index >> 6;
+  uint64_t bit = uint64_t{1} << (index & 63);
+  // Out of quarantine first: a free racing this release then sees a live block and is
+  // caught by the bitmaps as a double free, never frees the block twice.
+  page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
+  Heap* heap = t_heap;
+  FreeOutcome outcome = heap && page->heap == heap ? heap_free_local(heap, page, index)
+                                                   : heap_free_remote(page, index);
+  if (outcome != FreeOutcome::kFreed)
+    report_double_free(page->start + uintptr_t{index} * page->block_size,
+                       BlockExtent{page->start + uintptr_t{index} * page->block_size, page->block_size}, 0);
+}
+
+// The quarantine's release hook: verify the poison, then free for real.
+void release_from_quarantine(uintptr_t address) {
+  BlockLookup lookup = lookup_block(address);
+  if (lookup.where == BlockLookup::kLarge) return large_leave_quarantine(lookup.large);
+  if (lookup.where != BlockLookup::kSmall) return;
+  if (g_safety.poison) {
+    size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(address), lookup.page->block_size,
+                                            kPoisonByte);
+    if (damaged != SIZE_MAX) {
+      BlockHistory history = history_of(lookup);
+      history.freed = true;
+      report_write_after_free(address + damaged, history);
+    }
+  }
+  really_free_small(lookup.page, lookup.index);
+}
+
+void report_guard_fault_from_handler(const GuardFault& fault) {
+  // The block the fault is about: the guarded block whose data or guard page was hit, or
+  // the quarantined large block whose pages were made inaccessible. Its extent is kept
+  // even when the address lies outside it (overflows) or it is freed.
+  BlockLookup lookup = lookup_block(fault.address);
+  bool freed;
+  if (GuardSlot* slot = guard_pool_slot_of(fault.address)) {
+    lookup.where = BlockLookup::kGuarded;
+    lookup.slot = slot;
+    lookup.record = &slot->record;
+    lookup.extent = {slot->block, slot->record.size()};
+    freed = slot->state.load(std::memory_order_acquire) == GuardSlotState::kFreed;
+  } else if (lookup.where == BlockLookup::kLarge) {
+    lookup.extent = {lookup.large->base, lookup.large->requested_size};
+    freed = lookup.large->state.load(std::memory_order_acquire) == LargeState::kQuarantined;
+  } else {
+    return;  // not a block of ours: the handler passes the fault on
+  }
+  lookup.kind = freed ? BlockLookup::kFreed : BlockLookup::kLive;
+  BlockHistory history = history_of(lookup);
+  history.freed = freed;
+  report_guard_fault(freed ? "heap-use-after-free" : "heap-buffer-overflow", fault.address,
+                     fault.is_write, fault.pc, history);
+}
+
+// The checks every checked free makes once it owns the block. Returns the history.
+BlockHistory check_and_record_free(const BlockLookup& lookup, ApiCall call, uintptr_t caller) {
+  BlockRecord* record = lookup.record;
+  BlockHistory history = history_of(lookup);
+  uintptr_t start = lookup.extent.start;
+  if (g_safety.alloc_dealloc_mismatch && record->kind() != kind_of_call(call)) {
+    report_alloc_dealloc_mismatch(start, allocation_kind_name(record->kind(), false),
+                                  allocation_kind_name(kind_of_call(call), true), history, caller);
+  }
+  size_t damaged = damaged_canary(start, lookup.extent.size, span_of(lookup));
+  if (damaged != SIZE_MAX) report_overflow_found_at_free(start + lookup.extent.size + damaged, history, caller);
+  record->free_stack = g_safety.free_stacks ? capture_stack_id() : 0;
+  record->free_thread = static_cast<uint16_t>(current_thread_number());
+  return history;
+}
+
+TALLY_COLD void report_not_live(const BlockLookup& lookup, uintptr_t address, uintptr_t caller) {
+  if (lookup.kind == BlockLookup::kFreed) return report_double_free_with_history(address, history_of(lookup), caller);
+  report_bad_pointer(address, caller);
+}
+
+}  // namespace
+
+const char* allocation_kind_name(AllocationKind kind, bool for_free) {
+  switch (kind) {
+    case AllocationKind::kMalloc: return for_free ? "free" : "malloc";
+    case AllocationKind::kNew: return for_free ? "operator delete" : "operator new";
+    case AllocationKind::kNewArray: return for_free ? "operator delete []" : "operator new []";
+    case AllocationKind::kNewAligned: return for_free ? "operator delete (aligned)" : "operator new (aligned)";
+    case AllocationKind::kNewArrayAligned:
+      return for_free ? "operator delete [] (aligned)" : "operator new [] (aligned)";
+  }
+  return "?";
+}
+
+TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall call) {
+  if (size > kMaxRequest || alignment > kMaxRequest) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  Heap* heap = t_heap;
+  if (!heap) {
+    runtime_ensure_initialized();
+    heap = heap_acquire_for_thread();
+    if (!heap) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+  }
+  ++heap->api_calls[call];
+  if (alignment < kMaxAlignmentOfMalloc) alignment = kMaxAlignmentOfMalloc;
+  BlockRecord record;
+  record.set(size, kind_of_call(call));
+  record.alloc_stack = g_safety.alloc_stacks ? capture_stack_id() : 0;
+  record.free_stack = 0;
+  record.alloc_thread = static_cast<uint16_t>(current_thread_number());
+  record.free_thread = 0;
+
+  if (wants_guard(heap, size, alignment)) {
+    GuardSlot* slot;
+    if (void* block = guard_pool_allocate(size, alignment, &slot)) {
+      slot->record = record;
+      BlockLookup lookup = lookup_block(reinterpret_cast<uintptr_t>(block));
+      fill_canary(reinterpret_cast<uintptr_t>(block), size, span_of(lookup));
+      return block;
+    }
+  }
+  // Debug mode gives every block at least one byte of slack, so off-by-one writes hit a canary.
+  size_t needed = size + (g_safety.guard_all && g_safety.canaries ? 1 : 0);
+  unsigned size_class = kClassCount;
+  if (needed <= kMaxSmallSize)
+    size_class = alignment <= kMaxAlignmentOfMalloc ? size_class_of(needed)
+                                                    : size_class_for_alignment(needed, alignment);
+  uintptr_t block;
+  size_t span;
+  if (size_class < kClassCount) {
+    block = reinterpret_cast<uintptr_t>(heap_allocate(heap, size_class));
+    if (!block) return nullptr;
+    Page* page = page_of(segment_of(block), block);
+    *record_of(page, block_index_of(page, block)) = record;
+    span = page->block_size;
+  } else {
+    block = reinterpret_cast<uintptr_t>(large_allocate(needed, alignment, false));
+    if (!block) return nullptr;
+    LargeBlock* large = large_block_of_entry(registry_lookup(block));
+    large->record = record;
+    large->requested_size = size;
+    span = large->usable_size;
+  }
+  fill_canary(block, size, span);
+  return reinterpret_cast<void*>(block);
+}
+
+TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t caller) {
+  if (!pointer) return;
+  Heap* heap = t_heap;
+  if (heap) ++heap->api_calls[call];
+  uintptr_t address = reinterpret_cast<uintptr_t>(pointer);
+  BlockLookup lookup = lookup_block(address);
+  if (lookup.kind != BlockLookup::kLive) return report_not_live(lookup, address, caller);
+  switch (lookup.where) {
+    case BlockLookup::kSmall: {
+      uint64_t bit = uint64_t{1} << (lookup.index & 63);
+      if (lookup.page->quarantine_bits[lookup.index >> 6].fetch_or(bit, std::memory_order_seq_cst) & bit)
+        return report_double_free_with_history(address, history_of(lookup), caller);
+      check_and_record_free(lookup, call, caller);
+      size_t block_size = lookup.page->block_size;
+      if (g_safety.poison) pattern_fill(pointer, block_size, kPoisonByte);
+      if (g_safety.quarantine)
+        quarantine_put(heap, address, block_size);
+      else
+        release_from_quarantine(address);
+      return;
+    }
+    case BlockLookup::kLarge: {
+      if (!large_enter_quarantine(lookup.large))
+        return report_double_free_with_history(address, history_of(lookup), caller);
+      check_and_record_free(lookup, call, caller);  // before the pages become inaccessible
+      large_protect_quarantined(lookup.large);
+      if (g_safety.quarantine)
+        quarantine_put(heap, address, lookup.large->usable_size);
+      else
+        large_leave_quarantine(lookup.large);
+      return;
+    }
+    case BlockLookup::kGuarded: {
+      check_and_record_free(lookup, call, caller);
+      if (guard_pool_free(lookup.slot) != FreeOutcome::kFreed)
+        report_double_free_with_history(address, history_of(lookup), caller);
+      return;
+    }
+    default:
+      return report_bad_pointer(address, caller);
+  }
+}
+
+TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call, uintptr_t caller) {
+  if (!pointer) return allocate_checked(size, 0, call);
+  if (size == 0) {
+    deallocate_checked(pointer, kCallFree, caller);
+    return nullptr;
+  }
+  if (size > kMaxRequest) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  BlockLookup lookup = lookup_block(reinterpret_cast<uintptr_t>(pointer));
+  if (lookup.kind != BlockLookup::kLive) {
+    report_not_live(lookup, reinterpret_cast<uintptr_t>(pointer), caller);
+    return nullptr;
+  }
+  // Always move: a stale pointer to the old block then points into quarantine.
+  void* fresh = allocate_checked(size, 0, call);
+  if (!fresh) return nullptr;
+  memcpy(fresh, pointer, size < lookup.extent.size ? size : lookup.extent.size);
+  deallocate_checked(pointer, kCallFree, caller);
+  return fresh;
+}
+
+void checked_initialize() {
+  quarantine_set_release(release_from_quarantine);
+  g_before_heap_release = quarantine_flush_heap;
+  if (g_safety.guard_all || g_safety.sample_rate) {
+    if (guard_pool_initialize(g_safety.guard_pool_slots, g_safety.guard_max_size, g_safety.guard_left))
+      fault_handler_install(report_guard_fault_from_handler);
+  }
+}
+
+void checked_at_exit() {
+  if (g_safety.quarantine) quarantine_drain();
+}
+
+}  // namespace tally

@@ -1,0 +1,22 @@
+// The allocation paths of the checked modes (safe, debug): blocks carry records, frees go
+// through the quarantine with poison, slack carries canaries, some or all small blocks sit
+// in the guard-page pool, and every bug found is reported with the block's history.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/heap.h"
+
+namespace tally {
+
+void* allocate_checked(size_t size, size_t alignment, ApiCall call);
+void deallocate_checked(void* pointer, ApiCall call, uintptr_t caller);
+void* reallocate_checked(void* pointer, size_t size, ApiCall call, uintptr_t caller);
+
+// Start-up of the checked modes (after the options): guard pool, fault handler, the
+// quarantine's release hook. Exit: every quarantined block is verified.
+void checked_initialize();
+void checked_at_exit();
+
+}  // namespace tally

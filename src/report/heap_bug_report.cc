@@ -1,0 +1,78 @@
+// The heap-bug reports of the checked modes, each a Report for report_writer.
+#include "report/heap_bug_report.h"
+
+#include "core/config.h"
+#include "report/report_writer.h"
+#include "report/stack_capture.h"
+
+namespace tally {
+namespace {
+
+Report report_for(const char* kind, uintptr_t address, const BlockHistory& block) {
+  Report report{};
+  report.kind = kind;
+  report.address = address;
+  report.block_start = block.start;
+  report.block_size = block.size;
+  report.free_stack = block.free_stack;
+  report.alloc_stack = block.alloc_stack;
+  report.free_thread = block.free_thread;
+  report.alloc_thread = block.alloc_thread;
+  report.freed = block.freed;
+  report.memory_corrupting = true;
+  return report;
+}
+
+void emit_with_stack(Report& report, uintptr_t first_pc) {
+  uintptr_t frames[kMaxReportFrames];
+  report.frames = frames;
+  report.frame_count = report_capture_stack(frames, kMaxReportFrames, first_pc);
+  report_emit(report);
+}
+
+}  // namespace
+
+TALLY_COLD void report_guard_fault(const char* kind, uintptr_t address, bool is_write, uintptr_t pc,
+                                   const BlockHistory& block) {
+  Report report = report_for(kind, address, block);
+  report.access = is_write ? "WRITE" : "READ";
+  emit_with_stack(report, pc);
+}
+
+TALLY_COLD void report_overflow_found_at_free(uintptr_t address, const BlockHistory& block, uintptr_t caller) {
+  Report report = report_for("heap-buffer-overflow", address, block);
+  report.freed = false;  // the free that found it is the report's own stack
+  report.note = "The bytes after the block were overwritten; found when the block was freed.";
+  emit_with_stack(report, caller);
+}
+
+TALLY_COLD void report_write_after_free(uintptr_t address, const BlockHistory& block) {
+  Report report = report_for("heap-use-after-free", address, block);
+  report.access = "WRITE";
+  report.note = "The freed block was written to while in quarantine; found when it left the quarantine.";
+  emit_with_stack(report, 0);
+}
+
+TALLY_COLD void report_alloc_dealloc_mismatch(uintptr_t address, const char* allocated_with,
+                                              const char* freed_with, const BlockHistory& block,
+                                              uintptr_t caller) {
+  char detail[96];
+  Formatter text(detail, sizeof detail - 1);
+  text.character('(').text(allocated_with).text(" vs ").text(freed_with).character(')');
+  detail[text.length()] = '\0';
+  Report report = report_for("alloc-dealloc-mismatch", address, block);
+  report.kind_detail = detail;
+  report.freed = false;
+  report.note = "HINT: TALLY_OPTIONS=alloc_dealloc_mismatch=0 turns this check off";
+  emit_with_stack(report, caller);
+}
+
+TALLY_COLD void report_double_free_with_history(uintptr_t address, const BlockHistory& block,
+                                                uintptr_t caller) {
+  Report report = report_for("attempting double-free", address, block);
+  report.headline = ReportHeadline::kOn;
+  report.freed = true;
+  emit_with_stack(report, caller);
+}
+
+}  // namespace tally

@@ -1,0 +1,37 @@
+// Reports of heap bugs beyond bad frees (checked modes): use after free, overflow,
+// mismatched deallocation, double free with the block's history. Each prints, in
+// AddressSanitizer's layout, the access or detection stack, where the address lies
+// relative to the block, and the block's free and allocation stacks when recorded.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace tally {
+
+// What the books know about a block, for a report.
+struct BlockHistory {
+  uintptr_t start;
+  size_t size;  // requested size
+  uint32_t alloc_stack;
+  uint32_t free_stack;
+  uint16_t alloc_thread;
+  uint16_t free_thread;
+  bool freed;
+};
+
+// A fault in a guard page or a protected freed block: the access stack starts at `pc`.
+void report_guard_fault(const char* kind, uintptr_t address, bool is_write, uintptr_t pc,
+                        const BlockHistory& block);
+// Canary damaged past the end of the block, found at free or realloc (stack: the free).
+void report_overflow_found_at_free(uintptr_t address, const BlockHistory& block, uintptr_t caller);
+// Poison damaged inside a quarantined block, found when it left the quarantine.
+void report_write_after_free(uintptr_t address, const BlockHistory& block);
+// A free whose kind does not match the allocation (malloc/delete, new/free, new[]/delete...).
+void report_alloc_dealloc_mismatch(uintptr_t address, const char* allocated_with,
+                                   const char* freed_with, const BlockHistory& block,
+                                   uintptr_t caller);
+// A double free of a block whose history is known.
+void report_double_free_with_history(uintptr_t address, const BlockHistory& block, uintptr_t caller);
+
+}  // namespace tally

@@ -1,0 +1,198 @@
+// Rendering and emitting reports. The text follows AddressSanitizer's layout; the JSON
+// object carries the same fields with symbolized frames. Both are built in buffers on the
+// stack of the reporting thread (reports may run in a signal handler or inside free).
+#include "report/report_writer.h"
+
+#include <unistd.h>
+
+#include <atomic>
+
+#include "core/config.h"
+#include "os/process.h"
+#include "report/error_report.h"
+#include "report/output.h"
+#include "report/stack_capture.h"
+#include "report/stack_depot.h"
+#include "report/symbolizer.h"
+
+namespace tally {
+namespace {
+
+const char kSeparator[] = "=================================================================\n";
+
+void text_depot_stack(Formatter& out, uint32_t stack_id) {
+  uintptr_t frames[kMaxReportFrames];
+  int count = stack_id ? stack_depot_get(stack_id, frames, kMaxReportFrames) : 0;
+  int number = 0;
+  for (int i = 0; i < count; ++i) number = stack_format_frame(out, number, frames[i]);
+  if (count == 0) out.text("    <stack not recorded>\n");
+}
+
+// "N bytes inside of", "N bytes to the right of", "N bytes to the left of".
+void text_location(Formatter& out, uintptr_t address, uintptr_t start, size_t size) {
+  out.hex(address).text(" is located ");
+  if (address < start)
+    out.decimal(start - address).text(" bytes to the left of ");
+  else if (address >= start + size && !(size == 0 && address == start))
+    out.decimal(address - (start + size)).text(" bytes to the right of ");
+  else
+    out.decimal(address - start).text(" bytes inside of ");
+  out.decimal(size).text("-byte region [").hex(start).character(',').hex(start + size).text(")\n");
+}
+
+void json_string(Formatter& out, const char* text) {
+  out.character('"');
+  for (const char* c = text; c && *c; ++c) {
+    unsigned char byte = static_cast<unsigned char>(*c);
+    if (byte == '"' || byte == '\\') {
+      out.character('\\').character(static_cast<char>(byte));
+    } else if (byte < 0x20) {
+      out.text("\\u00").character("0123456789abcdef"[byte >> 4]).character("0123456789abcdef"[byte & 15]);
+    } else {
+      out.character(static_cast<char>(byte));
+    }
+  }
+  out.character('"');
+}
+
+void json_hex(Formatter& out, uint64_t value) {
+  out.character('"').hex(value).character('"');
+}
+
+void json_frames(Formatter& out, const uintptr_t* frames, int count) {
+  out.character('[');
+  bool first = true;
+  for (int i = 0; i < count; ++i) {
+    static SymbolizedFrame symbolized[8];  // under the report lock; too big for the stack
+    int found = symbolize(stack_frame_pc(frames[i]), symbolized, 8);
+    for (int j = 0; j < found; ++j) {
+      if (!first) out.character(',');
+      first = false;
+      const SymbolizedFrame& frame = symbolized[j];
+      out.text("{\"pc\":");
+      json_hex(out, stack_frame_pc(frames[i]));
+      out.text(",\"function\":");
+      json_string(out, frame.function);
+      out.text(",\"file\":");
+      json_string(out, frame.file);
+      out.text(",\"line\":").decimal(static_cast<uint64_t>(frame.line > 0 ? frame.line : 0));
+      out.text(",\"module\":");
+      json_string(out, frame.module);
+      out.text(",\"offset\":");
+      json_hex(out, frame.module_offset);
+      out.character('}');
+    }
+  }
+  out.character(']');
+}
+
+void json_depot_stack(Formatter& out, uint32_t stack_id) {
+  uintptr_t frames[kMaxReportFrames];
+  int count = stack_id ? stack_depot_get(stack_id, frames, kMaxReportFrames) : 0;
+  json_frames(out, frames, count);
+}
+
+void write_json(const Report& report, int pid, uint32_t thread) {
+  static char buffer[65536];  // only under the report lock
+  Formatter out(buffer, sizeof buffer - 1);
+  out.text("{\"tool\":\"tally\",\"pid\":").decimal(static_cast<uint64_t>(pid));
+  out.text(",\"kind\":");
+  json_string(out, report.kind);
+  if (report.kind_detail) {
+    out.text(",\"detail\":");
+    json_string(out, report.kind_detail);
+  }
+  out.text(",\"address\":");
+  json_hex(out, report.address);
+  out.text(",\"thread\":").decimal(thread);
+  if (report.access) {
+    out.text(",\"access\":{\"type\":");
+    json_string(out, report.access);
+    out.text(",\"size\":").decimal(report.access_size).character('}');
+  }
+  out.text(",\"stack\":");
+  json_frames(out, report.frames, report.frame_count);
+  if (report.block_size || report.block_start) {
+    out.text(",\"block\":{\"start\":");
+    json_hex(out, report.block_start);
+    out.text(",\"size\":").decimal(report.block_size);
+    out.text(",\"offset\":").signed_decimal(static_cast<int64_t>(report.address - report.block_start));
+    out.character('}');
+  }
+  if (report.freed && report.free_stack) {
+    out.text(",\"freed_by\":{\"thread\":").decimal(report.free_thread).text(",\"stack\":");
+    json_depot_stack(out, report.free_stack);
+    out.character('}');
+  }
+  if (report.alloc_stack) {
+    out.text(",\"allocated_by\":{\"thread\":").decimal(report.alloc_thread).text(",\"stack\":");
+    json_depot_stack(out, report.alloc_stack);
+    out.character('}');
+  }
+  out.text("}\n");
+  output_write_json(out.data(), out.length());
+}
+
+__thread bool t_in_report = false;
+
+}  // namespace
+
+int report_capture_stack(uintptr_t* frames, int capacity, uintptr_t first_pc) {
+  return stack_capture(frames, capacity, first_pc);
+}
+
+TALLY_COLD void report_emit(const Report& report) {
+  if (t_in_report) return;  // a report that faults into another one must not loop
+  t_in_report = true;
+  static char buffer[65536];  // filled under the report lock
+  report_lock_acquire();
+  int pid = process_id();
+  uint32_t thread = current_thread_number();
+  Formatter out(buffer, sizeof buffer);
+  out.text(kSeparator).text("==").decimal(static_cast<uint64_t>(pid)).text("==ERROR: tally: ").text(report.kind);
+  if (report.kind_detail) out.character(' ').text(report.kind_detail);
+  switch (report.headline) {
+    case ReportHeadline::kOnAddress:
+      out.text(" on address ").hex(report.address).text(" in thread T").decimal(thread).character('\n');
+      break;
+    case ReportHeadline::kOn:
+      out.text(" on ").hex(report.address).text(" in thread T").decimal(thread).text(":\n");
+      break;
+    case ReportHeadline::kColon:
+      out.text(": ").hex(report.address).text(" in thread T").decimal(thread).character('\n');
+      break;
+  }
+  if (report.access) {
+    out.text(report.access).text(" of size ");
+    if (report.access_size)
+      out.decimal(report.access_size);
+    else
+      out.character('?');
+    out.text(" at ").hex(report.address).text(" thread T").decimal(thread).character('\n');
+  }
+  int number = 0;
+  for (int i = 0; i < report.frame_count; ++i) number = stack_format_frame(out, number, report.frames[i]);
+  if (report.frame_count == 0) out.text("    <empty stack>\n");
+  if (report.block_size || report.block_start) {
+    out.character('\n');
+    text_location(out, report.address, report.block_start, report.block_size);
+  }
+  if (report.freed && report.free_stack) {
+    out.text("\nfreed by thread T").decimal(report.free_thread).text(" here:\n");
+    text_depot_stack(out, report.free_stack);
+  }
+  if (report.alloc_stack) {
+    out.text("\npreviously allocated by thread T").decimal(report.alloc_thread).text(" here:\n");
+    text_depot_stack(out, report.alloc_stack);
+  }
+  if (report.note) out.character('\n').text(report.note).character('\n');
+  out.text("\nSUMMARY: tally: ").text(report.summary_kind ? report.summary_kind : report.kind).character(' ');
+  if (report.frame_count > 0) stack_format_location(out, report.frames[0]);
+  out.character('\n');
+  output_write(out);
+  write_json(report, pid, thread);
+  report_lock_release_or_die(pid, report.memory_corrupting);
+  t_in_report = false;
+}
+
+}  // namespace tally

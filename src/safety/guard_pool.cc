@@ -1,0 +1,151 @@
+// The guard pool. Layout of the reservation (G: guard page, D: data pages of a slot):
+//   G D0 G D1 G D2 ... G D(n-1) G
+// Every slot's data pages have a guard page on each side. Allocation and free change page
+// protections with mprotect, so they take a lock; the pool serves sampled allocations
+// (safe mode) and small ones (debug mode), not the fast path.
+#include "safety/guard_pool.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "core/metadata_arena.h"
+#include "core/registry.h"
+#include "os/memory.h"
+#include "os/process.h"
+
+namespace tally {
+namespace {
+
+constexpr uint32_t kNone = UINT32_MAX;
+
+SpinLock g_lock;
+uintptr_t g_start = 0;  // first guard page
+size_t g_stride = 0;    // data pages plus one guard page
+size_t g_data_size = 0;
+size_t g_slot_count = 0;
+bool g_left = false;
+GuardSlot* g_slots = nullptr;
+size_t g_next_unused = 0;  // slots below this have been used at least once
+uint32_t g_freed_head = kNone;
+uint32_t g_freed_tail = kNone;
+size_t g_live = 0;
+
+uintptr_t data_start(size_t index) { return g_start + kOsPageSize + index * g_stride; }
+
+size_t round_up(size_t value, size_t alignment) { return (value + alignment - 1) & ~(alignment - 1); }
+
+void set_protection(uintptr_t start, size_t length, int protection) {
+  int saved_errno = errno;
+  mprotect(reinterpret_cast<void*>(start), length, protection);
+  errno = saved_errno;
+}
+
+}  // namespace
+
+bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_left) {
+  if (slot_count == 0 || max_block_size == 0) return false;
+  g_data_size = round_up(max_block_size, kOsPageSize);
+  g_stride = g_data_size + kOsPageSize;
+  size_t total = kOsPageSize + slot_count * g_stride;
+  void* region = os_map_aligned(round_up(total, kSegmentSize), kSegmentSize);
+  if (!region) return false;
+  set_protection(reinterpret_cast<uintptr_t>(region), total, PROT_NONE);
+  g_slots = static_cast<GuardSlot*>(metadata_allocate(slot_count * sizeof(GuardSlot)));
+  if (!g_slots || !registry_initialize()) {
+    os_unmap(region, round_up(total, kSegmentSize));
+    return false;
+  }
+  g_start = reinterpret_cast<uintptr_t>(region);
+  g_slot_count = slot_count;
+  g_left = guard_left;
+  registry_set(g_start, round_up(total, kSegmentSize), kRegistryGuarded);
+  return true;
+}
+
+bool guard_pool_enabled() { return g_slot_count != 0; }
+
+void* guard_pool_allocate(size_t size, size_t alignment, GuardSlot** slot_out) {
+  if (g_slot_count == 0 || size > g_data_size || alignment > kOsPageSize) return nullptr;
+  if (alignment < kMaxAlignmentOfMalloc) alignment = kMaxAlignmentOfMalloc;
+  size_t index;
+  {
+    LockGuard guard(g_lock);
+    if (g_next_unused < g_slot_count) {
+      index = g_next_unused++;
+    } else if (g_freed_head != kNone) {
+      index = g_freed_head;
+      g_freed_head = g_slots[index].next_freed;
+      if (g_freed_head == kNone) g_freed_tail = kNone;
+    } else {
+      return nullptr;  // every slot is live: the caller falls back to an unguarded block
+    }
+    ++g_live;
+  }
+  GuardSlot& slot = g_slots[index];
+  uintptr_t data = data_start(index);
+  uintptr_t block;
+  uintptr_t first_page;
+  uintptr_t end_page;
+  if (g_left) {
+    block = data;
+    first_page = data;
+    end_page = data + round_up(size == 0 ? 1 : size, kOsPageSize);
+  } else {
+    // Flush against the right guard, rounded down to the alignment; the few bytes of
+    // slack that rounding leaves are covered by a canary.
+    block = (data + g_data_size - size) & ~(alignment - 1);
+    first_page = block & ~(kOsPageSize - 1);
+    end_page = data + g_data_size;
+  }
+  set_protection(first_page, end_page - first_page, PROT_READ | PROT_WRITE);
+  slot.block = block;
+  slot.state.store(GuardSlotState::kLive, std::memory_order_release);
+  *slot_out = &slot;
+  return reinterpret_cast<void*>(block);
+}
+
+bool guard_pool_contains(uintptr_t address) {
+  return address >= g_start && address < g_start + kOsPageSize + g_slot_count * g_stride;
+}
+
+GuardSlot* guard_pool_slot_of(uintptr_t address) {
+  if (!guard_pool_contains(address)) return nullptr;
+  if (address < g_start + kOsPageSize) return &g_slots[0];  // slot 0's left guard
+  size_t offset = address - g_start - kOsPageSize;
+  size_t index = offset / g_stride;
+  bool in_guard = offset % g_stride >= g_data_size;
+  // A right guard protects this slot's block in right mode, the next slot's in left mode.
+  if (in_guard && g_left && index + 1 < g_slot_count) ++index;
+  return &g_slots[index];
+}
+
+FreeOutcome guard_pool_free(GuardSlot* slot) {
+  GuardSlotState expected = GuardSlotState::kLive;
+  if (!slot->state.compare_exchange_strong(expected, GuardSlotState::kFreed, std::memory_order_acq_rel))
+    return expected == GuardSlotState::kFreed ? FreeOutcome::kDoubleFree : FreeOutcome::kNotAllocated;
+  size_t index = static_cast<size_t>(slot - g_slots);
+  uintptr_t data = data_start(index);
+  set_protection(data, g_data_size, PROT_NONE);
+  os_decommit(reinterpret_cast<void*>(data), g_data_size);
+  LockGuard guard(g_lock);
+  --g_live;
+  slot->next_freed = kNone;
+  if (g_freed_tail != kNone)
+    g_slots[g_freed_tail].next_freed = static_cast<uint32_t>(index);
+  else
+    g_freed_head = static_cast<uint32_t>(index);
+  g_freed_tail = static_cast<uint32_t>(index);
+  return FreeOutcome::kFreed;
+}
+
+size_t guard_pool_live_slots() { return g_live; }
+
+void guard_pool_lock_for_fork() { g_lock.lock(); }
+void guard_pool_unlock_after_fork(bool in_child) {
+  if (in_child)
+    g_lock.reset();
+  else
+    g_lock.unlock();
+}
+
+}  // namespace tally

@@ -1,0 +1,46 @@
+// Guarded blocks: a bounded pool of slots, each a few data pages between inaccessible
+// guard pages, reserved once at start-up. A block sits flush against its right guard page
+// (or, with guard_side=left, against its left one), so the first byte past its end (or
+// before its start) faults at the instruction. When freed, its pages become inaccessible
+// and stay so until the slot is reused, oldest freed first, so a use after free faults
+// too. The pool's size bounds both its memory and its mappings (the kernel allows 65,530):
+// about two per live slot.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <atomic>
+
+#include "core/block_record.h"
+#include "core/heap.h"
+
+namespace tally {
+
+enum class GuardSlotState : uint8_t { kUnused, kLive, kFreed };
+
+struct GuardSlot {
+  std::atomic<GuardSlotState> state;
+  uintptr_t block;  // the program's address
+  BlockRecord record;
+  uint32_t next_freed;  // FIFO of freed slots, by index
+};
+
+// Reserves the pool; false if the kernel refuses (then nothing is guarded).
+bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_left);
+bool guard_pool_enabled();
+// A guarded block of `size` bytes, or nullptr when no slot is free or the request does
+// not fit. `record` is filled in by the caller through the returned slot.
+void* guard_pool_allocate(size_t size, size_t alignment, GuardSlot** slot_out);
+// The slot whose data pages or guard pages hold `address`, or nullptr if the address is
+// not in the pool. For an address in a guard page, the slot whose block the guard protects.
+GuardSlot* guard_pool_slot_of(uintptr_t address);
+bool guard_pool_contains(uintptr_t address);
+// Protects the block's pages and queues the slot for reuse. kDoubleFree if not live.
+FreeOutcome guard_pool_free(GuardSlot* slot);
+size_t guard_pool_live_slots();
+
+void guard_pool_lock_for_fork();
+void guard_pool_unlock_after_fork(bool in_child);
+
+}  // namespace tally

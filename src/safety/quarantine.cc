@@ -1,0 +1,172 @@
+// The quarantine's batches and global FIFO. Blocks leave in the order they came (per
+// thread exactly, across threads by batch), and the thread whose batch pushes the global
+// FIFO past its bound releases the oldest batches itself: freeing faster than the
+// quarantine drains slows the freer down instead of growing memory.
+#include "safety/quarantine.h"
+
+#include "core/heap.h"
+#include "core/metadata_arena.h"
+#include "os/process.h"
+#include "safety/safety_config.h"
+
+namespace tally {
+
+constexpr uint32_t kBatchCapacity = 508;
+
+struct QuarantineBatch {
+  QuarantineBatch* next;
+  uint32_t count;
+  size_t bytes;
+  uintptr_t blocks[kBatchCapacity];
+};
+
+namespace {
+
+SpinLock g_lock;
+QuarantineBatch* g_oldest = nullptr;
+QuarantineBatch* g_newest = nullptr;
+QuarantineBatch* g_heapless = nullptr;  // the batch of threads without a heap, under g_lock
+QuarantineBatch* g_spare = nullptr;
+size_t g_bytes = 0;
+QuarantineRelease g_release = nullptr;
+
+QuarantineBatch* new_batch_locked() {
+  QuarantineBatch* batch = g_spare;
+  if (batch) {
+    g_spare = batch->next;
+  } else {
+    batch = static_cast<QuarantineBatch*>(metadata_allocate(sizeof(QuarantineBatch)));
+    if (!batch) return nullptr;
+  }
+  batch->next = nullptr;
+  batch->count = 0;
+  batch->bytes = 0;
+  return batch;
+}
+
+void append_locked(QuarantineBatch* batch) {
+  batch->next = nullptr;
+  if (g_newest)
+    g_newest->next = batch;
+  else
+    g_oldest = batch;
+  g_newest = batch;
+  g_bytes += batch->bytes;
+}
+
+// Takes the oldest batches off the FIFO until it is within `limit` bytes.
+QuarantineBatch* take_expired_locked(size_t limit) {
+  QuarantineBatch* expired = nullptr;
+  QuarantineBatch** tail = &expired;
+  while (g_oldest && g_bytes > limit) {
+    QuarantineBatch* batch = g_oldest;
+    g_oldest = batch->next;
+    if (!g_oldest) g_newest = nullptr;
+    g_bytes -= batch->bytes;
+    batch->next = nullptr;
+    *tail = batch;
+    tail = &batch->next;
+  }
+  return expired;
+}
+
+// Releases every block of the batches (no lock held: release may report and allocate).
+void release_batches(QuarantineBatch* batches) {
+  QuarantineBatch* last = nullptr;
+  for (QuarantineBatch* batch = batches; batch; batch = batch->next) {
+    for (uint32_t i = 0; i < batch->count; ++i) g_release(batch->blocks[i]);
+    last = batch;
+  }
+  if (!last) return;
+  LockGuard guard(g_lock);
+  last->next = g_spare;
+  g_spare = batches;
+}
+
+void publish(QuarantineBatch* batch) {
+  QuarantineBatch* expired;
+  {
+    LockGuard guard(g_lock);
+    append_locked(batch);
+    expired = take_expired_locked(g_safety.quarantine_bytes);
+  }
+  release_batches(expired);
+}
+
+}  // namespace
+
+void quarantine_set_release(QuarantineRelease release) { g_release = release; }
+
+void quarantine_put(Heap* heap, uintptr_t block, size_t bytes) {
+  if (!heap) {
+    QuarantineBatch* full = nullptr;
+    bool held = false;
+    {
+      LockGuard guard(g_lock);
+      if (!g_heapless) g_heapless = new_batch_locked();
+      if (g_heapless) {
+        held = true;
+        g_heapless->blocks[g_heapless->count++] = block;
+        g_heapless->bytes += bytes;
+        if (g_heapless->count == kBatchCapacity) {
+          full = g_heapless;
+          g_heapless = nullptr;
+        }
+      }
+    }
+    if (!held) return g_release(block);  // out of metadata memory: no quarantine for it
+    if (full) publish(full);
+    return;
+  }
+  QuarantineBatch* batch = heap->quarantine_batch;
+  if (TALLY_UNLIKELY(!batch)) {
+    {
+      LockGuard guard(g_lock);
+      batch = new_batch_locked();
+    }
+    if (!batch) {
+      g_release(block);
+      return;
+    }
+    heap->quarantine_batch = batch;
+  }
+  batch->blocks[batch->count++] = block;
+  batch->bytes += bytes;
+  if (batch->count == kBatchCapacity || batch->bytes >= g_safety.thread_quarantine_bytes) {
+    heap->quarantine_batch = nullptr;
+    publish(batch);
+  }
+}
+
+void quarantine_flush_heap(Heap* heap) {
+  QuarantineBatch* batch = heap->quarantine_batch;
+  if (!batch) return;
+  heap->quarantine_batch = nullptr;
+  publish(batch);
+}
+
+void quarantine_drain() {
+  if (Heap* heap = t_heap) quarantine_flush_heap(heap);
+  QuarantineBatch* expired;
+  {
+    LockGuard guard(g_lock);
+    if (g_heapless) {
+      append_locked(g_heapless);
+      g_heapless = nullptr;
+    }
+    expired = take_expired_locked(0);
+  }
+  release_batches(expired);
+}
+
+size_t quarantine_bytes_held() { return g_bytes; }
+
+void quarantine_lock_for_fork() { g_lock.lock(); }
+void quarantine_unlock_after_fork(bool in_child) {
+  if (in_child)
+    g_lock.reset();
+  else
+    g_lock.unlock();
+}
+
+}  // namespace tally

@@ -1,0 +1,93 @@
+// The checked paths end to end, in mode=debug: each bug class produces its report with the
+// stacks that make it useful, and clean use produces none.
+#include <gtest/gtest.h>
+#include <string.h>
+
+#include "api/checked_allocation.h"
+#include "safety/quarantine.h"
+#include "safety/safety_config.h"
+#include "tally.h"
+
+namespace tally {
+namespace {
+
+__attribute__((noinline)) char* allocate_orders(size_t size) {
+  return static_cast<char*>(tally_malloc(size));
+}
+
+__attribute__((noinline)) void release_orders(void* block) { tally_free(block); }
+
+TEST(CheckedModeDeathTest, OverflowIntoTheCanaryIsReportedAtFree) {
+  // Beyond guard_max_size, so the block is an ordinary one with a canary after it.
+  size_t size = g_safety.guard_max_size + 100;
+  char* block = allocate_orders(size);
+  block[size] = 'x';  // one past the end
+  EXPECT_EXIT(release_orders(block), testing::ExitedWithCode(1),
+              "ERROR: tally: heap-buffer-overflow on address 0x[0-9a-f]+ in thread T0(.|\n)*"
+              "is located 0 bytes to the right of [0-9]+-byte region(.|\n)*"
+              "previously allocated by thread T0 here:(.|\n)*allocate_orders");
+  block[size] = static_cast<char>(kCanaryByte);
+  release_orders(block);
+}
+
+TEST(CheckedModeDeathTest, ReadAfterFreeOfAGuardedBlockFaultsWithAllThreeStacks) {
+  char* block = allocate_orders(40);
+  release_orders(block);
+  EXPECT_EXIT((void)*static_cast<volatile char*>(block + 8), testing::ExitedWithCode(1),
+              "ERROR: tally: heap-use-after-free on address 0x[0-9a-f]+ in thread T0\n"
+              "READ of size \\? at 0x[0-9a-f]+(.|\n)*"
+              "is located 8 bytes inside of 40-byte region(.|\n)*"
+              "freed by thread T0 here:(.|\n)*release_orders(.|\n)*"
+              "previously allocated by thread T0 here:(.|\n)*allocate_orders");
+}
+
+TEST(CheckedModeDeathTest, OverflowWriteIntoTheGuardPageFaults) {
+  char* block = allocate_orders(64);
+  EXPECT_EXIT(memset(block, 0, 64 + 4096), testing::ExitedWithCode(1),
+              "ERROR: tally: heap-buffer-overflow(.|\n)*WRITE of size(.|\n)*"
+              "bytes to the right of 64-byte region");
+  release_orders(block);
+}
+
+TEST(CheckedModeDeathTest, WriteAfterFreeIsFoundWhenTheBlockLeavesQuarantine) {
+  size_t size = g_safety.guard_max_size + 1000;  // not guarded: poisoned and quarantined
+  char* block = allocate_orders(size);
+  release_orders(block);
+  block[123] = 7;
+  EXPECT_EXIT(quarantine_drain(), testing::ExitedWithCode(1),
+              "ERROR: tally: heap-use-after-free on address 0x[0-9a-f]+(.|\n)*"
+              "WRITE of size(.|\n)*is located 123 bytes inside of [0-9]+-byte region(.|\n)*"
+              "freed by thread T0 here:(.|\n)*release_orders");
+  block[123] = static_cast<char>(kPoisonByte);
+}
+
+TEST(CheckedModeDeathTest, MismatchedDeallocationIsReported) {
+  char* block = allocate_orders(24);
+  EXPECT_EXIT(deallocate_checked(block, kCallDelete, 0), testing::ExitedWithCode(1),
+              "alloc-dealloc-mismatch \\(malloc vs operator delete\\)");
+  release_orders(block);
+}
+
+TEST(CheckedModeDeathTest, DoubleFreeNamesBothFrees) {
+  char* block = allocate_orders(24);
+  release_orders(block);
+  EXPECT_EXIT(release_orders(block), testing::ExitedWithCode(1),
+              "attempting double-free(.|\n)*freed by thread T0 here:(.|\n)*release_orders");
+}
+
+TEST(CheckedMode, CleanUseIsSilentAndUsableSizeIsTheRequestedSize) {
+  testing::internal::CaptureStderr();
+  for (size_t size : {size_t{0}, size_t{1}, size_t{17}, size_t{1000}, size_t{70000}, size_t{1} << 20}) {
+    char* block = allocate_orders(size);
+    EXPECT_EQ(tally_malloc_usable_size(block), size);
+    memset(block, 0xAB, size);
+    block = static_cast<char*>(tally_realloc(block, size * 2 + 1));
+    for (size_t i = 0; i < size; ++i) ASSERT_EQ(static_cast<unsigned char>(block[i]), 0xAB);
+    release_orders(block);
+  }
+  quarantine_drain();
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
+
+}  // namespace
+}  // namespace tally

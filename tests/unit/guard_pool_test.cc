@@ -1,0 +1,92 @@
+// The guard pool: blocks flush against a guard page, inaccessible once freed, slots reused
+// oldest first, and a bounded number of slots. Runs in mode=debug (every small block guarded).
+#include "safety/guard_pool.h"
+
+#include <gtest/gtest.h>
+#include <setjmp.h>
+#include <signal.h>
+
+#include <set>
+#include <vector>
+
+#include "core/registry.h"
+#include "safety/safety_config.h"
+#include "tally.h"
+
+namespace tally {
+namespace {
+
+sigjmp_buf g_jump;
+void on_fault(int) { siglongjmp(g_jump, 1); }
+
+// True if reading `address` faults. Installs its own handler for the probe, so tally's
+// report handler does not end the test.
+bool read_faults(const volatile char* address) {
+  struct sigaction probe = {}, previous;
+  probe.sa_handler = on_fault;
+  sigaction(SIGSEGV, &probe, &previous);
+  bool faulted = true;
+  if (sigsetjmp(g_jump, 1) == 0) {
+    (void)*address;
+    faulted = false;
+  }
+  sigaction(SIGSEGV, &previous, nullptr);
+  return faulted;
+}
+
+TEST(GuardPool, SmallBlocksEndAtAGuardPage) {
+  ASSERT_TRUE(g_safety.guard_all) << "run with TALLY_OPTIONS=mode=debug";
+  for (size_t size : {size_t{1}, size_t{16}, size_t{100}, size_t{4096}, size_t{5000}}) {
+    char* block = static_cast<char*>(tally_malloc(size));
+    ASSERT_NE(block, nullptr);
+    EXPECT_EQ(registry_lookup(reinterpret_cast<uintptr_t>(block)), kRegistryGuarded);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % 16, 0u);
+    block[0] = 1;
+    block[size - 1] = 2;
+    // The guard page starts at most 15 bytes (the alignment) past the end.
+    uintptr_t end = reinterpret_cast<uintptr_t>(block) + size;
+    uintptr_t guard = (end + 4095) & ~uintptr_t{4095};
+    EXPECT_LT(guard - end, 16u);
+    EXPECT_TRUE(read_faults(reinterpret_cast<char*>(guard)));
+    tally_free(block);
+  }
+}
+
+TEST(GuardPool, FreedBlocksFaultOnAccess) {
+  char* block = static_cast<char*>(tally_malloc(64));
+  block[10] = 5;
+  tally_free(block);
+  EXPECT_TRUE(read_faults(block + 10));
+}
+
+TEST(GuardPool, SlotsAreReusedOldestFirstAndBounded) {
+  EXPECT_EQ(guard_pool_live_slots(), 0u);
+  std::vector<void*> live;
+  // More allocations than slots: the rest fall back to ordinary blocks with canaries.
+  for (size_t i = 0; i < g_safety.guard_pool_slots + 10; ++i) live.push_back(tally_malloc(32));
+  EXPECT_EQ(guard_pool_live_slots(), g_safety.guard_pool_slots);
+  size_t guarded = 0;
+  for (void* block : live) guarded += registry_lookup(reinterpret_cast<uintptr_t>(block)) == kRegistryGuarded;
+  EXPECT_EQ(guarded, g_safety.guard_pool_slots);
+  void* oldest_freed = live[0];
+  for (void* block : live) tally_free(block);
+  EXPECT_EQ(guard_pool_live_slots(), 0u);
+  // The next guarded block takes the slot freed first.
+  void* reused = tally_malloc(32);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(reused) & ~uintptr_t{4095},
+            reinterpret_cast<uintptr_t>(oldest_freed) & ~uintptr_t{4095});
+  tally_free(reused);
+}
+
+TEST(GuardPool, LargerBlocksAndAlignmentsStayOutOfThePool) {
+  void* big = tally_malloc(g_safety.guard_max_size + 1);
+  EXPECT_NE(registry_lookup(reinterpret_cast<uintptr_t>(big)), kRegistryGuarded);
+  tally_free(big);
+  void* aligned = tally_aligned_alloc(8192, 100);
+  EXPECT_NE(registry_lookup(reinterpret_cast<uintptr_t>(aligned)), kRegistryGuarded);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(aligned) % 8192, 0u);
+  tally_free(aligned);
+}
+
+}  // namespace
+}  // namespace tally

@@ -58,6 +58,25 @@ bool in_tally_code(uintptr_t pc) {
   return pc >= reinterpret_cast<uintptr_t>(__ehdr_start) && pc < reinterpret_cast<uintptr_t>(etext);
 }
 
+// Most frees and allocations come from a few hot call sites: a small per-thread cache of
+// (hash of the frames -> depot id) saves the depot's shared table on repeats.
+constexpr unsigned kStackCacheSize = 256;
+struct StackCacheEntry {
+  uint64_t hash;
+  uint32_t id;
+};
+__thread StackCacheEntry t_stack_cache[kStackCacheSize];
+
+uint64_t hash_frames(const uintptr_t* frames, int count) {
+  uint64_t hash = 0x9E3779B97F4A7C15ull ^ static_cast<uint64_t>(count);
+  for (int i = 0; i < count; ++i) {
+    hash ^= frames[i];
+    hash *= 0xBF58476D1CE4E5B9ull;
+    hash ^= hash >> 31;
+  }
+  return hash | 1;  // 0 marks an empty cache entry
+}
+
 TALLY_NOINLINE uint32_t capture_stack_id() {
   uintptr_t frames[kMaxStackDepth + 8];
   int depth = g_safety.stack_depth < kMaxStackDepth ? g_safety.stack_depth : kMaxStackDepth;
@@ -66,7 +85,13 @@ TALLY_NOINLINE uint32_t capture_stack_id() {
   while (first < count && in_tally_code(frames[first])) ++first;
   if (first == count) first = count > 2 ? 2 : 0;  // statically linked: see in_tally_code
   if (count - first > depth) count = first + depth;
-  return stack_depot_put(frames + first, count - first);
+  uint64_t hash = hash_frames(frames + first, count - first);
+  StackCacheEntry& cached = t_stack_cache[hash % kStackCacheSize];
+  if (cached.hash == hash) return cached.id;
+  uint32_t id = stack_depot_put(frames + first, count - first);
+  cached.hash = hash;
+  cached.id = id;
+  return id;
 }
 
 bool wants_guard(Heap* heap, size_t size, size_t alignment) {
@@ -119,12 +144,18 @@ size_t span_of(const BlockLookup& lookup) {
 void really_free_small(Page* page, uint32_t index) {
   uint32_t word = index >> 6;
   uint64_t bit = uint64_t{1} << (index & 63);
+  Heap* heap = t_heap;
+  if (heap && page->heap == heap) {
+    // The quarantine bit is our claim: set the free bit, then drop the claim. A free racing
+    // this release sees the free bit (or the claim) and is reported as a double free.
+    heap_free_local_claimed(heap, page, index);
+    page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
+    return;
+  }
   // Out of quarantine first: a free racing this release then sees a live block and is
   // caught by the bitmaps as a double free, never frees the block twice.
   page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
-  Heap* heap = t_heap;
-  FreeOutcome outcome = heap && page->heap == heap ? heap_free_local(heap, page, index)
-                                                   : heap_free_remote(page, index);
+  FreeOutcome outcome = heap_free_remote(page, index);
   if (outcome != FreeOutcome::kFreed)
     report_double_free(page->start + uintptr_t{index} * page->block_size,
                        BlockExtent{page->start + uintptr_t{index} * page->block_size, page->block_size}, 0);
@@ -132,6 +163,21 @@ void really_free_small(Page* page, uint32_t index) {
 
 // The quarantine's release hook: verify the poison, then free for real.
 void release_from_quarantine(uintptr_t address) {
+  if (registry_lookup(address) == kRegistrySegment) {
+    // The quarantine only holds block starts it was given, so the index is exact.
+    Page* page = page_of(segment_of(address), address);
+    uint32_t index = static_cast<uint32_t>(((address - page->start) * page->reciprocal) >> kReciprocalShift);
+    if (g_safety.poison) {
+      size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(address), page->block_size, kPoisonByte);
+      if (TALLY_UNLIKELY(damaged != SIZE_MAX)) {
+        BlockLookup lookup = lookup_block(address);
+        BlockHistory history = history_of(lookup);
+        history.freed = true;
+        report_write_after_free(address + damaged, history);
+      }
+    }
+    return really_free_small(page, index);
+  }
   BlockLookup lookup = lookup_block(address);
   if (lookup.where == BlockLookup::kLarge) return large_leave_quarantine(lookup.large);
   if (lookup.where != BlockLookup::kSmall) return;
@@ -172,20 +218,30 @@ void report_guard_fault_from_handler(const GuardFault& fault) {
                      fault.is_write, fault.pc, history);
 }
 
-// The checks every checked free makes once it owns the block. Returns the history.
-BlockHistory check_and_record_free(const BlockLookup& lookup, ApiCall call, uintptr_t caller) {
-  BlockRecord* record = lookup.record;
+// The checks every checked free makes once it owns the block (mismatch, canary), then
+// the free's stack. `lookup` is only consulted to write a report.
+TALLY_COLD void report_free_problem(uintptr_t start, ApiCall call, uintptr_t caller, size_t damaged) {
+  BlockLookup lookup = lookup_block(start);
+  lookup.kind = BlockLookup::kLive;
   BlockHistory history = history_of(lookup);
-  uintptr_t start = lookup.extent.start;
-  if (g_safety.alloc_dealloc_mismatch && record->kind() != kind_of_call(call)) {
-    report_alloc_dealloc_mismatch(start, allocation_kind_name(record->kind(), false),
+  history.freed = false;
+  if (damaged == SIZE_MAX) {
+    report_alloc_dealloc_mismatch(start, allocation_kind_name(lookup.record->kind(), false),
                                   allocation_kind_name(kind_of_call(call), true), history, caller);
+  } else {
+    report_overflow_found_at_free(start + history.size + damaged, history, caller);
   }
-  size_t damaged = damaged_canary(start, lookup.extent.size, span_of(lookup));
-  if (damaged != SIZE_MAX) report_overflow_found_at_free(start + lookup.extent.size + damaged, history, caller);
+}
+
+TALLY_INLINE void check_and_record_free(uintptr_t start, size_t span, BlockRecord* record, ApiCall call,
+                                        uintptr_t caller) {
+  if (g_safety.alloc_dealloc_mismatch && TALLY_UNLIKELY(record->kind() != kind_of_call(call)))
+    report_free_problem(start, call, caller, SIZE_MAX);
+  size_t size = record->size();
+  size_t damaged = damaged_canary(start, size, span);
+  if (TALLY_UNLIKELY(damaged != SIZE_MAX)) report_free_problem(start, call, caller, damaged);
   record->free_stack = g_safety.free_stacks ? capture_stack_id() : 0;
   record->free_thread = static_cast<uint16_t>(current_thread_number());
-  return history;
 }
 
 TALLY_COLD void report_not_live(const BlockLookup& lookup, uintptr_t address, uintptr_t caller) {
@@ -251,7 +307,8 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
     block = reinterpret_cast<uintptr_t>(heap_allocate(heap, size_class));
     if (!block) return nullptr;
     Page* page = page_of(segment_of(block), block);
-    *record_of(page, block_index_of(page, block)) = record;
+    uint32_t index = static_cast<uint32_t>(((block - page->start) * page->reciprocal) >> kReciprocalShift);
+    *record_of(page, index) = record;
     span = page->block_size;
   } else {
     block = reinterpret_cast<uintptr_t>(large_allocate(needed, alignment, false));
@@ -270,26 +327,39 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
   Heap* heap = t_heap;
   if (heap) ++heap->api_calls[call];
   uintptr_t address = reinterpret_cast<uintptr_t>(pointer);
+  if (TALLY_LIKELY(registry_lookup(address) == kRegistrySegment)) {
+    Page* page = page_of(segment_of(address), address);
+    uint32_t index = block_index_of(page, address);
+    if (TALLY_LIKELY(index != UINT32_MAX)) {
+      uint32_t word = index >> 6;
+      uint64_t bit = uint64_t{1} << (index & 63);
+      bool free_now = (page->free_bits[word].load(std::memory_order_acquire) |
+                       page->remote_bits[word].load(std::memory_order_acquire)) & bit;
+      // Claim the block for the quarantine: of two racing frees exactly one wins.
+      if (TALLY_LIKELY(!free_now) &&
+          TALLY_LIKELY(!(page->quarantine_bits[word].fetch_or(bit, std::memory_order_seq_cst) & bit))) {
+        size_t block_size = page->block_size;
+        check_and_record_free(address, block_size, record_of(page, index), call, caller);
+        if (g_safety.poison) pattern_fill(pointer, block_size, kPoisonByte);
+        if (g_safety.quarantine)
+          quarantine_put(heap, address, block_size);
+        else
+          really_free_small(page, index);
+        return;
+      }
+    }
+  }
   BlockLookup lookup = lookup_block(address);
   if (lookup.kind != BlockLookup::kLive) return report_not_live(lookup, address, caller);
   switch (lookup.where) {
-    case BlockLookup::kSmall: {
-      uint64_t bit = uint64_t{1} << (lookup.index & 63);
-      if (lookup.page->quarantine_bits[lookup.index >> 6].fetch_or(bit, std::memory_order_seq_cst) & bit)
-        return report_double_free_with_history(address, history_of(lookup), caller);
-      check_and_record_free(lookup, call, caller);
-      size_t block_size = lookup.page->block_size;
-      if (g_safety.poison) pattern_fill(pointer, block_size, kPoisonByte);
-      if (g_safety.quarantine)
-        quarantine_put(heap, address, block_size);
-      else
-        release_from_quarantine(address);
-      return;
-    }
+    case BlockLookup::kSmall:
+      // The lean lane above handles every live small block; here it was freed meanwhile.
+      return report_double_free_with_history(address, history_of(lookup), caller);
     case BlockLookup::kLarge: {
       if (!large_enter_quarantine(lookup.large))
         return report_double_free_with_history(address, history_of(lookup), caller);
-      check_and_record_free(lookup, call, caller);  // before the pages become inaccessible
+      // Before the pages become inaccessible.
+      check_and_record_free(address, span_of(lookup), lookup.record, call, caller);
       large_protect_quarantined(lookup.large);
       if (g_safety.quarantine)
         quarantine_put(heap, address, lookup.large->usable_size);
@@ -298,7 +368,7 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
       return;
     }
     case BlockLookup::kGuarded: {
-      check_and_record_free(lookup, call, caller);
+      check_and_record_free(address, span_of(lookup), lookup.record, call, caller);
       if (guard_pool_free(lookup.slot) != FreeOutcome::kFreed)
         report_double_free_with_history(address, history_of(lookup), caller);
       return;

@@ -12,7 +12,6 @@ namespace tally {
 namespace {
 
 std::atomic<uint32_t> g_next_thread_number{0};
-__thread uint32_t t_thread_number_plus_one = 0;
 
 // Reads a small /proc file into `buffer`; returns the length, 0 on failure.
 size_t read_proc_file(const char* path, char* buffer, size_t capacity) {
@@ -67,9 +66,10 @@ void write_all(int fd, const char* data, size_t length) {
   }
 }
 
-uint32_t current_thread_number() {
-  if (t_thread_number_plus_one == 0)
-    t_thread_number_plus_one = g_next_thread_number.fetch_add(1, std::memory_order_relaxed) + 1;
+__thread uint32_t t_thread_number_plus_one = 0;
+
+uint32_t assign_thread_number() {
+  t_thread_number_plus_one = g_next_thread_number.fetch_add(1, std::memory_order_relaxed) + 1;
   return t_thread_number_plus_one - 1;
 }
 

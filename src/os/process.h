@@ -17,7 +17,12 @@ void write_all(int fd, const char* data, size_t length);
 
 // Threads are numbered in the order they first call into tally; the main thread, which
 // the loader's first malloc runs on, is T0.
-uint32_t current_thread_number();
+extern __thread uint32_t t_thread_number_plus_one;
+uint32_t assign_thread_number();
+inline uint32_t current_thread_number() {
+  uint32_t number = t_thread_number_plus_one;
+  return __builtin_expect(number != 0, 1) ? number - 1 : assign_thread_number();
+}
 
 // A coarse monotonic clock (a few ms resolution, vDSO, no system call) for purge delays.
 uint32_t monotonic_milliseconds();

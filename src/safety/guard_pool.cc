@@ -59,10 +59,11 @@ bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_
   g_slot_count = slot_count;
   g_left = guard_left;
   registry_set(g_start, round_up(total, kSegmentSize), kRegistryGuarded);
+  g_guard_pool_enabled = true;
   return true;
 }
 
-bool guard_pool_enabled() { return g_slot_count != 0; }
+bool g_guard_pool_enabled = false;
 
 void* guard_pool_allocate(size_t size, size_t alignment, GuardSlot** slot_out) {
   if (g_slot_count == 0 || size > g_data_size || alignment > kOsPageSize) return nullptr;

@@ -148,9 +148,7 @@ void really_free_small(Page* page, uint32_t index) {
   if (heap && page->heap == heap) {
     // The quarantine bit is our claim: set the free bit, then drop the claim. A free racing
     // this release sees the free bit (or the claim) and is reported as a double free.
-    heap_free_local_claimed(heap, page, index);
-    page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
-    return;
+    return heap_free_local_claimed(heap, page, index);
   }
   // Out of quarantine first: a free racing this release then sees a live block and is
   // caught by the bitmaps as a double free, never frees the block twice.
@@ -233,11 +231,11 @@ TALLY_COLD void report_free_problem(uintptr_t start, ApiCall call, uintptr_t cal
   }
 }
 
-TALLY_INLINE void check_and_record_free(uintptr_t start, size_t span, BlockRecord* record, ApiCall call,
-                                        uintptr_t caller) {
+// `size` is the requested size (a large block's is wider than its record's size field).
+TALLY_INLINE void check_and_record_free(uintptr_t start, size_t size, size_t span, BlockRecord* record,
+                                        ApiCall call, uintptr_t caller) {
   if (g_safety.alloc_dealloc_mismatch && TALLY_UNLIKELY(record->kind() != kind_of_call(call)))
     report_free_problem(start, call, caller, SIZE_MAX);
-  size_t size = record->size();
   size_t damaged = damaged_canary(start, size, span);
   if (TALLY_UNLIKELY(damaged != SIZE_MAX)) report_free_problem(start, call, caller, damaged);
   record->free_stack = g_safety.free_stacks ? capture_stack_id() : 0;
@@ -339,7 +337,8 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
       if (TALLY_LIKELY(!free_now) &&
           TALLY_LIKELY(!(page->quarantine_bits[word].fetch_or(bit, std::memory_order_seq_cst) & bit))) {
         size_t block_size = page->block_size;
-        check_and_record_free(address, block_size, record_of(page, index), call, caller);
+        BlockRecord* record = record_of(page, index);
+        check_and_record_free(address, record->size(), block_size, record, call, caller);
         if (g_safety.poison) pattern_fill(pointer, block_size, kPoisonByte);
         if (g_safety.quarantine)
           quarantine_put(heap, address, block_size);
@@ -359,7 +358,7 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
       if (!large_enter_quarantine(lookup.large))
         return report_double_free_with_history(address, history_of(lookup), caller);
       // Before the pages become inaccessible.
-      check_and_record_free(address, span_of(lookup), lookup.record, call, caller);
+      check_and_record_free(address, lookup.extent.size, span_of(lookup), lookup.record, call, caller);
       large_protect_quarantined(lookup.large);
       if (g_safety.quarantine)
         quarantine_put(heap, address, lookup.large->usable_size);
@@ -368,7 +367,7 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
       return;
     }
     case BlockLookup::kGuarded: {
-      check_and_record_free(address, span_of(lookup), lookup.record, call, caller);
+      check_and_record_free(address, lookup.extent.size, span_of(lookup), lookup.record, call, caller);
       if (guard_pool_free(lookup.slot) != FreeOutcome::kFreed)
         report_double_free_with_history(address, history_of(lookup), caller);
       return;

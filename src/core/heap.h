@@ -123,14 +123,16 @@ TALLY_INLINE FreeOutcome heap_free_local(Heap* heap, Page* page, uint32_t index)
   return FreeOutcome::kFreed;
 }
 
-// Free of block `index` of a page `heap` owns, by a caller that already holds an exclusive
-// claim on the block (its quarantine bit): no other free can race this one, so the free bit
-// is set with a plain store (only the owner writes free words).
+// Free of block `index` of a page `heap` owns, by a caller that holds an exclusive claim
+// on the block (its quarantine bit): no other free can race this one, so the free bit is
+// set with a plain store (only the owner writes free words), and the claim is dropped
+// before the page can be retired (its header may go back to the kernel with it).
 TALLY_INLINE void heap_free_local_claimed(Heap* heap, Page* page, uint32_t index) {
   uint32_t word = index >> 6;
   uint64_t bit = uint64_t{1} << (index & 63);
   page->free_bits[word].store(page->free_bits[word].load(std::memory_order_relaxed) | bit,
                               std::memory_order_release);
+  page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
   if (word < page->cursor) page->cursor = word;
   heap->live_bytes -= page->block_size;
   if (TALLY_UNLIKELY(--page->used == 0 || page->status == PageStatus::kFull))

@@ -36,10 +36,7 @@ void metadata_lock_for_fork() {
   g_lock.lock();
 }
 void metadata_unlock_after_fork(bool in_child) {
-  if (in_child)
-    g_lock.reset();
-  else
-    g_lock.unlock();
+  g_lock.release_after_fork(in_child);
 }
 
 }  // namespace tally

@@ -140,10 +140,7 @@ void segment_lock_for_fork() {
   g_cache_lock.lock();
 }
 void segment_unlock_after_fork(bool in_child) {
-  if (in_child)
-    g_cache_lock.reset();
-  else
-    g_cache_lock.unlock();
+  g_cache_lock.release_after_fork(in_child);
 }
 
 }  // namespace tally

@@ -39,6 +39,9 @@ class SpinLock {
   bool try_lock() { return !flag_.exchange(true, std::memory_order_acquire); }
   void unlock() { flag_.store(false, std::memory_order_release); }
   void reset() { flag_.store(false, std::memory_order_relaxed); }
+  // After fork: the parent releases the lock it took before forking; the child, whose
+  // other threads are gone, starts with it free.
+  void release_after_fork(bool in_child) { in_child ? reset() : unlock(); }
 
  private:
   void lock_slow();

@@ -163,10 +163,7 @@ size_t quarantine_bytes_held() { return g_bytes; }
 
 void quarantine_lock_for_fork() { g_lock.lock(); }
 void quarantine_unlock_after_fork(bool in_child) {
-  if (in_child)
-    g_lock.reset();
-  else
-    g_lock.unlock();
+  g_lock.release_after_fork(in_child);
 }
 
 }  // namespace tally

@@ -18,8 +18,10 @@ TALLY_COLD void report_bad_pointer(uintptr_t address, uintptr_t caller) {
     if (lookup.record) return report_double_free_with_history(address, history_of(lookup), caller);
     return report_double_free(address, lookup.extent, caller);
   }
-  report_invalid_free(address, lookup.kind == BlockLookup::kInterior ? lookup.extent : BlockExtent{0, 0},
-                      caller);
+  if (lookup.kind == BlockLookup::kInterior && lookup.record)
+    return report_invalid_free_with_history(address, history_of(lookup), caller);
+  report_invalid_free(
+      address, lookup.kind == BlockLookup::kInterior ? lookup.extent : BlockExtent{0, 0}, caller);
 }
 
 namespace {

@@ -48,7 +48,8 @@ TALLY_INLINE void* allocate(size_t size, ApiCall call) {
 TALLY_INLINE FastFree deallocate_fast(void* pointer, ApiCall call) {
   uintptr_t address = reinterpret_cast<uintptr_t>(pointer);
   Heap* heap = t_heap;
-  if (TALLY_UNLIKELY(registry_lookup(address) != kRegistrySegment || heap == nullptr || heap->checked))
+  if (TALLY_UNLIKELY(registry_lookup(address) != kRegistrySegment || heap == nullptr ||
+                     heap->checked))
     return FastFree::kSlowPath;
   Page* page = page_of(segment_of(address), address);
   if (TALLY_UNLIKELY(page->heap != heap)) return FastFree::kSlowPath;

@@ -28,7 +28,8 @@ void classify(BlockLookup& result, uintptr_t address, bool live, bool freed, siz
 }  // namespace
 
 BlockLookup lookup_block(uintptr_t address) {
-  BlockLookup result{BlockLookup::kNotOurs, BlockLookup::kNowhere, nullptr, 0, nullptr, nullptr, {0, 0}, nullptr};
+  BlockLookup result{
+      BlockLookup::kNotOurs, BlockLookup::kNowhere, nullptr, 0, nullptr, nullptr, {0, 0}, nullptr};
   uintptr_t entry = registry_lookup(address);
   if (entry == kRegistrySegment) {
     Page* page = page_of(segment_of(address), address);
@@ -42,7 +43,8 @@ BlockLookup lookup_block(uintptr_t address) {
     result.record = page->records ? record_of(page, result.index) : nullptr;
     size_t size = result.record ? result.record->size() : page->block_size;
     result.extent = {start + index * page->block_size, size};
-    bool freed = bit_set(page->free_bits, result.index) || bit_set(page->remote_bits, result.index) ||
+    bool freed = bit_set(page->free_bits, result.index) ||
+                 bit_set(page->remote_bits, result.index) ||
                  bit_set(page->quarantine_bits, result.index);
     classify(result, address, !freed, freed, page->block_size);
     return result;
@@ -72,14 +74,17 @@ BlockLookup lookup_block(uintptr_t address) {
     result.slot = slot;
     result.record = &slot->record;
     result.extent = {slot->block, slot->record.size()};
+    // The block spans up to its 16-byte-aligned end (the canary's slack before the guard).
+    size_t span = ((slot->block + slot->record.size() + 15) & ~uintptr_t{15}) - slot->block;
     classify(result, address, state == GuardSlotState::kLive, state == GuardSlotState::kFreed,
-             slot->record.size());
+             span);
   }
   return result;
 }
 
 BlockHistory history_of(const BlockLookup& lookup) {
-  BlockHistory history{lookup.extent.start, lookup.extent.size, 0, 0, 0, 0, lookup.kind == BlockLookup::kFreed};
+  BlockHistory history{
+      lookup.extent.start, lookup.extent.size, 0, 0, 0, 0, lookup.kind == BlockLookup::kFreed};
   if (const BlockRecord* record = lookup.record) {
     history.alloc_stack = record->alloc_stack;
     history.alloc_thread = record->alloc_thread;

@@ -22,8 +22,8 @@ struct BlockLookup {
   uint32_t index;
   LargeBlock* large;
   GuardSlot* slot;
-  BlockExtent extent;    // the block: start, and size (requested size when it has a record)
-  BlockRecord* record;   // checked modes
+  BlockExtent extent;   // the block: start, and size (requested size when it has a record)
+  BlockRecord* record;  // checked modes
 };
 
 BlockLookup lookup_block(uintptr_t address);

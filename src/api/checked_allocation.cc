@@ -24,9 +24,6 @@
 #include "safety/quarantine.h"
 #include "safety/safety_config.h"
 
-extern "C" char __ehdr_start[] __attribute__((visibility("hidden")));
-extern "C" char etext[] __attribute__((visibility("hidden")));
-
 namespace tally {
 namespace {
 
@@ -55,7 +52,7 @@ AllocationKind kind_of_call(ApiCall call) {
 // statically its code range is the program's, so it falls back to dropping the frames
 // of the entry point and the checked path.
 bool in_tally_code(uintptr_t pc) {
-  return pc >= reinterpret_cast<uintptr_t>(__ehdr_start) && pc < reinterpret_cast<uintptr_t>(etext);
+  return address_in_tally_code(pc);
 }
 
 // Most frees and allocations come from a few hot call sites: a small per-thread cache of
@@ -77,6 +74,13 @@ uint64_t hash_frames(const uintptr_t* frames, int count) {
   return hash | 1;  // 0 marks an empty cache entry
 }
 
+// Code without frame pointers (glibc's strdup, most of libstdc++) ends a frame-pointer walk
+// early. When the walk found fewer than this many frames of the program, the unwinder
+// (tables, microseconds) takes over; never while it is already running on this thread,
+// since its first use may allocate.
+constexpr int kMinimumWalkedFrames = 3;
+__thread bool t_unwinding = false;
+
 TALLY_NOINLINE uint32_t capture_stack_id() {
   uintptr_t frames[kMaxStackDepth + 8];
   int depth = g_safety.stack_depth < kMaxStackDepth ? g_safety.stack_depth : kMaxStackDepth;
@@ -84,6 +88,17 @@ TALLY_NOINLINE uint32_t capture_stack_id() {
   int first = 0;
   while (first < count && in_tally_code(frames[first])) ++first;
   if (first == count) first = count > 2 ? 2 : 0;  // statically linked: see in_tally_code
+  if (count - first < kMinimumWalkedFrames && count < depth + 8 && !t_unwinding) {
+    t_unwinding = true;
+    int unwound = stack_capture_unwind(frames, depth + 8, 0);
+    t_unwinding = false;
+    if (unwound > count) {
+      count = unwound;
+      first = 0;
+      while (first < count && in_tally_code(frames[first])) ++first;
+      if (first == count) first = 0;
+    }
+  }
   if (count - first > depth) count = first + depth;
   uint64_t hash = hash_frames(frames + first, count - first);
   StackCacheEntry& cached = t_stack_cache[hash % kStackCacheSize];
@@ -95,14 +110,16 @@ TALLY_NOINLINE uint32_t capture_stack_id() {
 }
 
 bool wants_guard(Heap* heap, size_t size, size_t alignment) {
-  if (!guard_pool_enabled() || size > g_safety.guard_max_size || alignment > kOsPageSize) return false;
+  if (!guard_pool_enabled() || size > g_safety.guard_max_size || alignment > kOsPageSize)
+    return false;
   if (g_safety.guard_all) return true;
   if (g_safety.sample_rate == 0) return false;
   if (--heap->guard_countdown != 0) return false;
   // The next sample comes after between half and one and a half times the rate, so
   // allocation patterns cannot stay in step with the sampling.
   uint32_t rate = g_safety.sample_rate;
-  uint32_t jitter = static_cast<uint32_t>((reinterpret_cast<uintptr_t>(&size) >> 4) ^ size) % (rate | 1);
+  uint32_t jitter =
+      static_cast<uint32_t>((reinterpret_cast<uintptr_t>(&size) >> 4) ^ size) % (rate | 1);
   heap->guard_countdown = rate / 2 + jitter + 1;
   return true;
 }
@@ -110,8 +127,8 @@ bool wants_guard(Heap* heap, size_t size, size_t alignment) {
 void fill_canary(uintptr_t block, size_t size, size_t span) {
   if (!g_safety.canaries || span <= size) return;
   size_t slack = span - size;
-  pattern_fill(reinterpret_cast<void*>(block + size), slack < kMaxCanaryBytes ? slack : kMaxCanaryBytes,
-               kCanaryByte);
+  pattern_fill(reinterpret_cast<void*>(block + size),
+               slack < kMaxCanaryBytes ? slack : kMaxCanaryBytes, kCanaryByte);
 }
 
 // Offset past the requested size of the first damaged canary byte, or SIZE_MAX.
@@ -155,8 +172,9 @@ void really_free_small(Page* page, uint32_t index) {
   page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
   FreeOutcome outcome = heap_free_remote(page, index);
   if (outcome != FreeOutcome::kFreed)
-    report_double_free(page->start + uintptr_t{index} * page->block_size,
-                       BlockExtent{page->start + uintptr_t{index} * page->block_size, page->block_size}, 0);
+    report_double_free(
+        page->start + uintptr_t{index} * page->block_size,
+        BlockExtent{page->start + uintptr_t{index} * page->block_size, page->block_size}, 0);
 }
 
 // The quarantine's release hook: verify the poison, then free for real.
@@ -164,9 +182,11 @@ void release_from_quarantine(uintptr_t address) {
   if (registry_lookup(address) == kRegistrySegment) {
     // The quarantine only holds block starts it was given, so the index is exact.
     Page* page = page_of(segment_of(address), address);
-    uint32_t index = static_cast<uint32_t>(((address - page->start) * page->reciprocal) >> kReciprocalShift);
+    uint32_t index =
+        static_cast<uint32_t>(((address - page->start) * page->reciprocal) >> kReciprocalShift);
     if (g_safety.poison) {
-      size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(address), page->block_size, kPoisonByte);
+      size_t damaged =
+          pattern_first_mismatch(reinterpret_cast<void*>(address), page->block_size, kPoisonByte);
       if (TALLY_UNLIKELY(damaged != SIZE_MAX)) {
         BlockLookup lookup = lookup_block(address);
         BlockHistory history = history_of(lookup);
@@ -180,8 +200,8 @@ void release_from_quarantine(uintptr_t address) {
   if (lookup.where == BlockLookup::kLarge) return large_leave_quarantine(lookup.large);
   if (lookup.where != BlockLookup::kSmall) return;
   if (g_safety.poison) {
-    size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(address), lookup.page->block_size,
-                                            kPoisonByte);
+    size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(address),
+                                            lookup.page->block_size, kPoisonByte);
     if (damaged != SIZE_MAX) {
       BlockHistory history = history_of(lookup);
       history.freed = true;
@@ -191,7 +211,7 @@ void release_from_quarantine(uintptr_t address) {
   really_free_small(lookup.page, lookup.index);
 }
 
-void report_guard_fault_from_handler(const GuardFault& fault) {
+bool report_guard_fault_from_handler(const GuardFault& fault) {
   // The block the fault is about: the guarded block whose data or guard page was hit, or
   // the quarantined large block whose pages were made inaccessible. Its extent is kept
   // even when the address lies outside it (overflows) or it is freed.
@@ -203,22 +223,25 @@ void report_guard_fault_from_handler(const GuardFault& fault) {
     lookup.record = &slot->record;
     lookup.extent = {slot->block, slot->record.size()};
     freed = slot->state.load(std::memory_order_acquire) == GuardSlotState::kFreed;
-  } else if (lookup.where == BlockLookup::kLarge) {
+  } else if (lookup.where == BlockLookup::kLarge &&
+             lookup.large->state.load(std::memory_order_acquire) == LargeState::kQuarantined) {
     lookup.extent = {lookup.large->base, lookup.large->requested_size};
     freed = lookup.large->state.load(std::memory_order_acquire) == LargeState::kQuarantined;
   } else {
-    return;  // not a block of ours: the handler passes the fault on
+    return false;  // not a block of ours: the handler passes the fault on
   }
   lookup.kind = freed ? BlockLookup::kFreed : BlockLookup::kLive;
   BlockHistory history = history_of(lookup);
   history.freed = freed;
   report_guard_fault(freed ? "heap-use-after-free" : "heap-buffer-overflow", fault.address,
                      fault.is_write, fault.pc, history);
+  return true;
 }
 
 // The checks every checked free makes once it owns the block (mismatch, canary), then
 // the free's stack. `lookup` is only consulted to write a report.
-TALLY_COLD void report_free_problem(uintptr_t start, ApiCall call, uintptr_t caller, size_t damaged) {
+TALLY_COLD void report_free_problem(uintptr_t start, ApiCall call, uintptr_t caller,
+                                    size_t damaged) {
   BlockLookup lookup = lookup_block(start);
   lookup.kind = BlockLookup::kLive;
   BlockHistory history = history_of(lookup);
@@ -232,8 +255,8 @@ TALLY_COLD void report_free_problem(uintptr_t start, ApiCall call, uintptr_t cal
 }
 
 // `size` is the requested size (a large block's is wider than its record's size field).
-TALLY_INLINE void check_and_record_free(uintptr_t start, size_t size, size_t span, BlockRecord* record,
-                                        ApiCall call, uintptr_t caller) {
+TALLY_INLINE void check_and_record_free(uintptr_t start, size_t size, size_t span,
+                                        BlockRecord* record, ApiCall call, uintptr_t caller) {
   if (g_safety.alloc_dealloc_mismatch && TALLY_UNLIKELY(record->kind() != kind_of_call(call)))
     report_free_problem(start, call, caller, SIZE_MAX);
   size_t damaged = damaged_canary(start, size, span);
@@ -243,7 +266,8 @@ TALLY_INLINE void check_and_record_free(uintptr_t start, size_t size, size_t spa
 }
 
 TALLY_COLD void report_not_live(const BlockLookup& lookup, uintptr_t address, uintptr_t caller) {
-  if (lookup.kind == BlockLookup::kFreed) return report_double_free_with_history(address, history_of(lookup), caller);
+  if (lookup.kind == BlockLookup::kFreed)
+    return report_double_free_with_history(address, history_of(lookup), caller);
   report_bad_pointer(address, caller);
 }
 
@@ -251,10 +275,14 @@ TALLY_COLD void report_not_live(const BlockLookup& lookup, uintptr_t address, ui
 
 const char* allocation_kind_name(AllocationKind kind, bool for_free) {
   switch (kind) {
-    case AllocationKind::kMalloc: return for_free ? "free" : "malloc";
-    case AllocationKind::kNew: return for_free ? "operator delete" : "operator new";
-    case AllocationKind::kNewArray: return for_free ? "operator delete []" : "operator new []";
-    case AllocationKind::kNewAligned: return for_free ? "operator delete (aligned)" : "operator new (aligned)";
+    case AllocationKind::kMalloc:
+      return for_free ? "free" : "malloc";
+    case AllocationKind::kNew:
+      return for_free ? "operator delete" : "operator new";
+    case AllocationKind::kNewArray:
+      return for_free ? "operator delete []" : "operator new []";
+    case AllocationKind::kNewAligned:
+      return for_free ? "operator delete (aligned)" : "operator new (aligned)";
     case AllocationKind::kNewArrayAligned:
       return for_free ? "operator delete [] (aligned)" : "operator new [] (aligned)";
   }
@@ -305,7 +333,8 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
     block = reinterpret_cast<uintptr_t>(heap_allocate(heap, size_class));
     if (!block) return nullptr;
     Page* page = page_of(segment_of(block), block);
-    uint32_t index = static_cast<uint32_t>(((block - page->start) * page->reciprocal) >> kReciprocalShift);
+    uint32_t index =
+        static_cast<uint32_t>(((block - page->start) * page->reciprocal) >> kReciprocalShift);
     *record_of(page, index) = record;
     span = page->block_size;
   } else {
@@ -332,10 +361,12 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
       uint32_t word = index >> 6;
       uint64_t bit = uint64_t{1} << (index & 63);
       bool free_now = (page->free_bits[word].load(std::memory_order_acquire) |
-                       page->remote_bits[word].load(std::memory_order_acquire)) & bit;
+                       page->remote_bits[word].load(std::memory_order_acquire)) &
+                      bit;
       // Claim the block for the quarantine: of two racing frees exactly one wins.
       if (TALLY_LIKELY(!free_now) &&
-          TALLY_LIKELY(!(page->quarantine_bits[word].fetch_or(bit, std::memory_order_seq_cst) & bit))) {
+          TALLY_LIKELY(
+              !(page->quarantine_bits[word].fetch_or(bit, std::memory_order_seq_cst) & bit))) {
         size_t block_size = page->block_size;
         BlockRecord* record = record_of(page, index);
         check_and_record_free(address, record->size(), block_size, record, call, caller);
@@ -358,7 +389,8 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
       if (!large_enter_quarantine(lookup.large))
         return report_double_free_with_history(address, history_of(lookup), caller);
       // Before the pages become inaccessible.
-      check_and_record_free(address, lookup.extent.size, span_of(lookup), lookup.record, call, caller);
+      check_and_record_free(address, lookup.extent.size, span_of(lookup), lookup.record, call,
+                            caller);
       large_protect_quarantined(lookup.large);
       if (g_safety.quarantine)
         quarantine_put(heap, address, lookup.large->usable_size);
@@ -367,7 +399,8 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
       return;
     }
     case BlockLookup::kGuarded: {
-      check_and_record_free(address, lookup.extent.size, span_of(lookup), lookup.record, call, caller);
+      check_and_record_free(address, lookup.extent.size, span_of(lookup), lookup.record, call,
+                            caller);
       if (guard_pool_free(lookup.slot) != FreeOutcome::kFreed)
         report_double_free_with_history(address, history_of(lookup), caller);
       return;
@@ -377,7 +410,8 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
   }
 }
 
-TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call, uintptr_t caller) {
+TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call,
+                                        uintptr_t caller) {
   if (!pointer) return allocate_checked(size, 0, call);
   if (size == 0) {
     deallocate_checked(pointer, kCallFree, caller);
@@ -403,10 +437,11 @@ TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call
 void checked_initialize() {
   quarantine_set_release(release_from_quarantine);
   g_before_heap_release = quarantine_flush_heap;
-  if (g_safety.guard_all || g_safety.sample_rate) {
-    if (guard_pool_initialize(g_safety.guard_pool_slots, g_safety.guard_max_size, g_safety.guard_left))
-      fault_handler_install(report_guard_fault_from_handler);
-  }
+  if (g_safety.guard_all || g_safety.sample_rate)
+    guard_pool_initialize(g_safety.guard_pool_slots, g_safety.guard_max_size, g_safety.guard_left);
+  // Quarantined large blocks are inaccessible too, so the handler is wanted even without a pool.
+  if (guard_pool_enabled() || g_safety.quarantine)
+    fault_handler_install(report_guard_fault_from_handler);
 }
 
 void checked_at_exit() {

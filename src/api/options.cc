@@ -157,8 +157,8 @@ void options_parse(const char* text) {
     g_options.mode = Mode::kSafe;
   }
   if (strcmp(g_options.guard_side, "right") != 0 && strcmp(g_options.guard_side, "left") != 0) {
-    report_option_problem("bad value in TALLY_OPTIONS (guard_side is right or left)", g_options.guard_side,
-                          strlen(g_options.guard_side));
+    report_option_problem("bad value in TALLY_OPTIONS (guard_side is right or left)",
+                          g_options.guard_side, strlen(g_options.guard_side));
     strcpy(g_options.guard_side, "right");
   }
 }

@@ -5,6 +5,7 @@
 #include "api/runtime.h"
 
 #include <pthread.h>
+#include <string.h>
 
 #include <atomic>
 
@@ -19,12 +20,11 @@
 #include "os/environment.h"
 #include "report/error_report.h"
 #include "report/output.h"
+#include "report/stack_capture.h"
 #include "report/symbolizer.h"
 #include "safety/guard_pool.h"
 #include "safety/quarantine.h"
 #include "safety/safety_config.h"
-
-#include <string.h>
 
 namespace tally {
 namespace {
@@ -55,7 +55,7 @@ void configure_safety() {
       safe && g_options.sample_rate > 0 ? static_cast<uint32_t>(g_options.sample_rate) : 0;
   // Guarded blocks keep their size in a block record (24 bits).
   config.guard_max_size = g_options.guard_max_size < (size_t{1} << 24) ? g_options.guard_max_size
-                                                                         : (size_t{1} << 24) - 1;
+                                                                       : (size_t{1} << 24) - 1;
   config.guard_left = strcmp(g_options.guard_side, "left") == 0;
   config.guard_pool_slots = g_options.guard_pool_size > 0
                                 ? static_cast<size_t>(g_options.guard_pool_size)
@@ -125,6 +125,12 @@ void runtime_ensure_initialized() {
 // Runs after the C library is initialized, before the program's constructors.
 __attribute__((constructor(101))) static void tally_library_constructor() {
   tally::runtime_ensure_initialized();
+  // The unwinder's first use looks symbols up and may load libgcc_s, which allocates: do it
+  // now, not inside a free that is being reported.
+  if (tally::g_safety.checked) {
+    uintptr_t frames[4];
+    tally::stack_capture_unwind(frames, 4, 0);
+  }
   pthread_atfork(tally::runtime_before_fork, tally::runtime_after_fork_in_parent,
                  tally::runtime_after_fork_in_child);
 }

@@ -26,11 +26,25 @@ struct Totals {
   uint64_t quarantined_bytes;
 };
 
-const char* const kCallNames[] = {
-    "malloc",        "free",     "calloc",    "realloc",      "reallocarray",
-    "posix_memalign", "aligned_alloc", "memalign", "valloc",    "pvalloc",
-    "malloc_usable_size", "new", "new[]",     "new(align)",   "new[](align)",
-    "delete",        "delete[]", "delete(align)", "delete[](align)"};
+const char* const kCallNames[] = {"malloc",
+                                  "free",
+                                  "calloc",
+                                  "realloc",
+                                  "reallocarray",
+                                  "posix_memalign",
+                                  "aligned_alloc",
+                                  "memalign",
+                                  "valloc",
+                                  "pvalloc",
+                                  "malloc_usable_size",
+                                  "new",
+                                  "new[]",
+                                  "new(align)",
+                                  "new[](align)",
+                                  "delete",
+                                  "delete[]",
+                                  "delete(align)",
+                                  "delete[](align)"};
 static_assert(sizeof kCallNames / sizeof kCallNames[0] == kApiCallCount,
               "one name per ApiCall, in the enum's order");
 

@@ -6,10 +6,10 @@
 #include "api/options.h"
 #include "api/runtime.h"
 #include "api/statistics.h"
-#include "safety/quarantine.h"
-#include "safety/safety_config.h"
 #include "core/large_blocks.h"
 #include "core/segment.h"
+#include "safety/quarantine.h"
+#include "safety/safety_config.h"
 #include "tally.h"
 
 using namespace tally;

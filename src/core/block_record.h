@@ -32,8 +32,9 @@ struct BlockRecord {
 
   size_t size() const { return requested_size & 0xFFFFFF; }
   AllocationKind kind() const { return static_cast<AllocationKind>(requested_size >> 24); }
+  // Sizes past 24 bits (large blocks keep theirs elsewhere) must not spill into the kind.
   void set(size_t size, AllocationKind kind) {
-    requested_size = static_cast<uint32_t>(size) | (static_cast<uint32_t>(kind) << 24);
+    requested_size = static_cast<uint32_t>(size & 0xFFFFFF) | (static_cast<uint32_t>(kind) << 24);
   }
 };
 static_assert(sizeof(BlockRecord) == 16);

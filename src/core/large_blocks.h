@@ -24,11 +24,11 @@ struct LargeBlock {
   size_t usable_size;     // bytes the program may use (OS pages)
   size_t committed_size;  // bytes from base that may be backed by pages (stale contents)
   std::atomic<LargeState> state;
-  uint32_t cached_at;    // monotonic_milliseconds() when it entered the cache
-  BlockRecord record;    // checked modes (its size field is too narrow for large blocks:
+  uint32_t cached_at;     // monotonic_milliseconds() when it entered the cache
+  BlockRecord record;     // checked modes (its size field is too narrow for large blocks:
   size_t requested_size;  // this is the requested size)
-  LargeBlock* next;      // cache or descriptor free list
-  LargeBlock* previous;  // live list
+  LargeBlock* next;       // cache or descriptor free list
+  LargeBlock* previous;   // live list
 };
 
 // With `zero`, the block's memory reads as zero.
@@ -46,7 +46,8 @@ void large_leave_quarantine(LargeBlock* block);
 size_t large_live_count();
 size_t large_live_bytes();
 size_t large_peak_bytes();
-size_t large_quarantined_bytes();  // live-list bytes that are in quarantine  // high-water mark of large_live_bytes
+size_t large_quarantined_bytes();  // live-list bytes that are in quarantine  // high-water mark of
+                                   // large_live_bytes
 void large_lock_for_fork();
 void large_unlock_after_fork(bool in_child);
 

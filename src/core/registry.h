@@ -5,7 +5,8 @@
 //
 // An entry is 0 (not tally's), kRegistrySegment (a segment of small blocks starts at the
 // slot), a LargeBlock* with kRegistryLarge set (the slot is covered by that block's
-// mapping), or kRegistryGuarded (the slot is part of the guard-page pool). The table is a lazily touched reservation of kRegistryEntries words.
+// mapping), or kRegistryGuarded (the slot is part of the guard-page pool). The table is a lazily
+// touched reservation of kRegistryEntries words.
 #pragma once
 
 #include <atomic>

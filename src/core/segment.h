@@ -108,7 +108,9 @@ TALLY_INLINE uint32_t block_index_of(const Page* page, uintptr_t address) {
   return static_cast<uint32_t>(index);
 }
 
-TALLY_INLINE BlockRecord* record_of(const Page* page, uint32_t index) { return page->records + index; }
+TALLY_INLINE BlockRecord* record_of(const Page* page, uint32_t index) {
+  return page->records + index;
+}
 
 // Segment supply: a small global cache in front of the kernel.
 Segment* segment_acquire(Heap* heap);  // nullptr when out of address space

@@ -24,6 +24,10 @@ inline uint32_t current_thread_number() {
   return __builtin_expect(number != 0, 1) ? number - 1 : assign_thread_number();
 }
 
+// True if `pc` lies in tally's own code (the library's text). When tally is linked
+// statically its range is the whole program's, so callers fall back to other means.
+bool address_in_tally_code(uintptr_t pc);
+
 // A coarse monotonic clock (a few ms resolution, vDSO, no system call) for purge delays.
 uint32_t monotonic_milliseconds();
 

@@ -39,7 +39,9 @@ TALLY_COLD void bad_free_report(Report& report, uintptr_t caller_pc) {
 
 }  // namespace
 
-void report_set_policy(ReportPolicy policy) { g_policy = policy; }
+void report_set_policy(ReportPolicy policy) {
+  g_policy = policy;
+}
 
 void report_double_free(uintptr_t address, BlockExtent block, uintptr_t caller_pc) {
   Report report{};
@@ -78,13 +80,18 @@ void report_late_double_free(uintptr_t address, size_t block_size) {
 void report_option_problem(const char* message, const char* key, size_t key_length) {
   char local[512];
   Formatter out(local, sizeof local);
-  out.text("==").decimal(static_cast<uint64_t>(process_id())).text("==WARNING: tally: ").text(message);
+  out.text("==")
+      .decimal(static_cast<uint64_t>(process_id()))
+      .text("==WARNING: tally: ")
+      .text(message);
   if (key) out.text(": '").text(key, key_length).character('\'');
   out.character('\n');
   output_write(out);
 }
 
-size_t report_count() { return g_report_count.load(std::memory_order_relaxed); }
+size_t report_count() {
+  return g_report_count.load(std::memory_order_relaxed);
+}
 
 void report_lock_acquire() {
   g_report_count.fetch_add(1, std::memory_order_relaxed);

@@ -39,7 +39,8 @@ TALLY_COLD void report_guard_fault(const char* kind, uintptr_t address, bool is_
   emit_with_stack(report, pc);
 }
 
-TALLY_COLD void report_overflow_found_at_free(uintptr_t address, const BlockHistory& block, uintptr_t caller) {
+TALLY_COLD void report_overflow_found_at_free(uintptr_t address, const BlockHistory& block,
+                                              uintptr_t caller) {
   Report report = report_for("heap-buffer-overflow", address, block);
   report.freed = false;  // the free that found it is the report's own stack
   report.note = "The bytes after the block were overwritten; found when the block was freed.";
@@ -48,8 +49,9 @@ TALLY_COLD void report_overflow_found_at_free(uintptr_t address, const BlockHist
 
 TALLY_COLD void report_write_after_free(uintptr_t address, const BlockHistory& block) {
   Report report = report_for("heap-use-after-free", address, block);
-  report.access = "WRITE";
-  report.note = "The freed block was written to while in quarantine; found when it left the quarantine.";
+  report.note =
+      "A WRITE to the freed block happened while it was in quarantine; found when the block left "
+      "the quarantine.";
   emit_with_stack(report, 0);
 }
 
@@ -64,6 +66,16 @@ TALLY_COLD void report_alloc_dealloc_mismatch(uintptr_t address, const char* all
   report.kind_detail = detail;
   report.freed = false;
   report.note = "HINT: TALLY_OPTIONS=alloc_dealloc_mismatch=0 turns this check off";
+  emit_with_stack(report, caller);
+}
+
+TALLY_COLD void report_invalid_free_with_history(uintptr_t address, const BlockHistory& block,
+                                                 uintptr_t caller) {
+  Report report =
+      report_for("attempting free on address which was not malloc()-ed", address, block);
+  report.summary_kind = "bad-free";
+  report.headline = ReportHeadline::kColon;
+  report.freed = false;
   emit_with_stack(report, caller);
 }
 

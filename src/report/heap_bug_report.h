@@ -31,7 +31,11 @@ void report_write_after_free(uintptr_t address, const BlockHistory& block);
 void report_alloc_dealloc_mismatch(uintptr_t address, const char* allocated_with,
                                    const char* freed_with, const BlockHistory& block,
                                    uintptr_t caller);
+// A free of an address inside a live block whose history is known.
+void report_invalid_free_with_history(uintptr_t address, const BlockHistory& block,
+                                      uintptr_t caller);
 // A double free of a block whose history is known.
-void report_double_free_with_history(uintptr_t address, const BlockHistory& block, uintptr_t caller);
+void report_double_free_with_history(uintptr_t address, const BlockHistory& block,
+                                     uintptr_t caller);
 
 }  // namespace tally

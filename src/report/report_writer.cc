@@ -47,7 +47,9 @@ void json_string(Formatter& out, const char* text) {
     if (byte == '"' || byte == '\\') {
       out.character('\\').character(static_cast<char>(byte));
     } else if (byte < 0x20) {
-      out.text("\\u00").character("0123456789abcdef"[byte >> 4]).character("0123456789abcdef"[byte & 15]);
+      out.text("\\u00")
+          .character("0123456789abcdef"[byte >> 4])
+          .character("0123456789abcdef"[byte & 15]);
     } else {
       out.character(static_cast<char>(byte));
     }
@@ -116,7 +118,8 @@ void write_json(const Report& report, int pid, uint32_t thread) {
     out.text(",\"block\":{\"start\":");
     json_hex(out, report.block_start);
     out.text(",\"size\":").decimal(report.block_size);
-    out.text(",\"offset\":").signed_decimal(static_cast<int64_t>(report.address - report.block_start));
+    out.text(",\"offset\":")
+        .signed_decimal(static_cast<int64_t>(report.address - report.block_start));
     out.character('}');
   }
   if (report.freed && report.free_stack) {
@@ -135,10 +138,24 @@ void write_json(const Report& report, int pid, uint32_t thread) {
 
 __thread bool t_in_report = false;
 
+__thread bool t_capturing = false;
+
 }  // namespace
 
 int report_capture_stack(uintptr_t* frames, int capacity, uintptr_t first_pc) {
-  return stack_capture(frames, capacity, first_pc);
+  // The unwinder may call into the allocator (dlsym's error strings); a report raised from
+  // there must not capture again.
+  if (t_capturing) return 0;
+  t_capturing = true;
+  int count = stack_capture(frames, capacity, first_pc);
+  t_capturing = false;
+  if (first_pc) return count;
+  // No entry point to start from: drop tally's own frames (the report machinery).
+  int first = 0;
+  while (first < count && address_in_tally_code(stack_frame_pc(frames[first]))) ++first;
+  if (first == count) return count;  // statically linked: keep everything
+  for (int i = first; i < count; ++i) frames[i - first] = frames[i];
+  return count - first;
 }
 
 TALLY_COLD void report_emit(const Report& report) {
@@ -149,11 +166,19 @@ TALLY_COLD void report_emit(const Report& report) {
   int pid = process_id();
   uint32_t thread = current_thread_number();
   Formatter out(buffer, sizeof buffer);
-  out.text(kSeparator).text("==").decimal(static_cast<uint64_t>(pid)).text("==ERROR: tally: ").text(report.kind);
+  out.text(kSeparator)
+      .text("==")
+      .decimal(static_cast<uint64_t>(pid))
+      .text("==ERROR: tally: ")
+      .text(report.kind);
   if (report.kind_detail) out.character(' ').text(report.kind_detail);
   switch (report.headline) {
     case ReportHeadline::kOnAddress:
-      out.text(" on address ").hex(report.address).text(" in thread T").decimal(thread).character('\n');
+      out.text(" on address ")
+          .hex(report.address)
+          .text(" in thread T")
+          .decimal(thread)
+          .character('\n');
       break;
     case ReportHeadline::kOn:
       out.text(" on ").hex(report.address).text(" in thread T").decimal(thread).text(":\n");
@@ -171,7 +196,8 @@ TALLY_COLD void report_emit(const Report& report) {
     out.text(" at ").hex(report.address).text(" thread T").decimal(thread).character('\n');
   }
   int number = 0;
-  for (int i = 0; i < report.frame_count; ++i) number = stack_format_frame(out, number, report.frames[i]);
+  for (int i = 0; i < report.frame_count; ++i)
+    number = stack_format_frame(out, number, report.frames[i]);
   if (report.frame_count == 0) out.text("    <empty stack>\n");
   if (report.block_size || report.block_start) {
     out.character('\n');
@@ -186,7 +212,9 @@ TALLY_COLD void report_emit(const Report& report) {
     text_depot_stack(out, report.alloc_stack);
   }
   if (report.note) out.character('\n').text(report.note).character('\n');
-  out.text("\nSUMMARY: tally: ").text(report.summary_kind ? report.summary_kind : report.kind).character(' ');
+  out.text("\nSUMMARY: tally: ")
+      .text(report.summary_kind ? report.summary_kind : report.kind)
+      .character(' ');
   if (report.frame_count > 0) stack_format_location(out, report.frames[0]);
   out.character('\n');
   output_write(out);

@@ -17,14 +17,14 @@ enum class ReportHeadline : uint8_t {
 };
 
 struct Report {
-  const char* kind;         // "heap-use-after-free", "attempting double-free", ...
-  const char* kind_detail;  // optional, after the kind: "(operator new vs free)"
-  const char* summary_kind; // the SUMMARY's kind when it differs ("bad-free")
+  const char* kind;          // "heap-use-after-free", "attempting double-free", ...
+  const char* kind_detail;   // optional, after the kind: "(operator new vs free)"
+  const char* summary_kind;  // the SUMMARY's kind when it differs ("bad-free")
   uintptr_t address;
   ReportHeadline headline;
-  const char* access;        // "READ" / "WRITE" for a caught access, else nullptr
-  size_t access_size;        // 0: unknown, printed as '?'
-  const uintptr_t* frames;   // the access stack, or where the bug was found
+  const char* access;       // "READ" / "WRITE" for a caught access, else nullptr
+  size_t access_size;       // 0: unknown, printed as '?'
+  const uintptr_t* frames;  // the access stack, or where the bug was found
   int frame_count;
   // The block the address belongs to or is nearest to; block_size 0 when none.
   uintptr_t block_start;
@@ -33,9 +33,9 @@ struct Report {
   uint32_t alloc_stack;
   uint16_t free_thread;
   uint16_t alloc_thread;
-  bool freed;            // print "freed by thread Tn here:" (when its stack is known)
+  bool freed;              // print "freed by thread Tn here:" (when its stack is known)
   bool memory_corrupting;  // halt_on_error applies (all heap bugs are, today)
-  const char* note;      // an extra line before SUMMARY, or nullptr
+  const char* note;        // an extra line before SUMMARY, or nullptr
 };
 
 // Writes the report; ends the process (status `exitcode`) when halt_on_error is set.

@@ -3,12 +3,12 @@
 #include "report/stack_capture.h"
 
 #include <dlfcn.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <unwind.h>
 
 #include <atomic>
 
@@ -209,72 +209,28 @@ bool stack_capture_thread_bounds(uintptr_t* low, uintptr_t* high) {
 
 // --- The unwinder -----------------------------------------------------------------------
 
-namespace {
-
-using UnwindBacktraceFunction = _Unwind_Reason_Code (*)(_Unwind_Trace_Fn, void*);
-using UnwindGetIpFunction = _Unwind_Ptr (*)(struct _Unwind_Context*);
-
-enum UnwinderState { kUnwinderUnknown = 0, kUnwinderReady, kUnwinderMissing };
-
-constinit std::atomic<int> g_unwinder_state{kUnwinderUnknown};
-constinit std::atomic<UnwindBacktraceFunction> g_unwind_backtrace{nullptr};
-constinit std::atomic<UnwindGetIpFunction> g_unwind_get_ip{nullptr};
-
-bool find_unwinder() {
-  int state = g_unwinder_state.load(std::memory_order_acquire);
-  if (state != kUnwinderUnknown) return state == kUnwinderReady;
-  void* backtrace = dlsym(RTLD_DEFAULT, "_Unwind_Backtrace");
-  void* get_ip = dlsym(RTLD_DEFAULT, "_Unwind_GetIP");
-  if (!backtrace || !get_ip) {
-    // Programs in C do not load libgcc_s; load it ourselves (kept loaded for good).
-    void* library = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (library) {
-      backtrace = dlsym(library, "_Unwind_Backtrace");
-      get_ip = dlsym(library, "_Unwind_GetIP");
-    }
-  }
-  if (!backtrace || !get_ip) {
-    g_unwinder_state.store(kUnwinderMissing, std::memory_order_release);
-    return false;
-  }
-  g_unwind_backtrace.store(reinterpret_cast<UnwindBacktraceFunction>(backtrace),
-                           std::memory_order_relaxed);
-  g_unwind_get_ip.store(reinterpret_cast<UnwindGetIpFunction>(get_ip), std::memory_order_relaxed);
-  g_unwinder_state.store(kUnwinderReady, std::memory_order_release);
-  return true;
-}
-
-struct UnwindWalk {
-  uintptr_t* frames;
-  int capacity;
-  int count;
-  int skip;  // frames still to drop; starts one higher to drop stack_capture_unwind itself
-  UnwindGetIpFunction get_ip;
-};
-
-_Unwind_Reason_Code unwind_step(struct _Unwind_Context* context, void* argument) {
-  UnwindWalk* walk = static_cast<UnwindWalk*>(argument);
-  uintptr_t pc = static_cast<uintptr_t>(walk->get_ip(context));
-  if (pc < kMinCodeAddress) return _URC_END_OF_STACK;
-  if (walk->skip > 0) {
-    --walk->skip;
-    return _URC_NO_REASON;
-  }
-  walk->frames[walk->count++] = pc;
-  return walk->count == walk->capacity ? _URC_END_OF_STACK : _URC_NO_REASON;
-}
-
-}  // namespace
+// The unwinder is glibc's backtrace(): it reads unwind tables (through libgcc_s, which it
+// loads with the C library's internal loader the first time) and, unlike looking up
+// _Unwind_Backtrace with dlsym, never goes through dlerror's bookkeeping, whose error
+// strings glibc 2.36 was seen freeing twice when a lookup fails.
 
 __attribute__((noinline)) int stack_capture_unwind(uintptr_t* frames, int capacity,
                                                    int skip_frames) {
-  if (capacity <= 0 || !find_unwinder()) return 0;
-  UnwindWalk walk{frames, capacity, 0, (skip_frames > 0 ? skip_frames : 0) + 1,
-                  g_unwind_get_ip.load(std::memory_order_relaxed)};
-  g_unwind_backtrace.load(std::memory_order_relaxed)(unwind_step, &walk);
+  if (capacity <= 0) return 0;
+  constexpr int kMaxRaw = 256;
+  void* raw[kMaxRaw];
+  int skip = (skip_frames > 0 ? skip_frames : 0) + 1;  // +1: this function's own frame
+  int wanted = capacity + skip < kMaxRaw ? capacity + skip : kMaxRaw;
+  int count = backtrace(raw, wanted);
+  int stored = 0;
+  for (int i = skip; i < count && stored < capacity; ++i) {
+    uintptr_t pc = reinterpret_cast<uintptr_t>(raw[i]);
+    if (pc < kMinCodeAddress) break;
+    frames[stored++] = pc;
+  }
   // Keeps the call above from becoming a tail call, which would drop our frame.
   __asm__ volatile("" ::: "memory");
-  return walk.count;
+  return stored;
 }
 
 __attribute__((noinline)) int stack_capture(uintptr_t* frames, int capacity,

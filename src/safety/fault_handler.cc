@@ -1,14 +1,15 @@
-// The SIGSEGV/SIGBUS handler. It decides only whether the fault is tally's (the address
-// lies in the guard pool); the report itself is written by the callback, which ends the
-// process. Other faults are handed on: to the previous handler if there was one, else
-// the default action is restored and the faulting instruction runs again.
+// The SIGSEGV/SIGBUS handler. It looks only at whether the address is in tally's
+// registry; the callback decides whether the fault is about a block (a guarded one, or a
+// quarantined large one), writes the report and ends the process. Other faults are handed on: to
+// the previous handler if there was one, else the default action is restored and the faulting
+// instruction runs again.
 #include "safety/fault_handler.h"
 
 #include <signal.h>
 #include <string.h>
 #include <ucontext.h>
 
-#include "safety/guard_pool.h"
+#include "core/registry.h"
 
 namespace tally {
 namespace {
@@ -30,7 +31,7 @@ void pass_on(int signal_number, siginfo_t* info, void* context) {
 
 void handle_fault(int signal_number, siginfo_t* info, void* context) {
   uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
-  if (!g_reporter || !guard_pool_contains(address)) return pass_on(signal_number, info, context);
+  if (!g_reporter || registry_lookup(address) == 0) return pass_on(signal_number, info, context);
   ucontext_t* ucontext = static_cast<ucontext_t*>(context);
   GuardFault fault;
   fault.address = address;
@@ -38,8 +39,9 @@ void handle_fault(int signal_number, siginfo_t* info, void* context) {
   // Bit 1 of the page-fault error code is set for writes.
   fault.is_write = (ucontext->uc_mcontext.gregs[REG_ERR] & 2) != 0;
   fault.context = context;
+  // The reporter returns only if the fault is not tally's or the report could not end the
+  // process.
   g_reporter(fault);
-  // The reporter returns only if the report could not end the process.
   pass_on(signal_number, info, context);
 }
 

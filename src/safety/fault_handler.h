@@ -14,7 +14,8 @@ struct GuardFault {
   bool is_write;
   void* context;  // ucontext_t*
 };
-using GuardFaultReporter = void (*)(const GuardFault& fault);
+// Reports the fault and ends the process if it is tally's; returns false otherwise.
+using GuardFaultReporter = bool (*)(const GuardFault& fault);
 
 void fault_handler_install(GuardFaultReporter reporter);
 

@@ -9,7 +9,9 @@
 
 namespace tally {
 
-TALLY_INLINE void pattern_fill(void* start, size_t length, uint8_t byte) { memset(start, byte, length); }
+TALLY_INLINE void pattern_fill(void* start, size_t length, uint8_t byte) {
+  memset(start, byte, length);
+}
 
 // Offset of the first byte of [start, start+length) that is not `byte`, or SIZE_MAX.
 inline size_t pattern_first_mismatch(const void* start, size_t length, uint8_t byte) {

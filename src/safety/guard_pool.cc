@@ -30,9 +30,13 @@ uint32_t g_freed_head = kNone;
 uint32_t g_freed_tail = kNone;
 size_t g_live = 0;
 
-uintptr_t data_start(size_t index) { return g_start + kOsPageSize + index * g_stride; }
+uintptr_t data_start(size_t index) {
+  return g_start + kOsPageSize + index * g_stride;
+}
 
-size_t round_up(size_t value, size_t alignment) { return (value + alignment - 1) & ~(alignment - 1); }
+size_t round_up(size_t value, size_t alignment) {
+  return (value + alignment - 1) & ~(alignment - 1);
+}
 
 void set_protection(uintptr_t start, size_t length, int protection) {
   int saved_errno = errno;
@@ -55,7 +59,8 @@ bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_
   // protecting or unprotecting it whole changes that mapping in place instead of splitting
   // and merging mappings (which cost 80% of a guarded allocation before).
   for (size_t i = 0; i <= slot_count; ++i) {
-    madvise(static_cast<char*>(region) + i * (g_data_size + kOsPageSize), kOsPageSize, MADV_DONTDUMP);
+    madvise(static_cast<char*>(region) + i * (g_data_size + kOsPageSize), kOsPageSize,
+            MADV_DONTDUMP);
   }
   g_slots = static_cast<GuardSlot*>(metadata_allocate(slot_count * sizeof(GuardSlot)));
   if (!g_slots || !registry_initialize()) {
@@ -119,8 +124,10 @@ GuardSlot* guard_pool_slot_of(uintptr_t address) {
 
 FreeOutcome guard_pool_free(GuardSlot* slot) {
   GuardSlotState expected = GuardSlotState::kLive;
-  if (!slot->state.compare_exchange_strong(expected, GuardSlotState::kFreed, std::memory_order_acq_rel))
-    return expected == GuardSlotState::kFreed ? FreeOutcome::kDoubleFree : FreeOutcome::kNotAllocated;
+  if (!slot->state.compare_exchange_strong(expected, GuardSlotState::kFreed,
+                                           std::memory_order_acq_rel))
+    return expected == GuardSlotState::kFreed ? FreeOutcome::kDoubleFree
+                                              : FreeOutcome::kNotAllocated;
   size_t index = static_cast<size_t>(slot - g_slots);
   uintptr_t data = data_start(index);
   // The pages stay committed but inaccessible: the pool bounds what that holds (mostly one
@@ -137,9 +144,13 @@ FreeOutcome guard_pool_free(GuardSlot* slot) {
   return FreeOutcome::kFreed;
 }
 
-size_t guard_pool_live_slots() { return g_live; }
+size_t guard_pool_live_slots() {
+  return g_live;
+}
 
-void guard_pool_lock_for_fork() { g_lock.lock(); }
+void guard_pool_lock_for_fork() {
+  g_lock.lock();
+}
 void guard_pool_unlock_after_fork(bool in_child) {
   g_lock.release_after_fork(in_child);
 }

@@ -29,7 +29,9 @@ struct GuardSlot {
 // Reserves the pool; false if the kernel refuses (then nothing is guarded).
 bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_left);
 extern bool g_guard_pool_enabled;
-inline bool guard_pool_enabled() { return g_guard_pool_enabled; }
+inline bool guard_pool_enabled() {
+  return g_guard_pool_enabled;
+}
 // A guarded block of `size` bytes, or nullptr when no slot is free or the request does
 // not fit. `record` is filled in by the caller through the returned slot.
 void* guard_pool_allocate(size_t size, size_t alignment, GuardSlot** slot_out);

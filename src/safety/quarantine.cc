@@ -95,7 +95,9 @@ void publish(QuarantineBatch* batch) {
 
 }  // namespace
 
-void quarantine_set_release(QuarantineRelease release) { g_release = release; }
+void quarantine_set_release(QuarantineRelease release) {
+  g_release = release;
+}
 
 void quarantine_put(Heap* heap, uintptr_t block, size_t bytes) {
   if (!heap) {
@@ -159,9 +161,13 @@ void quarantine_drain() {
   release_batches(expired);
 }
 
-size_t quarantine_bytes_held() { return g_bytes; }
+size_t quarantine_bytes_held() {
+  return g_bytes;
+}
 
-void quarantine_lock_for_fork() { g_lock.lock(); }
+void quarantine_lock_for_fork() {
+  g_lock.lock();
+}
 void quarantine_unlock_after_fork(bool in_child) {
   g_lock.release_after_fork(in_child);
 }

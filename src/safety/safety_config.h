@@ -9,21 +9,21 @@
 namespace tally {
 
 struct SafetyConfig {
-  bool checked;             // any layer below is on: frees and allocations take the checked paths
-  bool quarantine;          // freed blocks are held back, so a dangling pointer does not reach a new owner
-  bool poison;              // quarantined blocks are filled and verified: catches writes after free
-  bool canaries;            // slack after the requested size is filled and verified: catches overflows
+  bool checked;     // any layer below is on: frees and allocations take the checked paths
+  bool quarantine;  // freed blocks are held back, so a dangling pointer does not reach a new owner
+  bool poison;      // quarantined blocks are filled and verified: catches writes after free
+  bool canaries;    // slack after the requested size is filled and verified: catches overflows
   bool alloc_dealloc_mismatch;  // malloc/delete, new/free, new[]/delete are reported
-  bool alloc_stacks;        // every allocation records its stack
-  bool free_stacks;         // every free records its stack
-  bool guard_all;           // every block up to guard_max_size sits before a guard page
-  uint32_t sample_rate;     // otherwise one allocation in sample_rate is guarded (0: none)
+  bool alloc_stacks;            // every allocation records its stack
+  bool free_stacks;             // every free records its stack
+  bool guard_all;               // every block up to guard_max_size sits before a guard page
+  uint32_t sample_rate;         // otherwise one allocation in sample_rate is guarded (0: none)
   size_t guard_max_size;
-  size_t guard_pool_slots;  // bounds the guarded blocks alive at once, and their mappings
-  bool guard_left;          // guard page before the block instead of after it
-  size_t quarantine_bytes;  // global bound of the quarantine
+  size_t guard_pool_slots;         // bounds the guarded blocks alive at once, and their mappings
+  bool guard_left;                 // guard page before the block instead of after it
+  size_t quarantine_bytes;         // global bound of the quarantine
   size_t thread_quarantine_bytes;  // a thread's batch spills to the global FIFO past this
-  int stack_depth;          // frames kept per stack
+  int stack_depth;                 // frames kept per stack
 };
 
 extern SafetyConfig g_safety;

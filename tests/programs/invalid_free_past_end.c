@@ -2,12 +2,14 @@
 // record) is freed instead of its start. 100 is not a multiple of malloc's 16-byte
 // alignment, so the pointer cannot be the start of any neighbouring block: it is an
 // unambiguous bad free. With a usable size rounded up past 100 it is inside the block
-// (tally: "100 bytes inside of N-byte region"); ASan, which tracks the requested size,
-// says "0 bytes to the right of 100-byte region".
+// (tally's fast mode: "100 bytes inside of N-byte region"); ASan, and tally's safe and
+// debug modes, which describe the requested size, say "0 bytes to the right of 100-byte
+// region".
 // TALLY-EXPECT-KIND: bad-free
 // TALLY-EXPECT-STATUS: 1
 // TALLY-EXPECT-THREAD: T0
-// TALLY-EXPECT-REGEX: is located 100 bytes inside of \d+-byte region
+// TALLY-EXPECT-REGEX[mode=fast]: is located 100 bytes inside of \d+-byte region
+// TALLY-EXPECT-REGEX[mode=safe,debug]: is located 0 bytes to the right of 100-byte region
 // TALLY-EXPECT-FRAME: release_record
 // ASAN-EXPECT-REGEX: is located 0 bytes to the right of 100-byte region
 #include <string.h>

@@ -9,6 +9,17 @@
  *       realloc; block is the start of the live block that ptr points into (ptr itself for
  *       a double free) and size what was requested for it; block=0x0 size=0 when ptr is
  *       not inside any live block (stack, global, garbage, mmap, a freed block).
+ *   TALLY-TEST: bad-access addr=0x... len=N block=0x... size=M
+ *       written just before a bad access (use after free, overflow, underflow): the bytes
+ *       [addr, addr+len) about to be read or written wrongly, and the block they concern:
+ *       its start and its requested size. The report's address must lie in that range
+ *       and its region line must name that block (a write caught later, when the block
+ *       leaves the quarantine or at free by its canary, names the first damaged byte,
+ *       which is inside the range too). A program may announce several; one is enough.
+ *   TALLY-TEST: after-bad-access
+ *       written right after the bad access: the program went on, so the access itself was
+ *       not caught, and a report that comes later (poison, canary) must not claim it was
+ *       (no "READ/WRITE of size" line).
  *   TALLY-TEST: survived
  *       written after the bad free returned: must not appear when the allocator halts.
  *   TALLY-TEST: report-pid=N
@@ -21,12 +32,14 @@
 #ifndef TALLY_TESTS_PROGRAMS_TALLY_TEST_H
 #define TALLY_TESTS_PROGRAMS_TALLY_TEST_H
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define TT_NOINLINE __attribute__((noinline))
@@ -50,6 +63,27 @@ static inline void tt_say(const char* format, ...) {
 static inline void tt_note_bad_free(const void* ptr, const void* block, size_t size) {
   tt_say("TALLY-TEST: bad-free ptr=0x%" PRIxPTR " block=0x%" PRIxPTR " size=%zu", (uintptr_t)ptr,
          (uintptr_t)block, size);
+}
+
+/* Announce the bad access that follows: [addr, addr+len) of the block [block, block+size)
+ * (size: the requested size), for use after free, overflow and underflow programs. */
+static inline void tt_note_bad_access_at(uintptr_t addr, size_t len, uintptr_t block, size_t size) {
+  tt_say("TALLY-TEST: bad-access addr=0x%" PRIxPTR " len=%zu block=0x%" PRIxPTR " size=%zu", addr,
+         len, block, size);
+}
+/* (A macro: the pointers go as integers, so the compiler never takes the note for a read
+ * of the block, e.g. of a block not yet written.) */
+#define tt_note_bad_access(addr, len, block, size) \
+  tt_note_bad_access_at((uintptr_t)(addr), (len), (uintptr_t)(block), (size))
+
+/* Say that the bad access just announced has happened and the program goes on. */
+static inline void tt_after_bad_access(void) {
+  tt_say("TALLY-TEST: after-bad-access");
+}
+
+/* Keep a value read from memory alive, so that a read is never optimized away. */
+static inline void tt_consume(unsigned long value) {
+  __asm__ volatile("" : : "r"(value) : "memory");
 }
 
 static inline void tt_survived(void) {
@@ -79,6 +113,33 @@ static inline void tt_note_report_pid(long pid) {
       exit(3);                                                                       \
     }                                                                                \
   } while (0)
+
+/* Resident set size of the process now and at its peak (VmRSS, VmHWM), in KiB; 0 when
+ * /proc is not readable. Reads /proc with read(2): no stdio, no allocation. */
+static inline long tt_status_field_kib(const char* text, const char* field) {
+  size_t field_length = strlen(field);
+  for (const char* line = text; *line;) {
+    if (strncmp(line, field, field_length) == 0) return strtol(line + field_length, NULL, 10);
+    const char* newline = strchr(line, '\n');
+    if (newline == NULL) break;
+    line = newline + 1;
+  }
+  return 0;
+}
+
+static inline void tt_rss_kib(long* current, long* peak) {
+  char text[4096];
+  *current = 0;
+  *peak = 0;
+  int fd = open("/proc/self/status", O_RDONLY);
+  if (fd < 0) return;
+  ssize_t length = read(fd, text, sizeof(text) - 1);
+  close(fd);
+  if (length <= 0) return;
+  text[length] = 0;
+  *current = tt_status_field_kib(text, "VmRSS:");
+  *peak = tt_status_field_kib(text, "VmHWM:");
+}
 
 /* Fill / verify a block with a pattern derived from a seed, so that two blocks handed out
  * twice (a corrupted free list) or overwritten metadata show up as a FAIL. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Validate the bad-free corpus without tally: against AddressSanitizer, and (for the clean
+"""Validate the heap-bug corpus without tally: against AddressSanitizer, and (for the clean
 programs) against the C library's own malloc.
 
     tests/programs/validate_with_asan.py [--out /tmp/tally-programs-validate] [NAME ...]
@@ -8,9 +8,16 @@ Builds every program of tests/programs/ twice into --out:
   asan/   clang/clang++ -fsanitize=address (C++: -std=c++20 -fsized-deallocation, like g++)
   plain/  gcc/g++ with exactly the CMake flags (-std=c++20 for C++), warnings reported
 both with -g -O0 -fno-omit-frame-pointer -pthread -Wall -Wextra. Then runs each program
-through run_program_test.py --asan (ASan words its reports like tally, so the same headers
-apply; cases ASan cannot report declare ASAN-EXPECT-KIND / ASAN-KNOWN-ISSUE), and each
-clean program through run_program_test.py --plain. Prints one line per run and a summary.
+through run_program_test.py --asan, and each clean program through --plain.
+
+Under --asan the runner applies the program's expectations for the pseudo-mode "asan"
+(unqualified keys and keys qualified [mode=...,asan]): ASan must report the same kind, the
+READ/WRITE access, and name every TALLY-EXPECT-ACCESS-FRAME / FREE-FRAME / ALLOC-FRAME
+function in its access, "freed by" and "previously allocated by" stacks (symbolized with
+llvm-symbolizer: ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer unless set).
+Where ASan is known to differ from tally, the header says so (ASAN-EXPECT-KIND: what ASan
+reports instead; ASAN-KNOWN-ISSUE: ASan mishandles the program, a failure is an XFAIL);
+those are listed at the end. Prints one line per run and a summary.
 """
 
 import argparse
@@ -22,6 +29,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FLAGS = ["-g", "-O0", "-fno-omit-frame-pointer", "-pthread", "-Wall", "-Wextra"]
+SYMBOLIZER = "/usr/lib/llvm-14/bin/llvm-symbolizer"
 
 
 def build(source, out, flavour):
@@ -39,10 +47,32 @@ def build(source, out, flavour):
 
 
 def run(binary, source, flavour):
+    env = dict(os.environ)
+    if flavour == "asan" and "ASAN_SYMBOLIZER_PATH" not in env and os.path.exists(SYMBOLIZER):
+        env["ASAN_SYMBOLIZER_PATH"] = SYMBOLIZER
     result = subprocess.run([sys.executable, os.path.join(HERE, "run_program_test.py"),
                              "--" + flavour, "--program", binary, "--source", source],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env=env)
     return result.returncode, result.stdout + result.stderr
+
+
+def asan_differences(sources):
+    """The programs whose header declares that ASan differs from tally, and how."""
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+    import run_program_test as runner  # the one header parser
+    lines = []
+    for source in sources:
+        name = os.path.splitext(os.path.basename(source))[0]
+        header = runner.Header(source)
+        asan_kind, _ = header.raw("ASAN-EXPECT-KIND", None)
+        issue, _ = header.raw("ASAN-KNOWN-ISSUE", None)
+        if asan_kind:
+            lines.append(f"  {name}: tally reports {'|'.join(header.base_kinds())}, "
+                         f"ASan {asan_kind}")
+        if issue:
+            lines.append(f"  {name}: known ASan issue: {issue}")
+    return lines
 
 
 def main():
@@ -90,6 +120,10 @@ def main():
           f"as declared, {len(xfails)} known ASan issue(s)"
           + (f" ({' '.join(xfails)})" if xfails else "")
           + f", {len(failures)} failure(s)" + (f": {' '.join(failures)}" if failures else ""))
+    differences = asan_differences(sources)
+    if differences:
+        print("\nWhere ASan is declared to differ from tally:")
+        print("\n".join(differences))
     return 1 if failures else 0
 
 

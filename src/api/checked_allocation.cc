@@ -48,12 +48,6 @@ AllocationKind kind_of_call(ApiCall call) {
   }
 }
 
-// Frames inside tally's own code are dropped from recorded stacks. When tally is linked
-// statically its code range is the program's, so it falls back to dropping the frames
-// of the entry point and the checked path.
-bool in_tally_code(uintptr_t pc) {
-  return address_in_tally_code(pc);
-}
 
 // Most frees and allocations come from a few hot call sites: a small per-thread cache of
 // (hash of the frames -> depot id) saves the depot's shared table on repeats.
@@ -74,31 +68,12 @@ uint64_t hash_frames(const uintptr_t* frames, int count) {
   return hash | 1;  // 0 marks an empty cache entry
 }
 
-// Code without frame pointers (glibc's strdup, most of libstdc++) ends a frame-pointer walk
-// early. When the walk found fewer than this many frames of the program, the unwinder
-// (tables, microseconds) takes over; never while it is already running on this thread,
-// since its first use may allocate.
-constexpr int kMinimumWalkedFrames = 3;
-__thread bool t_unwinding = false;
-
 TALLY_NOINLINE uint32_t capture_stack_id() {
   uintptr_t frames[kMaxStackDepth + 8];
   int depth = g_safety.stack_depth < kMaxStackDepth ? g_safety.stack_depth : kMaxStackDepth;
   int count = stack_capture_fast(frames, depth + 8, 0);
   int first = 0;
-  while (first < count && in_tally_code(frames[first])) ++first;
-  if (first == count) first = count > 2 ? 2 : 0;  // statically linked: see in_tally_code
-  if (count - first < kMinimumWalkedFrames && count < depth + 8 && !t_unwinding) {
-    t_unwinding = true;
-    int unwound = stack_capture_unwind(frames, depth + 8, 0);
-    t_unwinding = false;
-    if (unwound > count) {
-      count = unwound;
-      first = 0;
-      while (first < count && in_tally_code(frames[first])) ++first;
-      if (first == count) first = 0;
-    }
-  }
+  while (first < count && address_in_tally_code(frames[first])) ++first;
   if (count - first > depth) count = first + depth;
   uint64_t hash = hash_frames(frames + first, count - first);
   StackCacheEntry& cached = t_stack_cache[hash % kStackCacheSize];
@@ -171,6 +146,7 @@ void really_free_small(Page* page, uint32_t index) {
   // caught by the bitmaps as a double free, never frees the block twice.
   page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
   FreeOutcome outcome = heap_free_remote(page, index);
+  if (outcome == FreeOutcome::kFreed && heap) heap->live_bytes -= page->block_size;
   if (outcome != FreeOutcome::kFreed)
     report_double_free(
         page->start + uintptr_t{index} * page->block_size,

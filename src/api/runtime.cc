@@ -60,9 +60,17 @@ void configure_safety() {
   config.guard_pool_slots = g_options.guard_pool_size > 0
                                 ? static_cast<size_t>(g_options.guard_pool_size)
                                 : (debug ? 4096 : 256);
-  config.quarantine_bytes = g_options.quarantine_bytes
-                                ? g_options.quarantine_bytes
-                                : (debug ? size_t{256} << 20 : size_t{64} << 20);
+  // Safe mode's quarantine follows the live heap, so that a small program's freed blocks
+  // stay in cache and a big one's detection window grows with it; debug mode keeps 256 MiB
+  // back whatever the heap, like AddressSanitizer.
+  if (g_options.quarantine_bytes) {
+    config.quarantine_min_bytes = config.quarantine_max_bytes = g_options.quarantine_bytes;
+  } else if (debug) {
+    config.quarantine_min_bytes = config.quarantine_max_bytes = size_t{256} << 20;
+  } else {
+    config.quarantine_min_bytes = size_t{4} << 20;
+    config.quarantine_max_bytes = size_t{256} << 20;
+  }
   config.thread_quarantine_bytes = g_options.thread_quarantine_bytes;
   config.stack_depth = g_options.stack_depth > 0 ? g_options.stack_depth : 1;
   config.checked = config.quarantine || config.canaries || config.alloc_dealloc_mismatch ||

@@ -86,6 +86,9 @@ void heap_trim(Heap* heap);       // decommit every cached empty page now
 void heap_lock_for_fork();
 void heap_unlock_after_fork(bool in_child);
 
+// Bytes live in small blocks over all heaps (each heap's own count, read racily).
+int64_t heap_total_live_bytes();
+
 // Visits every heap (live or abandoned) under the heap-list lock. The visitor may read
 // other threads' counters racily; it must not allocate.
 void heap_for_each(void (*visit)(Heap* heap, void* context), void* context);

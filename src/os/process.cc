@@ -8,8 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-extern "C" char __ehdr_start[] __attribute__((visibility("hidden")));
-extern "C" char etext[] __attribute__((visibility("hidden")));
 
 namespace tally {
 namespace {
@@ -39,10 +37,6 @@ size_t parse_decimal(const char* text) {
 }
 
 }  // namespace
-
-bool address_in_tally_code(uintptr_t pc) {
-  return pc >= reinterpret_cast<uintptr_t>(__ehdr_start) && pc < reinterpret_cast<uintptr_t>(etext);
-}
 
 int process_id() {
   return static_cast<int>(syscall(SYS_getpid));

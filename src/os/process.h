@@ -24,9 +24,18 @@ inline uint32_t current_thread_number() {
   return __builtin_expect(number != 0, 1) ? number - 1 : assign_thread_number();
 }
 
-// True if `pc` lies in tally's own code (the library's text). When tally is linked
-// statically its range is the whole program's, so callers fall back to other means.
-bool address_in_tally_code(uintptr_t pc);
+// True if `pc` lies in tally's own code: the shared library's text, or, when tally is
+// linked from its archive, the section its code was moved to (see CMakeLists.txt), whose
+// bounds the linker defines; in the shared library those stay null.
+extern "C" char __ehdr_start[] __attribute__((visibility("hidden")));
+extern "C" char etext[] __attribute__((visibility("hidden")));
+extern "C" char __start_tally_text[] __attribute__((weak, visibility("hidden")));
+extern "C" char __stop_tally_text[] __attribute__((weak, visibility("hidden")));
+inline bool address_in_tally_code(uintptr_t pc) {
+  uintptr_t start = reinterpret_cast<uintptr_t>(__start_tally_text);
+  if (start) return pc >= start && pc < reinterpret_cast<uintptr_t>(__stop_tally_text);
+  return pc >= reinterpret_cast<uintptr_t>(__ehdr_start) && pc < reinterpret_cast<uintptr_t>(etext);
+}
 
 // A coarse monotonic clock (a few ms resolution, vDSO, no system call) for purge delays.
 uint32_t monotonic_milliseconds();

@@ -12,7 +12,9 @@
 
 #include <atomic>
 
+#include "core/config.h"
 #include "report/symbolizer.h"
+#include "report/unwind_table.h"
 
 extern "C" void* __libc_stack_end;  // the loader's: the main thread's initial stack pointer
 
@@ -157,13 +159,78 @@ void compute_bounds(uintptr_t frame) {
   }
 }
 
+// One step of the walk: from the frame whose return address is `state->pc` (with the stack
+// and frame pointers it will have once that return is taken) to its caller. Every read is
+// checked against [low, high) first, so a wrong rule or a garbage rbp ends the walk
+// instead of faulting.
+struct WalkState {
+  uintptr_t pc;  // a return address
+  uintptr_t sp;
+  uintptr_t bp;
+};
+
+TALLY_INLINE bool readable_word(uintptr_t address, uintptr_t low, uintptr_t high) {
+  return address >= low && address <= high - sizeof(uintptr_t) && (address & 7) == 0;
+}
+
+TALLY_INLINE uintptr_t load_word(uintptr_t address) {
+  return *reinterpret_cast<const uintptr_t*>(address);
+}
+
+TALLY_INLINE bool step_by_frame_pointer(WalkState* state, uintptr_t high) {
+  uintptr_t record = state->bp;
+  if (record < state->sp || record > high - kFrameRecordBytes ||
+      (record & (kFrameAlignment - 1)) != 0)
+    return false;
+  state->bp = load_word(record);
+  state->pc = load_word(record + sizeof(uintptr_t));
+  state->sp = record + kFrameRecordBytes;
+  return true;
+}
+
+TALLY_INLINE bool step(WalkState* state, uintptr_t low, uintptr_t high) {
+  UnwindRule rule = unwind_rule_for(state->pc);
+  if (rule.kind() == UnwindRule::kOutermost) return false;
+  if (rule.kind() == UnwindRule::kUnknown) return step_by_frame_pointer(state, high);
+  uintptr_t cfa;
+  switch (rule.base()) {
+    case UnwindRule::kStackPointer:
+      cfa = state->sp + static_cast<uintptr_t>(rule.cfa_offset());
+      break;
+    case UnwindRule::kFramePointer:
+      cfa = state->bp + static_cast<uintptr_t>(rule.cfa_offset());
+      break;
+    default: {
+      uintptr_t slot = state->bp + static_cast<uintptr_t>(rule.cfa_offset());
+      if (!readable_word(slot, low, high)) return false;
+      cfa = load_word(slot);
+      break;
+    }
+  }
+  // The return address sits just below the CFA, which lies above this frame's stack.
+  if (cfa < state->sp + sizeof(uintptr_t) || !readable_word(cfa - sizeof(uintptr_t), low, high))
+    return false;
+  uintptr_t bp = state->bp;
+  if (rule.saved() != UnwindRule::kUnchanged) {
+    uintptr_t slot = (rule.saved() == UnwindRule::kAtCfa ? cfa : state->bp) +
+                     static_cast<uintptr_t>(rule.saved_offset());
+    if (!readable_word(slot, low, high)) return false;
+    bp = load_word(slot);
+  }
+  state->pc = load_word(cfa - sizeof(uintptr_t));
+  state->sp = cfa;
+  state->bp = bp;
+  return true;
+}
+
 }  // namespace
 
 __attribute__((noinline)) int stack_capture_fast(uintptr_t* frames, int capacity, int skip_frames) {
   if (capacity <= 0) return 0;
   // This function keeps a frame pointer (the runtime is built with -fno-omit-frame-pointer
   // and it takes its own frame address): [fp] is the caller's frame pointer, [fp + 8] the
-  // return address into the caller.
+  // return address into the caller, and the caller's stack pointer is fp + 16 once it
+  // returns. From there the unwind tables lead.
   uintptr_t fp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   const ThreadStackBounds& bounds = t_bounds;
   if (__builtin_expect(bounds.state != kKnown, 0)) {
@@ -176,21 +243,18 @@ __attribute__((noinline)) int stack_capture_fast(uintptr_t* frames, int capacity
     frames[0] = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
     return 1;
   }
-  uintptr_t limit = bounds.high - kFrameRecordBytes;
+  uintptr_t low = bounds.low, high = bounds.high;
+  WalkState state{load_word(fp + sizeof(uintptr_t)), fp + kFrameRecordBytes, load_word(fp)};
   int count = 0;
   for (;;) {
-    const uintptr_t* record = reinterpret_cast<const uintptr_t*>(fp);
-    uintptr_t return_address = record[1];
-    uintptr_t next = record[0];
-    if (return_address < kMinCodeAddress) break;
+    if (state.pc < kMinCodeAddress) break;
     if (skip_frames > 0) {
       --skip_frames;
     } else {
-      frames[count++] = return_address;
+      frames[count++] = state.pc;
       if (count == capacity) break;
     }
-    if (next <= fp || next > limit || (next & (kFrameAlignment - 1)) != 0) break;
-    fp = next;
+    if (!step(&state, low, high)) break;
   }
   return count;
 }

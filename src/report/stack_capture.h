@@ -1,7 +1,10 @@
 // Stack capture, three ways, from cheapest to most thorough:
 //
-//   stack_capture_fast    frame-pointer walk: no allocation, no lock, no fault, 20-60 ns
-//                         for 16 frames. For hot paths (every malloc/free).
+//   stack_capture_fast    a walk led by the unwind tables (report/unwind_table.h, one
+//                         cached rule per return address) and by frame pointers where
+//                         there are no tables: no allocation, no lock, no fault. For hot
+//                         paths (every malloc/free), through code with or without frame
+//                         pointers.
 //   stack_capture_unwind  the unwinder of libgcc_s (found at run time, never linked): reads
 //                         unwind tables, so it sees through code built without frame
 //                         pointers. Takes the loader's lock; the first call may allocate.
@@ -22,15 +25,16 @@ namespace tally {
 
 constexpr int kMaxReportFrames = 64;
 
-// Frame-pointer walk of the calling thread's stack. Frame 0 is the return address into the
-// function that called stack_capture_fast; `skip_frames` frames are dropped from the start.
+// Walk of the calling thread's stack. Frame 0 is the return address into the function
+// that called stack_capture_fast; `skip_frames` frames are dropped from the start.
 // Returns the number of frames stored (at most `capacity`).
 //
 // Safe anywhere, including inside malloc, in signal handlers and before any constructor
 // has run: it never allocates, never locks, and reads only the current thread's stack
-// between its own frame and the stack's top, validating each frame pointer (aligned,
-// strictly increasing, in bounds) and stopping at the first bad one or a null return
-// address. Frames of code built without frame pointers are skipped, or end the walk.
+// between its own frame and the stack's top, validating every address it reads (aligned,
+// strictly increasing, in bounds) and stopping at the first bad one, at a null return
+// address, or where the tables say the stack ends. Code with neither tables nor frame
+// pointers (some JIT code) ends the walk.
 //
 // The stack bounds are cached per thread, computed on the thread's first capture with
 // system calls only (no allocation, no lock of the C library's): the main thread's from

@@ -5,6 +5,7 @@
 #include "safety/quarantine.h"
 
 #include "core/heap.h"
+#include "core/large_blocks.h"
 #include "core/metadata_arena.h"
 #include "os/process.h"
 #include "safety/safety_config.h"
@@ -83,12 +84,24 @@ void release_batches(QuarantineBatch* batches) {
   g_spare = batches;
 }
 
+// A quarter of the live heap (which counts quarantined blocks: take them out), within the
+// configured bounds. Read at every publish, about once per megabyte freed.
+size_t current_bound() {
+  size_t low = g_safety.quarantine_min_bytes, high = g_safety.quarantine_max_bytes;
+  if (low >= high) return high;
+  int64_t live = heap_total_live_bytes() + static_cast<int64_t>(large_live_bytes()) -
+                 static_cast<int64_t>(__atomic_load_n(&g_bytes, __ATOMIC_RELAXED));
+  size_t quarter = live > 0 ? static_cast<size_t>(live) / 4 : 0;
+  return quarter < low ? low : (quarter > high ? high : quarter);
+}
+
 void publish(QuarantineBatch* batch) {
+  size_t bound = current_bound();
   QuarantineBatch* expired;
   {
     LockGuard guard(g_lock);
     append_locked(batch);
-    expired = take_expired_locked(g_safety.quarantine_bytes);
+    expired = take_expired_locked(bound);
   }
   release_batches(expired);
 }

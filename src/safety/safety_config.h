@@ -21,7 +21,10 @@ struct SafetyConfig {
   size_t guard_max_size;
   size_t guard_pool_slots;         // bounds the guarded blocks alive at once, and their mappings
   bool guard_left;                 // guard page before the block instead of after it
-  size_t quarantine_bytes;         // global bound of the quarantine
+  // The global bound of the quarantine is a quarter of the live heap, within these (equal
+  // when the bound is fixed).
+  size_t quarantine_min_bytes;
+  size_t quarantine_max_bytes;
   size_t thread_quarantine_bytes;  // a thread's batch spills to the global FIFO past this
   int stack_depth;                 // frames kept per stack
 };

@@ -121,7 +121,8 @@ TEST(StressThreadChurn, ExitedThreadsMemoryIsReused) {
   printf("bytes_mapped: start %zu MiB, after first wave %zu MiB, peak %zu MiB, end %zu MiB\n",
          start.bytes_mapped >> 20, after_first_wave.bytes_mapped >> 20, peak_mapped >> 20,
          end.bytes_mapped >> 20);
-  // In safe and debug modes freed blocks wait in quarantine (64 MiB by default) and pin the
+  // In safe and debug modes freed blocks wait in quarantine (a quarter of the live heap in
+  // safe mode, 256 MiB in debug mode) and pin the
   // pages they sit in, and every segment carries a reservation for its block records as big
   // as itself: the first waves may grow more. The second half must not grow in any mode.
   const size_t first_wave_allowance =

@@ -39,7 +39,7 @@ class QuarantineTest : public testing::Test {
 };
 
 TEST_F(QuarantineTest, BlocksLeaveFirstInFirstOutOncePastTheBound) {
-  g_safety.quarantine_bytes = 1000;
+  g_safety.quarantine_min_bytes = g_safety.quarantine_max_bytes = 1000;
   g_safety.thread_quarantine_bytes = 100;  // every 100 bytes the batch goes global
   Heap* heap = t_heap;
   ASSERT_NE(heap, nullptr);
@@ -54,7 +54,7 @@ TEST_F(QuarantineTest, BlocksLeaveFirstInFirstOutOncePastTheBound) {
 }
 
 TEST_F(QuarantineTest, ThreadsWithoutAHeapQuarantineToo) {
-  g_safety.quarantine_bytes = size_t{1} << 30;
+  g_safety.quarantine_min_bytes = g_safety.quarantine_max_bytes = size_t{1} << 30;
   quarantine_put(nullptr, 0x1230, 64);
   EXPECT_TRUE(g_released.empty());
   quarantine_drain();
@@ -63,7 +63,7 @@ TEST_F(QuarantineTest, ThreadsWithoutAHeapQuarantineToo) {
 }
 
 TEST_F(QuarantineTest, ExitingThreadsHandTheirBatchOver) {
-  g_safety.quarantine_bytes = size_t{1} << 30;
+  g_safety.quarantine_min_bytes = g_safety.quarantine_max_bytes = size_t{1} << 30;
   g_safety.thread_quarantine_bytes = size_t{1} << 30;
   std::thread worker([] {
     tally_free(tally_malloc(8));  // the worker gets a heap

@@ -10,6 +10,7 @@
 #include "api/checked_allocation.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "api/allocation.h"
@@ -47,7 +48,6 @@ AllocationKind kind_of_call(ApiCall call) {
       return AllocationKind::kMalloc;
   }
 }
-
 
 // Most frees and allocations come from a few hot call sites: a small per-thread cache of
 // (hash of the frames -> depot id) saves the depot's shared table on repeats.
@@ -237,13 +237,29 @@ TALLY_INLINE void check_and_record_free(uintptr_t start, size_t size, size_t spa
     report_free_problem(start, call, caller, SIZE_MAX);
   size_t damaged = damaged_canary(start, size, span);
   if (TALLY_UNLIKELY(damaged != SIZE_MAX)) report_free_problem(start, call, caller, damaged);
-  record->free_stack = g_safety.free_stacks ? capture_stack_id() : 0;
   record->free_thread = static_cast<uint16_t>(current_thread_number());
+  // Last, released: a racing double free waits for it (report_double_free_after_claim).
+  __atomic_store_n(&record->free_stack, g_safety.free_stacks ? capture_stack_id() : 0,
+                   __ATOMIC_RELEASE);
+}
+
+// A double free found by a free that lost the race for the block's claim: the winner
+// records its stack and thread only after claiming, so give it a moment (bounded, this is
+// the report path) to finish, and the report shows who freed the block first.
+TALLY_COLD void report_double_free_after_claim(const BlockLookup& lookup, uintptr_t address,
+                                               uintptr_t caller) {
+  if (g_safety.free_stacks && lookup.record) {
+    uint32_t started = monotonic_milliseconds();
+    while (__atomic_load_n(&lookup.record->free_stack, __ATOMIC_ACQUIRE) == 0 &&
+           monotonic_milliseconds() - started < 200)
+      sched_yield();
+  }
+  report_double_free_with_history(address, history_of(lookup), caller);
 }
 
 TALLY_COLD void report_not_live(const BlockLookup& lookup, uintptr_t address, uintptr_t caller) {
   if (lookup.kind == BlockLookup::kFreed)
-    return report_double_free_with_history(address, history_of(lookup), caller);
+    return report_double_free_after_claim(lookup, address, caller);
   report_bad_pointer(address, caller);
 }
 
@@ -360,10 +376,10 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
   switch (lookup.where) {
     case BlockLookup::kSmall:
       // The lean lane above handles every live small block; here it was freed meanwhile.
-      return report_double_free_with_history(address, history_of(lookup), caller);
+      return report_double_free_after_claim(lookup, address, caller);
     case BlockLookup::kLarge: {
       if (!large_enter_quarantine(lookup.large))
-        return report_double_free_with_history(address, history_of(lookup), caller);
+        return report_double_free_after_claim(lookup, address, caller);
       // Before the pages become inaccessible.
       check_and_record_free(address, lookup.extent.size, span_of(lookup), lookup.record, call,
                             caller);

@@ -73,22 +73,49 @@ struct Reader {
     uintptr_t field = reinterpret_cast<uintptr_t>(at);
     uintptr_t value = 0;
     switch (encoding & 0x0f) {
-      case 0x00: value = fixed<uint64_t>(); break;              // absptr
-      case 0x01: value = unsigned_leb(); break;                 // uleb128
-      case 0x02: value = fixed<uint16_t>(); break;              // udata2
-      case 0x03: value = fixed<uint32_t>(); break;              // udata4
-      case 0x04: value = fixed<uint64_t>(); break;              // udata8
-      case 0x09: value = static_cast<uintptr_t>(signed_leb()); break;             // sleb128
-      case 0x0a: value = static_cast<uintptr_t>(int64_t{fixed<int16_t>()}); break;  // sdata2
-      case 0x0b: value = static_cast<uintptr_t>(int64_t{fixed<int32_t>()}); break;  // sdata4
-      case 0x0c: value = fixed<uint64_t>(); break;                                  // sdata8
-      default: ok = false; return 0;
+      case 0x00:
+        value = fixed<uint64_t>();
+        break;  // absptr
+      case 0x01:
+        value = unsigned_leb();
+        break;  // uleb128
+      case 0x02:
+        value = fixed<uint16_t>();
+        break;  // udata2
+      case 0x03:
+        value = fixed<uint32_t>();
+        break;  // udata4
+      case 0x04:
+        value = fixed<uint64_t>();
+        break;  // udata8
+      case 0x09:
+        value = static_cast<uintptr_t>(signed_leb());
+        break;  // sleb128
+      case 0x0a:
+        value = static_cast<uintptr_t>(int64_t{fixed<int16_t>()});
+        break;  // sdata2
+      case 0x0b:
+        value = static_cast<uintptr_t>(int64_t{fixed<int32_t>()});
+        break;  // sdata4
+      case 0x0c:
+        value = fixed<uint64_t>();
+        break;  // sdata8
+      default:
+        ok = false;
+        return 0;
     }
     switch (encoding & 0x70) {
-      case 0x00: break;                       // absolute
-      case 0x10: value += field; break;       // pcrel
-      case 0x30: value += data_base; break;   // datarel
-      default: ok = false; return 0;          // textrel, funcrel, aligned: not in eh_frame
+      case 0x00:
+        break;  // absolute
+      case 0x10:
+        value += field;
+        break;  // pcrel
+      case 0x30:
+        value += data_base;
+        break;  // datarel
+      default:
+        ok = false;
+        return 0;  // textrel, funcrel, aligned: not in eh_frame
     }
     if (encoding & 0x80) {  // indirect
       if (value == 0) {
@@ -201,12 +228,24 @@ bool parse_cie(const uint8_t* entry, CommonInformation* cie) {
     bool known = true;
     for (const char* letter = augmentation + 1; *letter && known && reader.ok; ++letter) {
       switch (*letter) {
-        case 'R': cie->pointer_encoding = reader.fixed<uint8_t>(); break;
-        case 'L': reader.fixed<uint8_t>(); break;
-        case 'P': reader.encoded(reader.fixed<uint8_t>() & 0x7f); break;  // not followed
-        case 'S': cie->signal_frame = true; break;
-        case 'B': case 'G': break;
-        default: known = false; break;
+        case 'R':
+          cie->pointer_encoding = reader.fixed<uint8_t>();
+          break;
+        case 'L':
+          reader.fixed<uint8_t>();
+          break;
+        case 'P':
+          reader.encoded(reader.fixed<uint8_t>() & 0x7f);
+          break;  // not followed
+        case 'S':
+          cie->signal_frame = true;
+          break;
+        case 'B':
+        case 'G':
+          break;
+        default:
+          known = false;
+          break;
       }
     }
     reader.at = data_end;
@@ -256,22 +295,36 @@ bool run_instructions(Reader program, const CommonInformation& cie, uintptr_t lo
         continue;
     }
     switch (op) {
-      case 0x00: break;  // nop
-      case 0x01:         // set_loc
+      case 0x00:
+        break;    // nop
+      case 0x01:  // set_loc
         location = program.encoded(cie.pointer_encoding);
         if (location > target) return true;
         break;
-      case 0x02: if (!advance(program.fixed<uint8_t>())) return true; break;
-      case 0x03: if (!advance(program.fixed<uint16_t>())) return true; break;
-      case 0x04: if (!advance(program.fixed<uint32_t>())) return true; break;
+      case 0x02:
+        if (!advance(program.fixed<uint8_t>())) return true;
+        break;
+      case 0x03:
+        if (!advance(program.fixed<uint16_t>())) return true;
+        break;
+      case 0x04:
+        if (!advance(program.fixed<uint32_t>())) return true;
+        break;
       case 0x05: {  // offset_extended
         uint64_t reg = program.unsigned_leb();
-        set(reg, RuleHow::kAtCfa, static_cast<int64_t>(program.unsigned_leb()) * cie.data_alignment);
+        set(reg, RuleHow::kAtCfa,
+            static_cast<int64_t>(program.unsigned_leb()) * cie.data_alignment);
         break;
       }
-      case 0x06: restore(program.unsigned_leb()); break;  // restore_extended
-      case 0x07: set(program.unsigned_leb(), RuleHow::kUndefined, 0); break;
-      case 0x08: set(program.unsigned_leb(), RuleHow::kSame, 0); break;
+      case 0x06:
+        restore(program.unsigned_leb());
+        break;  // restore_extended
+      case 0x07:
+        set(program.unsigned_leb(), RuleHow::kUndefined, 0);
+        break;
+      case 0x08:
+        set(program.unsigned_leb(), RuleHow::kSame, 0);
+        break;
       case 0x09: {  // register: saved in another register, which the walker does not track
         uint64_t reg = program.unsigned_leb();
         program.unsigned_leb();
@@ -295,7 +348,9 @@ bool run_instructions(Reader program, const CommonInformation& cie, uintptr_t lo
         row->cfa_how = CfaHow::kRegister;
         row->cfa_register = program.unsigned_leb();
         break;
-      case 0x0e: row->cfa_offset = static_cast<int64_t>(program.unsigned_leb()); break;
+      case 0x0e:
+        row->cfa_offset = static_cast<int64_t>(program.unsigned_leb());
+        break;
       case 0x0f: {  // def_cfa_expression: only "DW_OP_breg6 N; DW_OP_deref" (realigned frames)
         uint64_t length = program.unsigned_leb();
         if (!program.has(length)) return false;
@@ -304,7 +359,8 @@ bool run_instructions(Reader program, const CommonInformation& cie, uintptr_t lo
         row->cfa_how = CfaHow::kUnsupported;
         if (expression.fixed<uint8_t>() == 0x70 + kRegisterFramePointer) {
           int64_t offset = expression.signed_leb();
-          if (expression.fixed<uint8_t>() == 0x06 && expression.ok && expression.at == expression.end) {
+          if (expression.fixed<uint8_t>() == 0x06 && expression.ok &&
+              expression.at == expression.end) {
             row->cfa_how = CfaHow::kDerefFramePointer;
             row->cfa_offset = offset;
           }
@@ -337,8 +393,10 @@ bool run_instructions(Reader program, const CommonInformation& cie, uintptr_t lo
         row->cfa_register = program.unsigned_leb();
         row->cfa_offset = program.signed_leb() * cie.data_alignment;
         break;
-      case 0x13: row->cfa_offset = program.signed_leb() * cie.data_alignment; break;
-      case 0x14:  // val_offset
+      case 0x13:
+        row->cfa_offset = program.signed_leb() * cie.data_alignment;
+        break;
+      case 0x14:    // val_offset
       case 0x15: {  // val_offset_sf: the value is an address, not a saved register
         uint64_t reg = program.unsigned_leb();
         if (op == 0x14)
@@ -356,8 +414,10 @@ bool run_instructions(Reader program, const CommonInformation& cie, uintptr_t lo
         set(reg, RuleHow::kUnsupported, 0);
         break;
       }
-      case 0x2e: program.unsigned_leb(); break;  // GNU_args_size
-      case 0x2f: {                               // GNU_negative_offset_extended
+      case 0x2e:
+        program.unsigned_leb();
+        break;      // GNU_args_size
+      case 0x2f: {  // GNU_negative_offset_extended
         uint64_t reg = program.unsigned_leb();
         set(reg, RuleHow::kAtCfa,
             -static_cast<int64_t>(program.unsigned_leb()) * cie.data_alignment);

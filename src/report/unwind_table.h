@@ -96,9 +96,8 @@ inline UnwindRule unwind_rule_for(uintptr_t return_address) {
   std::atomic<uint64_t>* table = g_table;
   if (__builtin_expect(table != nullptr && return_address < kCacheableLimit, 1)) {
     uint64_t entry = table[index_of(return_address)].load(std::memory_order_relaxed);
-    if (__builtin_expect((entry >> kTagShift) == (return_address >> kIndexBits) &&
-                             (entry & kFilled),
-                         1))
+    if (__builtin_expect(
+            (entry >> kTagShift) == (return_address >> kIndexBits) && (entry & kFilled), 1))
       return UnwindRule(entry);
   }
   return unwind_rule_miss(return_address);

@@ -19,6 +19,7 @@
 #include "os/process.h"
 #include "report/stack_capture.h"
 #include "report/stack_depot.h"
+#include "report/stack_recorder.h"
 #include "safety/fault_handler.h"
 #include "safety/fill_patterns.h"
 #include "safety/guard_pool.h"
@@ -27,8 +28,6 @@
 
 namespace tally {
 namespace {
-
-constexpr int kMaxStackDepth = 64;
 
 AllocationKind kind_of_call(ApiCall call) {
   switch (call) {
@@ -49,45 +48,29 @@ AllocationKind kind_of_call(ApiCall call) {
   }
 }
 
-// Most frees and allocations come from a few hot call sites: a small per-thread cache of
-// (hash of the frames -> depot id) saves the depot's shared table on repeats.
-constexpr unsigned kStackCacheSize = 256;
-struct StackCacheEntry {
-  uint64_t hash;
-  uint32_t id;
-};
-__thread StackCacheEntry t_stack_cache[kStackCacheSize];
-
-uint64_t hash_frames(const uintptr_t* frames, int count) {
-  uint64_t hash = 0x9E3779B97F4A7C15ull ^ static_cast<uint64_t>(count);
-  for (int i = 0; i < count; ++i) {
-    hash ^= frames[i];
-    hash *= 0xBF58476D1CE4E5B9ull;
-    hash ^= hash >> 31;
+// The token bucket of guard_rate: one second's worth at most, refilled as time passes.
+bool take_guard_token(Heap* heap) {
+  if (TALLY_LIKELY(heap->guard_tokens > 0)) {
+    --heap->guard_tokens;
+    return true;
   }
-  return hash | 1;  // 0 marks an empty cache entry
-}
-
-TALLY_NOINLINE uint32_t capture_stack_id() {
-  uintptr_t frames[kMaxStackDepth + 8];
-  int depth = g_safety.stack_depth < kMaxStackDepth ? g_safety.stack_depth : kMaxStackDepth;
-  int count = stack_capture_fast(frames, depth + 8, 0);
-  int first = 0;
-  while (first < count && address_in_tally_code(frames[first])) ++first;
-  if (count - first > depth) count = first + depth;
-  uint64_t hash = hash_frames(frames + first, count - first);
-  StackCacheEntry& cached = t_stack_cache[hash % kStackCacheSize];
-  if (cached.hash == hash) return cached.id;
-  uint32_t id = stack_depot_put(frames + first, count - first);
-  cached.hash = hash;
-  cached.id = id;
-  return id;
+  uint32_t now = monotonic_milliseconds();
+  uint32_t rate = g_safety.guard_rate;
+  // 0 means "never filled" (a clock that reads 0 only costs one extra refill).
+  int32_t elapsed = static_cast<int32_t>(now - heap->guard_refilled_at);
+  uint64_t earned = heap->guard_refilled_at == 0 ? rate
+                    : elapsed > 0                ? uint64_t(elapsed) * rate / 1000
+                                                 : 0;
+  if (earned == 0) return false;
+  heap->guard_refilled_at = now;
+  heap->guard_tokens = static_cast<uint32_t>((earned < rate ? earned : rate) - 1);
+  return true;
 }
 
 bool wants_guard(Heap* heap, size_t size, size_t alignment) {
   if (!guard_pool_enabled() || size > g_safety.guard_max_size || alignment > kOsPageSize)
     return false;
-  if (g_safety.guard_all) return true;
+  if (g_safety.guard_all) return g_safety.guard_rate == 0 || take_guard_token(heap);
   if (g_safety.sample_rate == 0) return false;
   if (--heap->guard_countdown != 0) return false;
   // The next sample comes after between half and one and a half times the rate, so
@@ -239,7 +222,8 @@ TALLY_INLINE void check_and_record_free(uintptr_t start, size_t size, size_t spa
   if (TALLY_UNLIKELY(damaged != SIZE_MAX)) report_free_problem(start, call, caller, damaged);
   record->free_thread = static_cast<uint16_t>(current_thread_number());
   // Last, released: a racing double free waits for it (report_double_free_after_claim).
-  __atomic_store_n(&record->free_stack, g_safety.free_stacks ? capture_stack_id() : 0,
+  __atomic_store_n(&record->free_stack,
+                   g_safety.free_stacks ? stack_record_current(g_safety.stack_depth) : 0,
                    __ATOMIC_RELEASE);
 }
 
@@ -299,7 +283,7 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
   if (alignment < kMaxAlignmentOfMalloc) alignment = kMaxAlignmentOfMalloc;
   BlockRecord record;
   record.set(size, kind_of_call(call));
-  record.alloc_stack = g_safety.alloc_stacks ? capture_stack_id() : 0;
+  record.alloc_stack = g_safety.alloc_stacks ? stack_record_current(g_safety.stack_depth) : 0;
   record.free_stack = 0;
   record.alloc_thread = static_cast<uint16_t>(current_thread_number());
   record.free_thread = 0;

@@ -37,6 +37,9 @@ TALLY_OPTION(tristate, free_stacks, "auto",
 TALLY_OPTION(int, sample_rate, "5000",
              "safe mode: one allocation in this many sits before a guard page (0: none)")
 TALLY_OPTION(size, guard_max_size, "64k", "largest block that may get a guard page")
+TALLY_OPTION(int, guard_rate, "20000",
+             "debug mode: guarded allocations per second and thread; past it the others get "
+             "canaries and poison only, so busy programs stay fast (0: no limit)")
 TALLY_OPTION(int, guard_pool_size, "0",
              "guarded blocks alive at once (0: 256 in safe mode, 4096 in debug mode)")
 TALLY_OPTION(string, guard_side, "right",

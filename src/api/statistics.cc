@@ -11,6 +11,8 @@
 #include "os/process.h"
 #include "report/error_report.h"
 #include "report/output.h"
+#include "report/stack_depot.h"
+#include "report/stack_recorder.h"
 #include "safety/safety_config.h"
 
 namespace tally {
@@ -24,6 +26,8 @@ struct Totals {
   size_t heaps;
   size_t abandoned_heaps;
   uint64_t quarantined_bytes;
+  uint64_t stack_memo_hits;
+  uint64_t stack_walks;
 };
 
 const char* const kCallNames[] = {"malloc",
@@ -58,6 +62,9 @@ void add_heap(Heap* heap, void* context) {
   if (heap->abandoned) ++totals.abandoned_heaps;
   for (unsigned i = 0; i < kApiCallCount; ++i) totals.api_calls[i] += relaxed(heap->api_calls[i]);
   totals.live_bytes += __atomic_load_n(&heap->live_bytes, __ATOMIC_RELAXED);
+  StackRecorderStats stacks = stack_recorder_stats_of(heap);
+  totals.stack_memo_hits += stacks.memo_hits;
+  totals.stack_walks += stacks.walks;
   for (Segment* segment = heap->segments; segment; segment = segment->next) {
     for (unsigned slot = kHeaderSlots; slot < kSlotsPerSegment; ++slot) {
       Page& page = segment->pages[slot];
@@ -151,6 +158,21 @@ void statistics_print() {
   out.text("  errors reported:   ").decimal(stats.bad_frees).character('\n');
   if (g_safety.quarantine)
     out.text("  quarantined:       ").bytes(stats.bytes_quarantined).character('\n');
+  if (totals.stack_walks + totals.stack_memo_hits) {
+    size_t depot_stacks = 0, depot_bytes = 0, depot_dropped = 0;
+    stack_depot_stats(&depot_stacks, &depot_bytes, &depot_dropped);
+    out.text("  stacks recorded:   ")
+        .decimal(totals.stack_walks + totals.stack_memo_hits)
+        .text(" (")
+        .decimal(totals.stack_memo_hits)
+        .text(" known from the memo), ")
+        .decimal(depot_stacks)
+        .text(" distinct in ")
+        .bytes(depot_bytes)
+        .text(", ")
+        .decimal(depot_dropped)
+        .text(" dropped\n");
+  }
   out.text("  calls:\n");
   for (unsigned i = 0; i < kApiCallCount; ++i) {
     if (totals.api_calls[i] == 0) continue;

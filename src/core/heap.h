@@ -41,13 +41,17 @@ enum ApiCall : unsigned {
 };
 
 struct QuarantineBatch;
+struct StackMemo;
 
 struct Heap {
   // Checked modes (safe, debug): every call takes the checked path. First, so the fast
   // paths test it in a line they load anyway.
   bool checked;
-  uint32_t guard_countdown;  // allocations until the next sampled guarded one
+  uint32_t guard_countdown;    // allocations until the next sampled guarded one
+  uint32_t guard_tokens;       // debug mode: guarded allocations this thread may still make
+  uint32_t guard_refilled_at;  // monotonic_milliseconds() of the last refill
   QuarantineBatch* quarantine_batch;
+  StackMemo* stack_memo;       // checked modes: recent stack walks (report/stack_recorder.cc)
   Page* current[kClassCount];  // never null: g_empty_page when the heap has no page yet
   Page* queue[kClassCount];    // pages of the class with free blocks, besides the current
   uint64_t api_calls[kApiCallCount];

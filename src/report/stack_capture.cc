@@ -159,16 +159,6 @@ void compute_bounds(uintptr_t frame) {
   }
 }
 
-// One step of the walk: from the frame whose return address is `state->pc` (with the stack
-// and frame pointers it will have once that return is taken) to its caller. Every read is
-// checked against [low, high) first, so a wrong rule or a garbage rbp ends the walk
-// instead of faulting.
-struct WalkState {
-  uintptr_t pc;  // a return address
-  uintptr_t sp;
-  uintptr_t bp;
-};
-
 TALLY_INLINE bool readable_word(uintptr_t address, uintptr_t low, uintptr_t high) {
   return address >= low && address <= high - sizeof(uintptr_t) && (address & 7) == 0;
 }
@@ -177,33 +167,91 @@ TALLY_INLINE uintptr_t load_word(uintptr_t address) {
   return *reinterpret_cast<const uintptr_t*>(address);
 }
 
-TALLY_INLINE bool step_by_frame_pointer(WalkState* state, uintptr_t high) {
+// How the walk reads the stack: plainly, or noting every word it read (for the memo of
+// report/stack_recorder.h).
+// A saved rbp matters to the walk only if a later step uses it (a CFA or a save slot
+// addressed through rbp); in code without frame pointers rbp holds program data that
+// changes from call to call. So a loaded rbp is noted only once it is used, and the
+// start's rbp counts only if it is used before being replaced.
+struct PlainLoads {
+  TALLY_INLINE uintptr_t load(uintptr_t address) { return load_word(address); }
+  TALLY_INLINE uintptr_t load_frame_pointer(uintptr_t address) { return load_word(address); }
+  TALLY_INLINE void use_frame_pointer() {}
+};
+
+struct RecordedLoads {
+  StackWalkReads* reads;
+  uintptr_t pending_address = 0;  // where the current rbp came from; 0: the start
+  uintptr_t pending_value = 0;
+  bool pending = true;  // the current rbp has not been used since it was loaded
+
+  TALLY_INLINE void note(uintptr_t address, uintptr_t value) {
+    if (TALLY_LIKELY(reads->count < StackWalkReads::kCapacity)) {
+      reads->address[reads->count] = address;
+      reads->value[reads->count] = value;
+      ++reads->count;
+    } else {
+      reads->overflowed = true;
+    }
+  }
+  TALLY_INLINE uintptr_t load(uintptr_t address) {
+    uintptr_t value = load_word(address);
+    note(address, value);
+    return value;
+  }
+  TALLY_INLINE uintptr_t load_frame_pointer(uintptr_t address) {
+    uintptr_t value = load_word(address);
+    pending_address = address;
+    pending_value = value;
+    pending = true;
+    return value;
+  }
+  TALLY_INLINE void use_frame_pointer() {
+    if (!pending) return;
+    pending = false;
+    if (pending_address == 0)
+      reads->uses_start_frame_pointer = true;
+    else
+      note(pending_address, pending_value);
+  }
+};
+
+// One step of the walk: from the frame whose return address is `state->pc` (with the stack
+// and frame pointers it will have once that return is taken) to its caller. Every read is
+// checked against [low, high) first, so a wrong rule or a garbage rbp ends the walk
+// instead of faulting.
+template <typename Loads>
+TALLY_INLINE bool step_by_frame_pointer(StackWalkStart* state, uintptr_t high, Loads& loads) {
   uintptr_t record = state->bp;
+  loads.use_frame_pointer();
   if (record < state->sp || record > high - kFrameRecordBytes ||
       (record & (kFrameAlignment - 1)) != 0)
     return false;
-  state->bp = load_word(record);
-  state->pc = load_word(record + sizeof(uintptr_t));
+  state->bp = loads.load_frame_pointer(record);
+  state->pc = loads.load(record + sizeof(uintptr_t));
   state->sp = record + kFrameRecordBytes;
   return true;
 }
 
-TALLY_INLINE bool step(WalkState* state, uintptr_t low, uintptr_t high) {
+template <typename Loads>
+TALLY_INLINE bool step(StackWalkStart* state, uintptr_t low, uintptr_t high, Loads& loads) {
   UnwindRule rule = unwind_rule_for(state->pc);
   if (rule.kind() == UnwindRule::kOutermost) return false;
-  if (rule.kind() == UnwindRule::kUnknown) return step_by_frame_pointer(state, high);
+  if (rule.kind() == UnwindRule::kUnknown) return step_by_frame_pointer(state, high, loads);
   uintptr_t cfa;
   switch (rule.base()) {
     case UnwindRule::kStackPointer:
       cfa = state->sp + static_cast<uintptr_t>(rule.cfa_offset());
       break;
     case UnwindRule::kFramePointer:
+      loads.use_frame_pointer();
       cfa = state->bp + static_cast<uintptr_t>(rule.cfa_offset());
       break;
     default: {
+      loads.use_frame_pointer();
       uintptr_t slot = state->bp + static_cast<uintptr_t>(rule.cfa_offset());
       if (!readable_word(slot, low, high)) return false;
-      cfa = load_word(slot);
+      cfa = loads.load(slot);
       break;
     }
   }
@@ -212,39 +260,22 @@ TALLY_INLINE bool step(WalkState* state, uintptr_t low, uintptr_t high) {
     return false;
   uintptr_t bp = state->bp;
   if (rule.saved() != UnwindRule::kUnchanged) {
+    if (rule.saved() == UnwindRule::kAtFramePointer) loads.use_frame_pointer();
     uintptr_t slot = (rule.saved() == UnwindRule::kAtCfa ? cfa : state->bp) +
                      static_cast<uintptr_t>(rule.saved_offset());
     if (!readable_word(slot, low, high)) return false;
-    bp = load_word(slot);
+    bp = loads.load_frame_pointer(slot);
   }
-  state->pc = load_word(cfa - sizeof(uintptr_t));
+  state->pc = loads.load(cfa - sizeof(uintptr_t));
   state->sp = cfa;
   state->bp = bp;
   return true;
 }
 
-}  // namespace
-
-__attribute__((noinline)) int stack_capture_fast(uintptr_t* frames, int capacity, int skip_frames) {
-  if (capacity <= 0) return 0;
-  // This function keeps a frame pointer (the runtime is built with -fno-omit-frame-pointer
-  // and it takes its own frame address): [fp] is the caller's frame pointer, [fp + 8] the
-  // return address into the caller, and the caller's stack pointer is fp + 16 once it
-  // returns. From there the unwind tables lead.
-  uintptr_t fp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-  const ThreadStackBounds& bounds = t_bounds;
-  if (__builtin_expect(bounds.state != kKnown, 0)) {
-    if (bounds.state == kUnknown) compute_bounds(fp);
-  }
-  if (__builtin_expect(
-          bounds.state != kKnown || fp < bounds.low || fp > bounds.high - kFrameRecordBytes, 0)) {
-    // Unknown bounds or a foreign stack: only our own return address is safe to read.
-    if (skip_frames > 0) return 0;
-    frames[0] = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
-    return 1;
-  }
-  uintptr_t low = bounds.low, high = bounds.high;
-  WalkState state{load_word(fp + sizeof(uintptr_t)), fp + kFrameRecordBytes, load_word(fp)};
+template <typename Loads>
+TALLY_INLINE int walk(StackWalkStart state, uintptr_t* frames, int capacity, int skip_frames,
+                      Loads& loads) {
+  uintptr_t low = t_bounds.low, high = t_bounds.high;
   int count = 0;
   for (;;) {
     if (state.pc < kMinCodeAddress) break;
@@ -254,9 +285,65 @@ __attribute__((noinline)) int stack_capture_fast(uintptr_t* frames, int capacity
       frames[count++] = state.pc;
       if (count == capacity) break;
     }
-    if (!step(&state, low, high)) break;
+    if (!step(&state, low, high, loads)) break;
   }
   return count;
+}
+
+}  // namespace
+
+bool stack_walk_start_at(uintptr_t frame_address, StackWalkStart* start) {
+  const ThreadStackBounds& bounds = t_bounds;
+  if (TALLY_UNLIKELY(bounds.state != kKnown)) {
+    if (bounds.state == kUnknown) compute_bounds(frame_address);
+  }
+  if (TALLY_UNLIKELY(bounds.state != kKnown || frame_address < bounds.low ||
+                     frame_address > bounds.high - kFrameRecordBytes || (frame_address & 7) != 0))
+    return false;
+  // [fp] is the caller's frame pointer, [fp + 8] the return address into the caller, and
+  // the caller's stack pointer is fp + 16 once it returns.
+  start->pc = load_word(frame_address + sizeof(uintptr_t));
+  start->sp = frame_address + kFrameRecordBytes;
+  start->bp = load_word(frame_address);
+  return true;
+}
+
+int stack_walk(const StackWalkStart& start, uintptr_t* frames, int capacity,
+               StackWalkReads* reads) {
+  if (capacity <= 0) return 0;
+  if (!reads) {
+    PlainLoads loads;
+    return walk(start, frames, capacity, 0, loads);
+  }
+  reads->count = 0;
+  reads->overflowed = false;
+  reads->uses_start_frame_pointer = false;
+  RecordedLoads loads{reads};
+  return walk(start, frames, capacity, 0, loads);
+}
+
+bool stack_walk_reads_unchanged(const StackWalkReads& reads) {
+  if (reads.overflowed) return false;
+  // Independent loads, so they overlap: far cheaper than the dependent chain of a walk.
+  uintptr_t differences = 0;
+  for (int i = 0; i < reads.count; ++i) differences |= load_word(reads.address[i]) ^ reads.value[i];
+  return differences == 0;
+}
+
+__attribute__((noinline)) int stack_capture_fast(uintptr_t* frames, int capacity, int skip_frames) {
+  if (capacity <= 0) return 0;
+  // This function keeps a frame pointer (the runtime is built with -fno-omit-frame-pointer
+  // and it takes its own frame address); from its caller on the unwind tables lead.
+  StackWalkStart start;
+  if (TALLY_UNLIKELY(
+          !stack_walk_start_at(reinterpret_cast<uintptr_t>(__builtin_frame_address(0)), &start))) {
+    // Unknown bounds or a foreign stack: only our own return address is safe to read.
+    if (skip_frames > 0) return 0;
+    frames[0] = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
+    return 1;
+  }
+  PlainLoads loads;
+  return walk(start, frames, capacity, skip_frames, loads);
 }
 
 void stack_capture_thread_init() {

@@ -48,6 +48,36 @@ constexpr int kMaxReportFrames = 64;
 // that interrupted the computation of the bounds.
 int stack_capture_fast(uintptr_t* frames, int capacity, int skip_frames);
 
+// The walk in parts, for callers that memoize walks (report/stack_recorder.h).
+//
+// Where a walk starts: the caller's state as seen from a tally function built with frame
+// pointers. `frame_address` is that function's __builtin_frame_address(0). False when the
+// thread's stack bounds are unknown or the frame is not on the thread's stack.
+struct StackWalkStart {
+  uintptr_t pc;  // the return address into the caller
+  uintptr_t sp;  // the caller's stack pointer once that return is taken
+  uintptr_t bp;  // the caller's rbp
+};
+bool stack_walk_start_at(uintptr_t frame_address, StackWalkStart* start);
+
+// Every stack word a walk read and used, in order. A walk is a function of its start and
+// of these words (the rules it follows depend only on return addresses), so while none of
+// them has changed, walking again from the same start gives the same frames. A saved rbp
+// that no later step used is left out, and so is the start's rbp unless it was used.
+struct StackWalkReads {
+  static constexpr int kCapacity = 96;
+  int count;
+  bool overflowed;  // more reads than kCapacity: the record cannot vouch for the walk
+  bool uses_start_frame_pointer;
+  uintptr_t address[kCapacity];
+  uintptr_t value[kCapacity];
+};
+
+// Walks from `start` (frame 0 is start.pc); records its reads when `reads` is not null.
+int stack_walk(const StackWalkStart& start, uintptr_t* frames, int capacity, StackWalkReads* reads);
+// True if every word of `reads` still holds the value the walk read.
+bool stack_walk_reads_unchanged(const StackWalkReads& reads);
+
 // Unwinder-based capture (libgcc_s's _Unwind_Backtrace, looked up with dlsym, loaded with
 // dlopen if the process has not loaded it). Same frame numbering as stack_capture_fast.
 // Not for hot paths: the first call may allocate (dlsym/dlopen) and every call takes the

@@ -18,9 +18,12 @@ struct SafetyConfig {
   bool free_stacks;             // every free records its stack
   bool guard_all;               // every block up to guard_max_size sits before a guard page
   uint32_t sample_rate;         // otherwise one allocation in sample_rate is guarded (0: none)
+  // guard_all: a thread's guarded allocations per second (a token bucket; 0: no limit). Each
+  // guarded allocation and free costs two mprotect calls, microseconds each.
+  uint32_t guard_rate;
   size_t guard_max_size;
-  size_t guard_pool_slots;         // bounds the guarded blocks alive at once, and their mappings
-  bool guard_left;                 // guard page before the block instead of after it
+  size_t guard_pool_slots;  // bounds the guarded blocks alive at once, and their mappings
+  bool guard_left;          // guard page before the block instead of after it
   // The global bound of the quarantine is a quarter of the live heap, within these (equal
   // when the bound is fixed).
   size_t quarantine_min_bytes;

@@ -2,8 +2,12 @@
 // stacks that make it useful, and clean use produces none.
 #include <gtest/gtest.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/checked_allocation.h"
+#include "core/heap.h"
+#include "os/process.h"
+#include "safety/guard_pool.h"
 #include "safety/quarantine.h"
 #include "safety/safety_config.h"
 #include "tally.h"
@@ -15,7 +19,9 @@ __attribute__((noinline)) char* allocate_orders(size_t size) {
   return static_cast<char*>(tally_malloc(size));
 }
 
-__attribute__((noinline)) void release_orders(void* block) { tally_free(block); }
+__attribute__((noinline)) void release_orders(void* block) {
+  tally_free(block);
+}
 
 TEST(CheckedModeDeathTest, OverflowIntoTheCanaryIsReportedAtFree) {
   // Beyond guard_max_size, so the block is an ordinary one with a canary after it.
@@ -77,7 +83,8 @@ TEST(CheckedModeDeathTest, DoubleFreeNamesBothFrees) {
 
 TEST(CheckedMode, CleanUseIsSilentAndUsableSizeIsTheRequestedSize) {
   testing::internal::CaptureStderr();
-  for (size_t size : {size_t{0}, size_t{1}, size_t{17}, size_t{1000}, size_t{70000}, size_t{1} << 20}) {
+  for (size_t size :
+       {size_t{0}, size_t{1}, size_t{17}, size_t{1000}, size_t{70000}, size_t{1} << 20}) {
     char* block = allocate_orders(size);
     EXPECT_EQ(tally_malloc_usable_size(block), size);
     memset(block, 0xAB, size);
@@ -87,6 +94,38 @@ TEST(CheckedMode, CleanUseIsSilentAndUsableSizeIsTheRequestedSize) {
   }
   quarantine_drain();
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
+
+// Debug mode guards every small block, up to guard_rate guarded allocations per second and
+// thread; past it the others are ordinary blocks (canaries, poison, quarantine), and the
+// bucket fills again as time passes.
+TEST(CheckedMode, GuardRateBoundsTheGuardedAllocationsPerSecond) {
+  uint32_t saved_rate = g_safety.guard_rate;
+  g_safety.guard_rate = 50;
+  ASSERT_NE(t_heap, nullptr);
+  t_heap->guard_tokens = 0;  // an empty bucket, just filled
+  t_heap->guard_refilled_at = monotonic_milliseconds();
+  constexpr int kBlocks = 200;
+  char* blocks[kBlocks];
+  int guarded = 0;
+  for (char*& block : blocks) {
+    block = allocate_orders(24);
+    if (guard_pool_contains(reinterpret_cast<uintptr_t>(block))) ++guarded;
+  }
+  // The loop takes far less than the 20 ms that earn a token (a clock tick may add one).
+  EXPECT_LE(guarded, 2);
+  for (char* block : blocks) release_orders(block);
+  usleep(200 * 1000);  // a fifth of a second: about 10 more
+  int guarded_later = 0;
+  for (char*& block : blocks) {
+    block = allocate_orders(24);
+    if (guard_pool_contains(reinterpret_cast<uintptr_t>(block))) ++guarded_later;
+  }
+  EXPECT_GE(guarded_later, 5);
+  EXPECT_LE(guarded_later, 20);
+  for (char* block : blocks) release_orders(block);
+  g_safety.guard_rate = saved_rate;
+  quarantine_drain();
 }
 
 }  // namespace

@@ -102,6 +102,7 @@ TEST(CheckedMode, CleanUseIsSilentAndUsableSizeIsTheRequestedSize) {
 TEST(CheckedMode, GuardRateBoundsTheGuardedAllocationsPerSecond) {
   uint32_t saved_rate = g_safety.guard_rate;
   g_safety.guard_rate = 50;
+  release_orders(allocate_orders(8));  // the thread has a heap from here on
   ASSERT_NE(t_heap, nullptr);
   t_heap->guard_tokens = 0;  // an empty bucket, just filled
   t_heap->guard_refilled_at = monotonic_milliseconds();

@@ -247,6 +247,37 @@ TALLY_COLD void report_not_live(const BlockLookup& lookup, uintptr_t address, ui
   report_bad_pointer(address, caller);
 }
 
+// A realloc that the block's own room can take: the canary of the old size is checked
+// (an overflow is reported as at free), the record takes the new size and the slack gets
+// a new canary. nullptr when the block must move (no room, a guarded block, a large block
+// past its reservation, or a small block shrinking to less than half).
+void* reallocate_in_place(const BlockLookup& lookup, size_t size, uintptr_t caller) {
+  uintptr_t start = lookup.extent.start;
+  size_t span;
+  if (lookup.where == BlockLookup::kSmall) {
+    span = lookup.page->block_size;
+    if (size > span || (size < span / 2 && span > 64) || size > kMaxSmallSize) return nullptr;
+  } else if (lookup.where == BlockLookup::kLarge) {
+    if (size <= kMaxSmallSize || size > lookup.large->mapped_size) return nullptr;
+    span = lookup.large->usable_size;
+  } else {
+    return nullptr;
+  }
+  BlockRecord* record = lookup.record;
+  if (g_safety.alloc_dealloc_mismatch && TALLY_UNLIKELY(record->kind() != AllocationKind::kMalloc))
+    report_free_problem(start, kCallRealloc, caller, SIZE_MAX);
+  size_t damaged = damaged_canary(start, lookup.extent.size, span);
+  if (TALLY_UNLIKELY(damaged != SIZE_MAX)) report_free_problem(start, kCallRealloc, caller, damaged);
+  if (lookup.where == BlockLookup::kLarge) {
+    if (!large_reallocate(lookup.large, size)) return nullptr;
+    lookup.large->requested_size = size;
+    span = lookup.large->usable_size;
+  }
+  record->set(size, record->kind());
+  fill_canary(start, size, span);
+  return reinterpret_cast<void*>(start);
+}
+
 }  // namespace
 
 const char* allocation_kind_name(AllocationKind kind, bool for_free) {
@@ -402,7 +433,10 @@ TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call
     report_not_live(lookup, reinterpret_cast<uintptr_t>(pointer), caller);
     return nullptr;
   }
-  // Always move: a stale pointer to the old block then points into quarantine.
+  if (!g_safety.realloc_moves) {
+    if (void* same = reallocate_in_place(lookup, size, caller)) return same;
+  }
+  // Move: a stale pointer to the old block then points into quarantine.
   void* fresh = allocate_checked(size, 0, call);
   if (!fresh) return nullptr;
   memcpy(fresh, pointer, size < lookup.extent.size ? size : lookup.extent.size);

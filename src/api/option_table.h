@@ -31,6 +31,9 @@ TALLY_OPTION(tristate, canaries, "auto",
              "fill the slack after each block and verify it at free and realloc (overflow)")
 TALLY_OPTION(tristate, alloc_dealloc_mismatch, "auto",
              "report malloc/delete, new/free, new[]/delete mismatches (auto: on in debug)")
+TALLY_OPTION(tristate, realloc_moves, "auto",
+             "every realloc moves the block, so a stale pointer to the old one reaches the "
+             "quarantine (auto: on in debug; off: a block with room grows or shrinks in place)")
 TALLY_OPTION(tristate, alloc_stacks, "auto", "record every allocation's stack (auto: on in debug)")
 TALLY_OPTION(tristate, free_stacks, "auto",
              "record every free's stack (auto: on in safe and debug)")

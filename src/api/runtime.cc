@@ -49,6 +49,7 @@ void configure_safety() {
   config.canaries = resolve(g_options.canaries, safe || debug);
   config.alloc_dealloc_mismatch = resolve(g_options.alloc_dealloc_mismatch, debug);
   config.alloc_stacks = resolve(g_options.alloc_stacks, debug);
+  config.realloc_moves = resolve(g_options.realloc_moves, debug);
   config.free_stacks = resolve(g_options.free_stacks, safe || debug);
   config.guard_all = debug;
   config.guard_rate = g_options.guard_rate > 0 ? static_cast<uint32_t>(g_options.guard_rate) : 0;

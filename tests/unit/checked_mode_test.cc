@@ -96,6 +96,29 @@ TEST(CheckedMode, CleanUseIsSilentAndUsableSizeIsTheRequestedSize) {
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
 }
 
+// Safe mode's realloc (realloc_moves=0) keeps a block that has room; the canary follows the
+// new size, and an overflow of the old size is still caught at the realloc.
+TEST(CheckedModeDeathTest, ReallocInPlaceMovesTheCanaryAndChecksTheOldOne) {
+  bool saved = g_safety.realloc_moves;
+  g_safety.realloc_moves = false;
+  size_t size = g_safety.guard_max_size + 1000;  // not guarded: an ordinary small block
+  char* block = allocate_orders(size);
+  char* same = static_cast<char*>(tally_realloc(block, size + 8));
+  ASSERT_EQ(same, block) << "a block with room grew in place";
+  EXPECT_EQ(tally_malloc_usable_size(same), size + 8);
+  same[size + 8] = 'x';  // one past the new end: the canary moved there
+  EXPECT_EXIT(release_orders(same), testing::ExitedWithCode(1),
+              "ERROR: tally: heap-buffer-overflow(.|\n)*"
+              "is located 0 bytes to the right of [0-9]+-byte region");
+  EXPECT_EXIT(tally_realloc(same, size + 16), testing::ExitedWithCode(1),
+              "ERROR: tally: heap-buffer-overflow(.|\n)*"
+              "is located 0 bytes to the right of [0-9]+-byte region");
+  same[size + 8] = static_cast<char>(kCanaryByte);
+  release_orders(same);
+  g_safety.realloc_moves = saved;
+  quarantine_drain();
+}
+
 // Debug mode guards every small block, up to guard_rate guarded allocations per second and
 // thread; past it the others are ordinary blocks (canaries, poison, quarantine), and the
 // bucket fills again as time passes.

@@ -82,6 +82,11 @@ bool wants_guard(Heap* heap, size_t size, size_t alignment) {
   return true;
 }
 
+// How much of a freed block of `block_size` bytes is poisoned (and verified on release).
+TALLY_INLINE size_t poisoned_bytes(size_t block_size) {
+  return block_size < g_safety.poison_max_bytes ? block_size : g_safety.poison_max_bytes;
+}
+
 void fill_canary(uintptr_t block, size_t size, size_t span) {
   if (!g_safety.canaries || span <= size) return;
   size_t slack = span - size;
@@ -145,7 +150,7 @@ void release_from_quarantine(uintptr_t address) {
         static_cast<uint32_t>(((address - page->start) * page->reciprocal) >> kReciprocalShift);
     if (g_safety.poison) {
       size_t damaged =
-          pattern_first_mismatch(reinterpret_cast<void*>(address), page->block_size, kPoisonByte);
+          pattern_first_mismatch(reinterpret_cast<void*>(address), poisoned_bytes(page->block_size), kPoisonByte);
       if (TALLY_UNLIKELY(damaged != SIZE_MAX)) {
         BlockLookup lookup = lookup_block(address);
         BlockHistory history = history_of(lookup);
@@ -160,7 +165,7 @@ void release_from_quarantine(uintptr_t address) {
   if (lookup.where != BlockLookup::kSmall) return;
   if (g_safety.poison) {
     size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(address),
-                                            lookup.page->block_size, kPoisonByte);
+                                            poisoned_bytes(lookup.page->block_size), kPoisonByte);
     if (damaged != SIZE_MAX) {
       BlockHistory history = history_of(lookup);
       history.freed = true;
@@ -377,7 +382,7 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
         size_t block_size = page->block_size;
         BlockRecord* record = record_of(page, index);
         check_and_record_free(address, record->size(), block_size, record, call, caller);
-        if (g_safety.poison) pattern_fill(pointer, block_size, kPoisonByte);
+        if (g_safety.poison) pattern_fill(pointer, poisoned_bytes(block_size), kPoisonByte);
         if (g_safety.quarantine)
           quarantine_put(heap, address, block_size);
         else

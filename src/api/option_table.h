@@ -27,6 +27,9 @@ TALLY_OPTION(size, thread_quarantine_bytes, "1m",
              "a thread's quarantined bytes that go to the global quarantine together")
 TALLY_OPTION(tristate, poison, "auto",
              "fill freed blocks and verify them when they leave quarantine (write after free)")
+TALLY_OPTION(size, poison_bytes, "0",
+             "bytes of each freed block that are poisoned and verified (0: 4k in safe mode, "
+             "the whole block in debug mode)")
 TALLY_OPTION(tristate, canaries, "auto",
              "fill the slack after each block and verify it at free and realloc (overflow)")
 TALLY_OPTION(tristate, alloc_dealloc_mismatch, "auto",

@@ -47,6 +47,11 @@ void configure_safety() {
   config.quarantine = resolve(g_options.quarantine, safe || debug);
   config.poison = config.quarantine && resolve(g_options.poison, safe || debug);
   config.canaries = resolve(g_options.canaries, safe || debug);
+  // Filling and verifying costs as much as the program's own use of a big block; safe mode
+  // bounds it, debug mode poisons everything.
+  config.poison_max_bytes = g_options.poison_bytes   ? g_options.poison_bytes
+                            : debug                  ? SIZE_MAX
+                                                     : size_t{4} << 10;
   config.alloc_dealloc_mismatch = resolve(g_options.alloc_dealloc_mismatch, debug);
   config.alloc_stacks = resolve(g_options.alloc_stacks, debug);
   config.realloc_moves = resolve(g_options.realloc_moves, debug);

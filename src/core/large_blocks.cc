@@ -289,13 +289,13 @@ bool large_enter_quarantine(LargeBlock* block) {
   return true;
 }
 
+// The pages stay committed: the quarantine's bound (a share of the live heap) bounds what
+// that holds, and a block that leaves is then reused without faulting every page in again
+// (on mstress, decommitting here cost a third of safe mode's time in page faults).
 void large_protect_quarantined(LargeBlock* block) {
   int saved_errno = errno;
   mprotect(reinterpret_cast<void*>(block->base), block->usable_size, PROT_NONE);
   errno = saved_errno;
-  os_decommit(reinterpret_cast<void*>(block->base), block->usable_size);
-  LockGuard guard(g_lock);
-  block->committed_size = 0;
 }
 
 void large_leave_quarantine(LargeBlock* block) {

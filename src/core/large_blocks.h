@@ -38,8 +38,8 @@ FreeOutcome large_free(LargeBlock* block, uintptr_t address);
 // Resizes in place or by moving the mapping; nullptr (errno ENOMEM) if neither works.
 void* large_reallocate(LargeBlock* block, size_t new_size);
 void large_trim_cache();
-// Checked modes: a quarantined block's pages are inaccessible (any access faults) and
-// given back to the kernel; release makes them accessible again and frees the block.
+// Checked modes: a quarantined block's pages are inaccessible (any access faults), still
+// committed; release makes them accessible again and frees the block.
 bool large_enter_quarantine(LargeBlock* block);  // claims it; false if it was not live
 void large_protect_quarantined(LargeBlock* block);
 void large_leave_quarantine(LargeBlock* block);

@@ -102,5 +102,20 @@ TEST(QuarantineReuse, FreedBlocksArePoisoned) {
   g_safety.sample_rate = saved_rate;
 }
 
+// Safe mode poisons the first poison_max_bytes (4 KiB) of a freed block: filling and
+// verifying more would cost as much as the program's own use of a big block.
+TEST(QuarantineReuse, PoisonCoversTheBoundedPrefixOfBigBlocks) {
+  ASSERT_EQ(g_safety.poison_max_bytes, size_t{4096});
+  uint32_t saved_rate = g_safety.sample_rate;
+  g_safety.sample_rate = 0;
+  constexpr size_t kSize = 20000;
+  unsigned char* block = static_cast<unsigned char*>(tally_malloc(kSize));
+  memset(block, 0x11, kSize);
+  tally_free(block);
+  for (size_t i = 0; i < 4096; ++i) ASSERT_EQ(block[i], kPoisonByte) << i;
+  for (size_t i = 4096; i < kSize; ++i) ASSERT_EQ(block[i], 0x11) << i;
+  g_safety.sample_rate = saved_rate;
+}
+
 }  // namespace
 }  // namespace tally

@@ -121,6 +121,10 @@ void quarantine_set_release(QuarantineRelease release) {
   g_release = release;
 }
 
+QuarantineRelease quarantine_release() {
+  return g_release;
+}
+
 void quarantine_put(Heap* heap, uintptr_t block, size_t bytes) {
   if (!heap) {
     QuarantineBatch* full = nullptr;

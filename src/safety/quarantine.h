@@ -19,6 +19,7 @@ struct QuarantineBatch;
 // Called for each block as it leaves: verify its poison and free it for real.
 using QuarantineRelease = void (*)(uintptr_t block);
 void quarantine_set_release(QuarantineRelease release);
+QuarantineRelease quarantine_release();
 
 // Holds `block` (of `bytes` bytes) back on behalf of `heap` (the freeing thread's heap;
 // nullptr when the thread has none, then it goes straight to the global FIFO).

@@ -26,6 +26,7 @@ class QuarantineTest : public testing::Test {
     tally_free(tally_malloc(1));  // this thread gets its heap
     quarantine_drain();  // whatever the runtime held so far leaves through its own hook
     saved_ = g_safety;
+    saved_release_ = quarantine_release();
     quarantine_set_release(record_release);
     g_released.clear();
   }

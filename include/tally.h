@@ -53,6 +53,23 @@ const char* tally_mode(void);
  * after verifying it). Returns 1 if anything was released. */
 int tally_trim(void);
 
+/* Leak checking (see README, "Leaks"). */
+
+/* Checks for leaks now, with the world stopped while the heap is marked, and writes the
+ * report if any are found. Returns the bytes leaked (not counting suppressed leaks). */
+size_t tally_check_leaks(void);
+/* Registers [start, start + length) as a root: blocks it points to are not leaks. For
+ * memory tally cannot see (a custom mmap'ed arena holding pointers to the heap). */
+void tally_add_root(const void* start, size_t length);
+/* Forgets the root range registered at `start`. */
+void tally_remove_root(const void* start);
+/* The block at `block` (and whatever it reaches) is never reported as leaked. Ignored while
+ * it lives; a block that is freed and reused starts anew. */
+void tally_ignore_leak(const void* block);
+/* A block the marker never scans: it must not hold the only pointer to another block.
+ * For strings and numeric arrays, whose contents could look like pointers. */
+void* tally_malloc_atomic(size_t size);
+
 #ifdef __cplusplus
 }
 #endif

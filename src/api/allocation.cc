@@ -8,6 +8,7 @@
 #include "api/block_lookup.h"
 #include "api/checked_allocation.h"
 #include "api/runtime.h"
+#include "mark/marker.h"
 #include "safety/safety_config.h"
 
 namespace tally {
@@ -73,6 +74,9 @@ void deallocate_slow(void* pointer, FastFree fast, ApiCall call, uintptr_t calle
     if (index == UINT32_MAX) return report_bad_pointer(address, caller);
     FreeOutcome outcome;
     size_t block_size = page->block_size;
+    // Before the free: once the block is free, a new owner may be told to ignore it.
+    if (TALLY_UNLIKELY(page->has_ignored) && page_is_live(page, index))
+      page_forget_ignored(page, index);
     if (heap && page->heap == heap) {
       outcome = heap_free_local(heap, page, index);
     } else {
@@ -118,6 +122,40 @@ void* allocate_zeroed(size_t count, size_t size) {
   void* result = allocate(total, kCallCalloc);
   if (result) memset(result, 0, total);
   return result;
+}
+
+uintptr_t g_loader_code_start = 0;
+uintptr_t g_loader_code_size = 0;
+
+namespace {
+void* note_loader_allocation(void* block) {
+  if (block) marker_set_ignored(reinterpret_cast<uintptr_t>(block));
+  return block;
+}
+}  // namespace
+
+TALLY_NOINLINE void* allocate_for_loader(size_t size) {
+  return note_loader_allocation(allocate(size, kCallMalloc));
+}
+TALLY_NOINLINE void* allocate_zeroed_for_loader(size_t count, size_t size) {
+  return note_loader_allocation(allocate_zeroed(count, size));
+}
+TALLY_NOINLINE void* reallocate_for_loader(void* pointer, size_t size, uintptr_t caller) {
+  return note_loader_allocation(reallocate(pointer, size, kCallRealloc, caller));
+}
+
+void* allocate_no_scan(size_t size) {
+  if (g_safety.checked) return allocate_checked(size, 0, kCallMallocAtomic);
+  Heap* heap = current_heap();
+  if (TALLY_UNLIKELY(heap == nullptr || size > kMaxRequest)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  ++heap->api_calls[kCallMallocAtomic];
+  if (size <= kMaxSmallSize) return heap_allocate(heap, no_scan_class(size_class_of(size)));
+  void* block = large_allocate(size, 0, false);
+  if (block) marker_set_no_scan(reinterpret_cast<uintptr_t>(block));
+  return block;
 }
 
 void* allocate_aligned(size_t alignment, size_t size, ApiCall call) {

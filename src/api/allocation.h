@@ -27,6 +27,8 @@ enum class FastFree : uint8_t { kDone, kSlowPath, kDoubleFree, kNotAllocated };
 void deallocate_slow(void* pointer, FastFree fast, ApiCall call, uintptr_t caller);
 
 void* allocate_zeroed(size_t count, size_t size);
+// A block the marker never scans (tally_malloc_atomic): it may hold no pointers to blocks.
+void* allocate_no_scan(size_t size);
 void* allocate_aligned(size_t alignment, size_t size, ApiCall call);
 void* reallocate(void* pointer, size_t size, ApiCall call, uintptr_t caller);
 int allocate_posix_aligned(void** result, size_t alignment, size_t size);
@@ -34,6 +36,21 @@ void* allocate_aligned_c11(size_t alignment, size_t size);
 void* allocate_memalign(size_t alignment, size_t size, ApiCall call);
 void* allocate_page_aligned(size_t size, bool round_size, ApiCall call);
 size_t usable_size(const void* pointer);
+
+// The dynamic loader's code. What ld.so allocates (the TLS vectors and dynamic TLS blocks
+// of threads, link maps) it reaches only through its private lists and the stacks glibc
+// caches for exited threads, which the leak check cannot see; so its blocks count as
+// reachable, as in LeakSanitizer. The range is set at start-up (empty until then).
+extern uintptr_t g_loader_code_start;
+extern uintptr_t g_loader_code_size;
+TALLY_INLINE bool called_from_loader(uintptr_t caller) {
+  return caller - g_loader_code_start < g_loader_code_size;
+}
+// The loader's malloc, calloc and realloc: the block is marked as one the leak check never
+// reports.
+void* allocate_for_loader(size_t size);
+void* allocate_zeroed_for_loader(size_t count, size_t size);
+void* reallocate_for_loader(void* pointer, size_t size, uintptr_t caller);
 
 TALLY_INLINE void* allocate(size_t size, ApiCall call) {
   Heap* heap = t_heap;
@@ -52,7 +69,7 @@ TALLY_INLINE FastFree deallocate_fast(void* pointer, ApiCall call) {
                      heap->checked))
     return FastFree::kSlowPath;
   Page* page = page_of(segment_of(address), address);
-  if (TALLY_UNLIKELY(page->heap != heap)) return FastFree::kSlowPath;
+  if (TALLY_UNLIKELY(page->heap != heap || page->has_ignored)) return FastFree::kSlowPath;
   ++heap->api_calls[call];
 #ifndef TALLY_NO_FREE_VALIDATION
   uint32_t index = block_index_of(page, address);

@@ -16,6 +16,7 @@
 #include "api/allocation.h"
 #include "api/block_lookup.h"
 #include "api/runtime.h"
+#include "mark/marker.h"
 #include "os/process.h"
 #include "report/stack_capture.h"
 #include "report/stack_depot.h"
@@ -149,8 +150,8 @@ void release_from_quarantine(uintptr_t address) {
     uint32_t index =
         static_cast<uint32_t>(((address - page->start) * page->reciprocal) >> kReciprocalShift);
     if (g_safety.poison) {
-      size_t damaged =
-          pattern_first_mismatch(reinterpret_cast<void*>(address), poisoned_bytes(page->block_size), kPoisonByte);
+      size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(address),
+                                              poisoned_bytes(page->block_size), kPoisonByte);
       if (TALLY_UNLIKELY(damaged != SIZE_MAX)) {
         BlockLookup lookup = lookup_block(address);
         BlockHistory history = history_of(lookup);
@@ -272,7 +273,8 @@ void* reallocate_in_place(const BlockLookup& lookup, size_t size, uintptr_t call
   if (g_safety.alloc_dealloc_mismatch && TALLY_UNLIKELY(record->kind() != AllocationKind::kMalloc))
     report_free_problem(start, kCallRealloc, caller, SIZE_MAX);
   size_t damaged = damaged_canary(start, lookup.extent.size, span);
-  if (TALLY_UNLIKELY(damaged != SIZE_MAX)) report_free_problem(start, kCallRealloc, caller, damaged);
+  if (TALLY_UNLIKELY(damaged != SIZE_MAX))
+    report_free_problem(start, kCallRealloc, caller, damaged);
   if (lookup.where == BlockLookup::kLarge) {
     if (!large_reallocate(lookup.large, size)) return nullptr;
     lookup.large->requested_size = size;
@@ -328,6 +330,7 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
     GuardSlot* slot;
     if (void* block = guard_pool_allocate(size, alignment, &slot)) {
       slot->record = record;
+      if (call == kCallMallocAtomic) marker_set_no_scan(reinterpret_cast<uintptr_t>(block));
       BlockLookup lookup = lookup_block(reinterpret_cast<uintptr_t>(block));
       fill_canary(reinterpret_cast<uintptr_t>(block), size, span_of(lookup));
       return block;
@@ -342,6 +345,7 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
   uintptr_t block;
   size_t span;
   if (size_class < kClassCount) {
+    if (call == kCallMallocAtomic) size_class = no_scan_class(size_class);
     block = reinterpret_cast<uintptr_t>(heap_allocate(heap, size_class));
     if (!block) return nullptr;
     Page* page = page_of(segment_of(block), block);
@@ -355,6 +359,8 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
     LargeBlock* large = large_block_of_entry(registry_lookup(block));
     large->record = record;
     large->requested_size = size;
+    if (call == kCallMallocAtomic)
+      large->mark_flags.fetch_or(kNoScanFlag, std::memory_order_relaxed);
     span = large->usable_size;
   }
   fill_canary(block, size, span);
@@ -380,6 +386,7 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
           TALLY_LIKELY(
               !(page->quarantine_bits[word].fetch_or(bit, std::memory_order_seq_cst) & bit))) {
         size_t block_size = page->block_size;
+        if (TALLY_UNLIKELY(page->has_ignored)) page_forget_ignored(page, index);
         BlockRecord* record = record_of(page, index);
         check_and_record_free(address, record->size(), block_size, record, call, caller);
         if (g_safety.poison) pattern_fill(pointer, poisoned_bytes(block_size), kPoisonByte);

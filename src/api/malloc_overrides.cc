@@ -15,7 +15,10 @@ using namespace tally;
 
 extern "C" {
 
+// malloc, calloc and realloc are what the dynamic loader calls; a block it allocates is
+// marked for the leak check (see called_from_loader) on the way out.
 TALLY_EXPORT void* malloc(size_t size) {
+  if (TALLY_UNLIKELY(called_from_loader(TALLY_CALLER))) return allocate_for_loader(size);
   return allocate(size, kCallMalloc);
 }
 TALLY_EXPORT void free(void* pointer) {
@@ -25,9 +28,13 @@ TALLY_EXPORT void cfree(void* pointer) {
   TALLY_DEALLOCATE(pointer, kCallFree);
 }
 TALLY_EXPORT void* calloc(size_t count, size_t size) {
+  if (TALLY_UNLIKELY(called_from_loader(TALLY_CALLER)))
+    return allocate_zeroed_for_loader(count, size);
   return allocate_zeroed(count, size);
 }
 TALLY_EXPORT void* realloc(void* pointer, size_t size) {
+  if (TALLY_UNLIKELY(called_from_loader(TALLY_CALLER)))
+    return reallocate_for_loader(pointer, size, TALLY_CALLER);
   return reallocate(pointer, size, kCallRealloc, TALLY_CALLER);
 }
 TALLY_EXPORT void* reallocarray(void* pointer, size_t count, size_t size) {

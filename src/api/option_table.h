@@ -53,3 +53,16 @@ TALLY_OPTION(string, guard_side, "right",
              "(underflows)")
 TALLY_OPTION(int, stack_depth, "30", "frames kept per allocation or free stack")
 TALLY_OPTION(bool, symbolize, "1", "symbolize report stacks to function, file and line")
+TALLY_OPTION(tristate, leaks, "auto",
+             "check for leaks at exit and report them like LeakSanitizer (auto: on in debug)")
+TALLY_OPTION(int, leak_exitcode, "23", "exit status when the check at exit finds leaks")
+TALLY_OPTION(string, suppressions, "",
+             "file of leak:PATTERN lines; a leak whose allocation stack has a function or "
+             "module matching a pattern is not reported")
+TALLY_OPTION(bool, interior_pointers, "1",
+             "a pointer into the middle of a block keeps it alive (0: only pointers to its "
+             "start, for words inside heap blocks; roots may always point inside)")
+TALLY_OPTION(int, mark_threads, "0", "threads that mark (0: one per processor)")
+TALLY_OPTION(int, stop_signal, "30",
+             "signal that stops the program's threads while the marker reads their stacks "
+             "(30 is SIGPWR)")

@@ -4,11 +4,14 @@
 // fork handlers) waits for the library constructor.
 #include "api/runtime.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <atomic>
 
+#include "api/allocation.h"
 #include "api/checked_allocation.h"
 #include "api/options.h"
 #include "api/statistics.h"
@@ -17,7 +20,11 @@
 #include "core/metadata_arena.h"
 #include "core/registry.h"
 #include "core/segment.h"
+#include "mark/leak_check.h"
+#include "mark/marker.h"
+#include "mark/roots.h"
 #include "os/environment.h"
+#include "os/process.h"
 #include "report/error_report.h"
 #include "report/output.h"
 #include "report/stack_capture.h"
@@ -25,6 +32,8 @@
 #include "safety/guard_pool.h"
 #include "safety/quarantine.h"
 #include "safety/safety_config.h"
+
+extern "C" void* __tls_get_addr(void*);
 
 namespace tally {
 namespace {
@@ -49,9 +58,9 @@ void configure_safety() {
   config.canaries = resolve(g_options.canaries, safe || debug);
   // Filling and verifying costs as much as the program's own use of a big block; safe mode
   // bounds it, debug mode poisons everything.
-  config.poison_max_bytes = g_options.poison_bytes   ? g_options.poison_bytes
-                            : debug                  ? SIZE_MAX
-                                                     : size_t{4} << 10;
+  config.poison_max_bytes = g_options.poison_bytes ? g_options.poison_bytes
+                            : debug                ? SIZE_MAX
+                                                   : size_t{4} << 10;
   config.alloc_dealloc_mismatch = resolve(g_options.alloc_dealloc_mismatch, debug);
   config.alloc_stacks = resolve(g_options.alloc_stacks, debug);
   config.realloc_moves = resolve(g_options.realloc_moves, debug);
@@ -86,9 +95,23 @@ void configure_safety() {
   g_keep_block_records = config.checked;
 }
 
+// The dynamic loader's range, for called_from_loader: the object that holds
+// __tls_get_addr (ld.so exports it), unless that is the object that holds tally too (a
+// static program).
+void find_loader_code() {
+  struct dl_find_object loader, own;
+  if (_dl_find_object(reinterpret_cast<void*>(&__tls_get_addr), &loader) != 0) return;
+  if (_dl_find_object(reinterpret_cast<void*>(&find_loader_code), &own) == 0 &&
+      own.dlfo_map_start == loader.dlfo_map_start)
+    return;
+  g_loader_code_start = reinterpret_cast<uintptr_t>(loader.dlfo_map_start);
+  g_loader_code_size = reinterpret_cast<uintptr_t>(loader.dlfo_map_end) - g_loader_code_start;
+}
+
 }  // namespace
 
 void runtime_before_fork() {
+  roots_lock_for_fork();
   quarantine_lock_for_fork();
   guard_pool_lock_for_fork();
   heap_lock_for_fork();
@@ -104,6 +127,7 @@ void runtime_after_fork_in_parent() {
   heap_unlock_after_fork(false);
   guard_pool_unlock_after_fork(false);
   quarantine_unlock_after_fork(false);
+  roots_unlock_after_fork(false);
 }
 
 void runtime_after_fork_in_child() {
@@ -113,6 +137,23 @@ void runtime_after_fork_in_child() {
   heap_unlock_after_fork(true);
   guard_pool_unlock_after_fork(true);
   quarantine_unlock_after_fork(true);
+  roots_unlock_after_fork(true);
+  marker_after_fork_in_child();
+  process_threads_vanished_at_fork();
+}
+
+bool runtime_leak_check_at_exit() {
+  bool debug = g_options.mode == Mode::kDebug;
+  return g_options.leaks < 0 ? debug : g_options.leaks != 0;
+}
+
+LeakCheckSettings runtime_leak_check_settings() {
+  LeakCheckSettings settings;
+  settings.interior_pointers = g_options.interior_pointers;
+  settings.workers = g_options.mark_threads;
+  settings.suppressions = g_options.suppressions;
+  settings.stop_signal = g_options.stop_signal;
+  return settings;
 }
 
 void runtime_ensure_initialized() {
@@ -130,7 +171,9 @@ void runtime_ensure_initialized() {
   configure_safety();
   if (!g_options.symbolize) symbolizer_disable();
   registry_initialize();
+  find_loader_code();
   if (g_safety.checked) checked_initialize();
+  leak_check_set_allocator_locks(runtime_before_fork, runtime_after_fork_in_parent);
   g_state.store(2, std::memory_order_release);
   if (g_options.verbosity > 0) statistics_print_options();
 }
@@ -155,5 +198,15 @@ __attribute__((destructor(101))) static void tally_library_destructor() {
   // Blocks still in quarantine are verified now, so a write after free in a short program
   // is reported too.
   if (tally::g_safety.checked) tally::checked_at_exit();
+  bool leaked = false;
+  if (tally::runtime_leak_check_at_exit()) {
+    tally::LeakCheckSettings settings = tally::runtime_leak_check_settings();
+    settings.at_exit = true;
+    tally::LeakCheckResult result = tally::leak_check_run(settings, tally::g_options.verbosity > 0);
+    leaked = result.leaked_blocks > 0;
+    if (tally::g_options.stats || tally::g_options.verbosity > 0)
+      tally::leak_check_print_last_mark();
+  }
   if (tally::g_options.stats) tally::statistics_print();
+  if (leaked) _exit(tally::g_options.leak_exitcode);
 }

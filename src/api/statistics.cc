@@ -48,7 +48,8 @@ const char* const kCallNames[] = {"malloc",
                                   "delete",
                                   "delete[]",
                                   "delete(align)",
-                                  "delete[](align)"};
+                                  "delete[](align)",
+                                  "malloc_atomic"};
 static_assert(sizeof kCallNames / sizeof kCallNames[0] == kApiCallCount,
               "one name per ApiCall, in the enum's order");
 
@@ -79,8 +80,8 @@ void add_heap(Heap* heap, void* context) {
         totals.quarantined_bytes += __builtin_popcountll(quarantined) * page.block_size;
         not_live += __builtin_popcountll(quarantined);
       }
-      totals.live_blocks_per_class[page.size_class] += page.used - not_live;
-      ++totals.pages_per_class[page.size_class];
+      totals.live_blocks_per_class[base_class(page.size_class)] += page.used - not_live;
+      ++totals.pages_per_class[base_class(page.size_class)];
     }
   }
 }

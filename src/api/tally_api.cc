@@ -8,6 +8,9 @@
 #include "api/statistics.h"
 #include "core/large_blocks.h"
 #include "core/segment.h"
+#include "mark/leak_check.h"
+#include "mark/marker.h"
+#include "mark/roots.h"
 #include "safety/quarantine.h"
 #include "safety/safety_config.h"
 #include "tally.h"
@@ -67,6 +70,29 @@ TALLY_EXPORT void tally_print_stats(void) {
 TALLY_EXPORT const char* tally_mode(void) {
   runtime_ensure_initialized();
   return mode_name(g_options.mode);
+}
+
+TALLY_EXPORT size_t tally_check_leaks(void) {
+  runtime_ensure_initialized();
+  LeakCheckResult result = leak_check_run(runtime_leak_check_settings(), false);
+  if (g_options.verbosity > 0) leak_check_print_last_mark();
+  return result.leaked_bytes;
+}
+
+TALLY_EXPORT void tally_add_root(const void* start, size_t length) {
+  roots_add(reinterpret_cast<uintptr_t>(start), length);
+}
+
+TALLY_EXPORT void tally_remove_root(const void* start) {
+  roots_remove(reinterpret_cast<uintptr_t>(start));
+}
+
+TALLY_EXPORT void tally_ignore_leak(const void* block) {
+  if (block) marker_set_ignored(reinterpret_cast<uintptr_t>(block));
+}
+
+TALLY_EXPORT void* tally_malloc_atomic(size_t size) {
+  return allocate_no_scan(size);
 }
 
 TALLY_EXPORT int tally_trim(void) {

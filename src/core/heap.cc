@@ -86,7 +86,7 @@ bool page_find_free_word(Page* page) {
 }
 
 void page_initialize(Heap* heap, Page* page, unsigned size_class) {
-  const SizeClassInfo& info = g_size_classes[size_class];
+  const SizeClassInfo& info = g_size_classes[base_class(size_class)];
   page->heap = heap;
   page->block_size = info.block_size;
   page->capacity = info.capacity;
@@ -109,6 +109,12 @@ void page_initialize(Heap* heap, Page* page, unsigned size_class) {
   }
   Segment* segment = segment_of(reinterpret_cast<uintptr_t>(page));
   unsigned slot = static_cast<unsigned>(page - segment->pages);
+  if (page->has_ignored) {
+    if (MarkBooks* books = segment->mark_books.load(std::memory_order_acquire))
+      for (uint32_t w = 0; w < kBitmapWords; ++w)
+        books->ignored[slot][w].store(0, std::memory_order_relaxed);
+    page->has_ignored = 0;
+  }
   __atomic_store_n(&page->start, segment->slot_address(slot), __ATOMIC_RELEASE);
 }
 
@@ -159,7 +165,7 @@ Page* page_claim(Heap* heap, Segment* segment, unsigned first, unsigned count) {
 void heap_purge_empty_pages(Heap* heap, bool everything);
 
 Page* heap_fresh_page(Heap* heap, unsigned size_class) {
-  unsigned count = g_size_classes[size_class].slot_count;
+  unsigned count = g_size_classes[base_class(size_class)].slot_count;
   heap_purge_empty_pages(heap, false);
   Page* page = heap->empty_pages[span_list(count)];
   if (page) {
@@ -294,7 +300,7 @@ Heap* heap_create() {
     g_empty_page.free_bits = g_zero_word;
     g_empty_page.remote_bits = g_zero_word;
   }
-  for (unsigned c = 0; c < kClassCount; ++c) heap->current[c] = &g_empty_page;
+  for (unsigned c = 0; c < kHeapClassCount; ++c) heap->current[c] = &g_empty_page;
   heap->checked = g_keep_block_records;
   heap->guard_countdown = 1;  // the first allocation is sampled: short programs get one too
   return heap;
@@ -333,6 +339,15 @@ void* heap_allocate_slow(Heap* heap, unsigned size_class) {
 void heap_page_freed_slow(Heap* heap, Page* page) {
   if (page->status == PageStatus::kFull) queue_push(heap, page);
   if (page->used == 0 && page->status == PageStatus::kQueued) heap_retire_page(heap, page);
+}
+
+void page_forget_ignored(Page* page, uint32_t index) {
+  Segment* segment = segment_of(reinterpret_cast<uintptr_t>(page));
+  MarkBooks* books = segment->mark_books.load(std::memory_order_acquire);
+  if (!books) return;
+  unsigned slot = static_cast<unsigned>(page - segment->pages);
+  books->ignored[slot][index >> 6].fetch_and(~(uint64_t{1} << (index & 63)),
+                                             std::memory_order_relaxed);
 }
 
 FreeOutcome heap_resolve_racing_free(Page* page, uint32_t word, uint64_t bit) {
@@ -397,7 +412,7 @@ void heap_release_for_thread() {
   if (!heap) return;
   if (g_before_heap_release) g_before_heap_release(heap);
   heap_collect_incoming(heap);
-  for (unsigned c = 0; c < kClassCount; ++c) {
+  for (unsigned c = 0; c < kHeapClassCount; ++c) {
     Page* page = heap->current[c];
     if (page == &g_empty_page) continue;
     heap->current[c] = &g_empty_page;
@@ -428,6 +443,10 @@ int64_t heap_total_live_bytes() {
 
 void heap_for_each(void (*visit)(Heap* heap, void* context), void* context) {
   LockGuard guard(g_heaps_lock);
+  heap_for_each_locked(visit, context);
+}
+
+void heap_for_each_locked(void (*visit)(Heap* heap, void* context), void* context) {
   for (Heap* heap = g_all_heaps; heap; heap = heap->next_all) visit(heap, context);
 }
 

@@ -37,6 +37,7 @@ enum ApiCall : unsigned {
   kCallDeleteArray,
   kCallDeleteAligned,
   kCallDeleteArrayAligned,
+  kCallMallocAtomic,
   kApiCallCount
 };
 
@@ -51,9 +52,10 @@ struct Heap {
   uint32_t guard_tokens;       // debug mode: guarded allocations this thread may still make
   uint32_t guard_refilled_at;  // monotonic_milliseconds() of the last refill
   QuarantineBatch* quarantine_batch;
-  StackMemo* stack_memo;       // checked modes: recent stack walks (report/stack_recorder.cc)
-  Page* current[kClassCount];  // never null: g_empty_page when the heap has no page yet
-  Page* queue[kClassCount];    // pages of the class with free blocks, besides the current
+  StackMemo* stack_memo;  // checked modes: recent stack walks (report/stack_recorder.cc)
+  // By heap class (size_classes.h): ordinary pages, then pages of blocks without pointers.
+  Page* current[kHeapClassCount];  // never null: g_empty_page when the heap has no page yet
+  Page* queue[kHeapClassCount];    // pages of the class with free blocks, besides the current
   uint64_t api_calls[kApiCallCount];
   int64_t live_bytes;           // bytes this thread allocated minus bytes it freed (any owner)
   std::atomic<Page*> incoming;  // pages other threads freed into
@@ -82,6 +84,8 @@ enum class FreeOutcome : uint8_t { kFreed, kDoubleFree, kNotAllocated };
 void* heap_allocate_slow(Heap* heap, unsigned size_class);
 void heap_page_freed_slow(Heap* heap, Page* page);
 FreeOutcome heap_free_remote(Page* page, uint32_t index);
+// The block is leaving the program's hands: the leak check forgets it was to be ignored.
+void page_forget_ignored(Page* page, uint32_t index);
 FreeOutcome heap_resolve_racing_free(Page* page, uint32_t word, uint64_t bit);
 
 Heap* heap_acquire_for_thread();  // the calling thread's heap, created or adopted
@@ -96,6 +100,8 @@ int64_t heap_total_live_bytes();
 // Visits every heap (live or abandoned) under the heap-list lock. The visitor may read
 // other threads' counters racily; it must not allocate.
 void heap_for_each(void (*visit)(Heap* heap, void* context), void* context);
+// The same, for a caller that holds the heap-list lock already (heap_lock_for_fork).
+void heap_for_each_locked(void (*visit)(Heap* heap, void* context), void* context);
 
 TALLY_INLINE void* heap_allocate(Heap* heap, unsigned size_class) {
   Page* page = heap->current[size_class];

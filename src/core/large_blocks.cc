@@ -51,6 +51,7 @@ uintptr_t registry_value(LargeBlock* block) {
 }
 
 void live_insert_locked(LargeBlock* block) {
+  block->mark_flags.store(0, std::memory_order_relaxed);  // a new life: no marks, scanned
   block->previous = nullptr;
   block->next = g_live;
   if (g_live) g_live->previous = block;
@@ -317,6 +318,10 @@ void large_trim_cache() {
     uncache_locked(block, nullptr);
     retire_locked(block);
   }
+}
+
+void large_for_each_live(void (*visit)(LargeBlock* block, void* context), void* context) {
+  for (LargeBlock* block = g_live; block; block = block->next) visit(block, context);
 }
 
 size_t large_live_count() {

@@ -27,9 +27,18 @@ struct LargeBlock {
   uint32_t cached_at;     // monotonic_milliseconds() when it entered the cache
   BlockRecord record;     // checked modes (its size field is too narrow for large blocks:
   size_t requested_size;  // this is the requested size)
-  LargeBlock* next;       // cache or descriptor free list
-  LargeBlock* previous;   // live list
+  // The marker's bits (mark/): kMarkedFlag ... kNoScanFlag, cleared when the block is
+  // handed out.
+  std::atomic<uint8_t> mark_flags;
+  LargeBlock* next;      // cache or descriptor free list
+  LargeBlock* previous;  // live list
 };
+
+// LargeBlock::mark_flags and GuardSlot::mark_flags.
+constexpr uint8_t kMarkedFlag = 1;
+constexpr uint8_t kIndirectFlag = 2;
+constexpr uint8_t kIgnoredFlag = 4;
+constexpr uint8_t kNoScanFlag = 8;  // holds no pointers (tally_malloc_atomic)
 
 // With `zero`, the block's memory reads as zero.
 void* large_allocate(size_t size, size_t alignment, bool zero);
@@ -43,6 +52,10 @@ void large_trim_cache();
 bool large_enter_quarantine(LargeBlock* block);  // claims it; false if it was not live
 void large_protect_quarantined(LargeBlock* block);
 void large_leave_quarantine(LargeBlock* block);
+// Visits every live (not cached, not quarantined) large block. Only with no other thread
+// changing large blocks (the marker stops the world and holds the lock, see
+// large_lock_for_fork); `visit` must not allocate.
+void large_for_each_live(void (*visit)(LargeBlock* block, void* context), void* context);
 size_t large_live_count();
 size_t large_live_bytes();
 size_t large_peak_bytes();

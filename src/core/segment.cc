@@ -29,6 +29,10 @@ void unmap_segment(Segment* segment) {
     os_unmap(segment->records, kRecordsSize);
     g_bytes_mapped.fetch_sub(kRecordsSize, std::memory_order_relaxed);
   }
+  if (MarkBooks* books = segment->mark_books.load(std::memory_order_acquire)) {
+    os_unmap(books, sizeof(MarkBooks));
+    g_bytes_mapped.fetch_sub(sizeof(MarkBooks), std::memory_order_relaxed);
+  }
   os_unmap(segment, kSegmentSize);
   g_bytes_mapped.fetch_sub(kSegmentSize, std::memory_order_relaxed);
   g_bytes_committed.fetch_sub(kHeaderSlots * kSlotSize, std::memory_order_relaxed);
@@ -106,6 +110,19 @@ void segment_release(Segment* segment) {
     }
   }
   unmap_segment(segment);
+}
+
+MarkBooks* segment_mark_books(Segment* segment) {
+  MarkBooks* books = segment->mark_books.load(std::memory_order_acquire);
+  if (TALLY_LIKELY(books != nullptr)) return books;
+  auto* fresh = static_cast<MarkBooks*>(os_map(sizeof(MarkBooks)));
+  if (!fresh) return nullptr;
+  if (!segment->mark_books.compare_exchange_strong(books, fresh, std::memory_order_acq_rel)) {
+    os_unmap(fresh, sizeof(MarkBooks));
+    return books;
+  }
+  g_bytes_mapped.fetch_add(sizeof(MarkBooks), std::memory_order_relaxed);
+  return fresh;
 }
 
 unsigned segment_find_slots(Segment* segment, unsigned count) {

@@ -57,6 +57,9 @@ struct alignas(128) Page {  // a power of two, so indexing the descriptors is a 
   uint8_t slot_count;
   uint8_t head_distance;  // slots back to the page's first slot (0 at the first slot)
   PageStatus status;
+  // Some block of the page is ignored by the leak check (tally_ignore_leak): frees of the
+  // page's blocks take the slow path, which forgets the block's ignored bit.
+  uint8_t has_ignored;
   uint32_t retired_at;  // kEmpty pages: monotonic_milliseconds() when the last block left
   Page* next;
   Page* previous;
@@ -69,6 +72,18 @@ struct alignas(128) Page {  // a power of two, so indexing the descriptors is a 
   uint32_t bitmap_words() const { return (capacity + 63) / 64; }
 };
 
+// The marker's bits for every block of a segment (mark/), in a side mapping made on first
+// use, so programs that never mark pay nothing:
+//   marked   reachable in the current mark (cleared when a mark starts);
+//   indirect reachable from a leaked block (leak check only);
+//   ignored  tally_ignore_leak: the block and what it reaches are never reported (cleared
+//            when the block is freed or its page is set up again).
+struct MarkBooks {
+  std::atomic<uint64_t> marked[kSlotsPerSegment][kBitmapWords];
+  std::atomic<uint64_t> indirect[kSlotsPerSegment][kBitmapWords];
+  std::atomic<uint64_t> ignored[kSlotsPerSegment][kBitmapWords];
+};
+
 struct Segment {
   Heap* heap;
   uint64_t used_slots;  // bit i: slot i belongs to a page (header slots always set)
@@ -79,6 +94,7 @@ struct Segment {
   alignas(64) std::atomic<uint64_t> remote_bits[kSlotsPerSegment][kBitmapWords];
   alignas(64) std::atomic<uint64_t> quarantine_bits[kSlotsPerSegment][kBitmapWords];
   BlockRecord* records;  // side mapping of kSlotsPerSegment * kMaxBlocksPerPage records
+  std::atomic<MarkBooks*> mark_books;  // null until first needed
 
   uintptr_t slot_address(unsigned slot) const {
     return reinterpret_cast<uintptr_t>(this) + (uintptr_t{slot} << kSlotShift);
@@ -108,9 +124,23 @@ TALLY_INLINE uint32_t block_index_of(const Page* page, uintptr_t address) {
   return static_cast<uint32_t>(index);
 }
 
+// No free, remote or quarantine bit: the block is the program's. A racy snapshot.
+TALLY_INLINE bool page_is_live(const Page* page, uint32_t index) {
+  uint64_t bit = uint64_t{1} << (index & 63);
+  uint32_t word = index >> 6;
+  return ((page->free_bits[word].load(std::memory_order_acquire) |
+           page->remote_bits[word].load(std::memory_order_acquire) |
+           page->quarantine_bits[word].load(std::memory_order_acquire)) &
+          bit) == 0;
+}
+
 TALLY_INLINE BlockRecord* record_of(const Page* page, uint32_t index) {
   return page->records + index;
 }
+
+// The segment's mark books, made on first use (any thread may race to make them); nullptr
+// when the kernel refuses the memory.
+MarkBooks* segment_mark_books(Segment* segment);
 
 // Segment supply: a small global cache in front of the kernel.
 Segment* segment_acquire(Heap* heap);  // nullptr when out of address space

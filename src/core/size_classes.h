@@ -101,6 +101,20 @@ TALLY_INLINE unsigned size_class_of(size_t size) {
 // kClassCount if none does (the request then goes to a large block).
 unsigned size_class_for_alignment(size_t size, size_t alignment);
 
+// Blocks that hold no pointers (tally_malloc_atomic) live in pages of their own, so the
+// marker skips them by the page: a heap keeps pages of class c + kClassCount for them.
+// `heap class` below means such an index, 0 .. kHeapClassCount - 1.
+constexpr unsigned kHeapClassCount = 2 * kClassCount;
+TALLY_INLINE unsigned no_scan_class(unsigned size_class) {
+  return size_class + kClassCount;
+}
+TALLY_INLINE unsigned base_class(unsigned heap_class) {
+  return heap_class >= kClassCount ? heap_class - kClassCount : heap_class;
+}
+TALLY_INLINE bool is_no_scan_class(unsigned heap_class) {
+  return heap_class >= kClassCount;
+}
+
 // Alignment every block of the class is guaranteed to have, given pages start on slot
 // boundaries: the lowest set bit of the block size, at most the slot size.
 TALLY_INLINE size_t size_class_alignment(unsigned size_class) {

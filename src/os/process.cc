@@ -8,7 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 namespace tally {
 namespace {
 
@@ -36,7 +35,71 @@ size_t parse_decimal(const char* text) {
   return value;
 }
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
 }  // namespace
+
+bool process_find_mapping(uintptr_t address, uintptr_t* start, uintptr_t* end, bool* writable) {
+  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC));
+  if (fd < 0) return false;
+  enum Field { kStart, kEnd, kPermissions, kRest } field = kStart;
+  uintptr_t first = 0, last = 0;
+  int permission = 0;
+  bool readable = false, found = false, done = false;
+  char buffer[512];
+  while (!done) {
+    long got = syscall(SYS_read, fd, buffer, sizeof buffer);
+    if (got <= 0) break;
+    for (long i = 0; i < got && !done; ++i) {
+      char c = buffer[i];
+      int digit = hex_digit(c);
+      switch (field) {
+        case kStart:
+          if (digit >= 0) {
+            first = (first << 4) | static_cast<uintptr_t>(digit);
+          } else {
+            field = c == '-' ? kEnd : kRest;
+          }
+          break;
+        case kEnd:
+          if (digit >= 0) {
+            last = (last << 4) | static_cast<uintptr_t>(digit);
+          } else {
+            field = c == ' ' ? kPermissions : kRest;
+            permission = 0;
+          }
+          break;
+        case kPermissions:
+          if (permission == 0) readable = c == 'r';
+          if (permission == 1) *writable = c == 'w';
+          if (++permission == 2) {
+            field = kRest;
+            if (first <= address && address < last) {
+              found = readable;
+              *start = first;
+              *end = last;
+              done = true;
+            } else if (first > address) {
+              done = true;  // the lines are sorted: no mapping holds it
+            }
+          }
+          break;
+        case kRest:
+          if (c == '\n') {
+            field = kStart;
+            first = last = 0;
+          }
+          break;
+      }
+    }
+  }
+  syscall(SYS_close, fd);
+  return found;
+}
 
 int process_id() {
   return static_cast<int>(syscall(SYS_getpid));
@@ -72,6 +135,24 @@ __thread uint32_t t_thread_number_plus_one = 0;
 uint32_t assign_thread_number() {
   t_thread_number_plus_one = g_next_thread_number.fetch_add(1, std::memory_order_relaxed) + 1;
   return t_thread_number_plus_one - 1;
+}
+
+namespace {
+constexpr uint32_t kTrackedThreadNumbers = 1u << 16;  // as many as block records can name
+uint64_t g_vanished[kTrackedThreadNumbers / 64];
+}  // namespace
+
+void process_threads_vanished_at_fork() {
+  uint32_t self = current_thread_number();
+  uint32_t next = g_next_thread_number.load(std::memory_order_relaxed);
+  if (next > kTrackedThreadNumbers) next = kTrackedThreadNumbers;
+  for (uint32_t number = 0; number < next; ++number)
+    if (number != self) g_vanished[number / 64] |= uint64_t{1} << (number % 64);
+}
+
+bool process_thread_vanished(uint32_t thread_number) {
+  return thread_number < kTrackedThreadNumbers &&
+         (g_vanished[thread_number / 64] >> (thread_number % 64)) & 1;
 }
 
 uint32_t monotonic_milliseconds() {

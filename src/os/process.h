@@ -11,6 +11,11 @@
 namespace tally {
 
 int process_id();
+// Finds the mapping that holds `address` in /proc/self/maps, read with raw system calls
+// into a small buffer: no allocation and no lock of ours or of the C library's, so it is
+// safe inside malloc and in signal handlers (pthread_getattr_np is not: it allocates while
+// holding the thread's lock). False if no readable mapping holds it.
+bool process_find_mapping(uintptr_t address, uintptr_t* start, uintptr_t* end, bool* writable);
 size_t process_resident_bytes();       // current RSS, 0 if unknown
 size_t process_resident_peak_bytes();  // VmHWM, 0 if unknown
 void write_all(int fd, const char* data, size_t length);
@@ -23,6 +28,12 @@ inline uint32_t current_thread_number() {
   uint32_t number = t_thread_number_plus_one;
   return __builtin_expect(number != 0, 1) ? number - 1 : assign_thread_number();
 }
+
+// After fork, in the child: every thread numbered so far except the calling one no longer
+// exists here. Their stacks, which held pointers, are gone with them, so blocks they
+// allocated are the parent's business, not the child's (the leak check leaves them out).
+void process_threads_vanished_at_fork();
+bool process_thread_vanished(uint32_t thread_number);
 
 // True if `pc` lies in tally's own code: the shared library's text, or, when tally is
 // linked from its archive, the section its code was moved to (see CMakeLists.txt), whose

@@ -11,6 +11,7 @@
 #include "os/process.h"
 #include "report/error_report.h"
 #include "report/output.h"
+#include "report/report_format.h"
 #include "report/stack_capture.h"
 #include "report/stack_depot.h"
 #include "report/symbolizer.h"
@@ -19,14 +20,6 @@ namespace tally {
 namespace {
 
 const char kSeparator[] = "=================================================================\n";
-
-void text_depot_stack(Formatter& out, uint32_t stack_id) {
-  uintptr_t frames[kMaxReportFrames];
-  int count = stack_id ? stack_depot_get(stack_id, frames, kMaxReportFrames) : 0;
-  int number = 0;
-  for (int i = 0; i < count; ++i) number = stack_format_frame(out, number, frames[i]);
-  if (count == 0) out.text("    <stack not recorded>\n");
-}
 
 // "N bytes inside of", "N bytes to the right of", "N bytes to the left of".
 void text_location(Formatter& out, uintptr_t address, uintptr_t start, size_t size) {
@@ -38,60 +31,6 @@ void text_location(Formatter& out, uintptr_t address, uintptr_t start, size_t si
   else
     out.decimal(address - start).text(" bytes inside of ");
   out.decimal(size).text("-byte region [").hex(start).character(',').hex(start + size).text(")\n");
-}
-
-void json_string(Formatter& out, const char* text) {
-  out.character('"');
-  for (const char* c = text; c && *c; ++c) {
-    unsigned char byte = static_cast<unsigned char>(*c);
-    if (byte == '"' || byte == '\\') {
-      out.character('\\').character(static_cast<char>(byte));
-    } else if (byte < 0x20) {
-      out.text("\\u00")
-          .character("0123456789abcdef"[byte >> 4])
-          .character("0123456789abcdef"[byte & 15]);
-    } else {
-      out.character(static_cast<char>(byte));
-    }
-  }
-  out.character('"');
-}
-
-void json_hex(Formatter& out, uint64_t value) {
-  out.character('"').hex(value).character('"');
-}
-
-void json_frames(Formatter& out, const uintptr_t* frames, int count) {
-  out.character('[');
-  bool first = true;
-  for (int i = 0; i < count; ++i) {
-    static SymbolizedFrame symbolized[8];  // under the report lock; too big for the stack
-    int found = symbolize(stack_frame_pc(frames[i]), symbolized, 8);
-    for (int j = 0; j < found; ++j) {
-      if (!first) out.character(',');
-      first = false;
-      const SymbolizedFrame& frame = symbolized[j];
-      out.text("{\"pc\":");
-      json_hex(out, stack_frame_pc(frames[i]));
-      out.text(",\"function\":");
-      json_string(out, frame.function);
-      out.text(",\"file\":");
-      json_string(out, frame.file);
-      out.text(",\"line\":").decimal(static_cast<uint64_t>(frame.line > 0 ? frame.line : 0));
-      out.text(",\"module\":");
-      json_string(out, frame.module);
-      out.text(",\"offset\":");
-      json_hex(out, frame.module_offset);
-      out.character('}');
-    }
-  }
-  out.character(']');
-}
-
-void json_depot_stack(Formatter& out, uint32_t stack_id) {
-  uintptr_t frames[kMaxReportFrames];
-  int count = stack_id ? stack_depot_get(stack_id, frames, kMaxReportFrames) : 0;
-  json_frames(out, frames, count);
 }
 
 void write_json(const Report& report, int pid, uint32_t thread) {

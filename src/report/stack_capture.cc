@@ -13,6 +13,7 @@
 #include <atomic>
 
 #include "core/config.h"
+#include "os/process.h"
 #include "report/symbolizer.h"
 #include "report/unwind_table.h"
 
@@ -55,74 +56,6 @@ void main_stack(uintptr_t* low, uintptr_t* high) {
   *high = end;
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// Finds the mapping that holds `address` in /proc/self/maps, read with raw system calls
-// into a small buffer: no allocation and no lock of ours or of the C library's, so it is
-// safe inside malloc (pthread_getattr_np is not: it allocates while holding the thread's
-// lock, and a program that calls it would deadlock when its malloc captured a stack).
-bool find_mapping(uintptr_t address, uintptr_t* start, uintptr_t* end, bool* writable) {
-  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC));
-  if (fd < 0) return false;
-  enum Field { kStart, kEnd, kPermissions, kRest } field = kStart;
-  uintptr_t first = 0, last = 0;
-  int permission = 0;
-  bool readable = false, found = false, done = false;
-  char buffer[512];
-  while (!done) {
-    long got = syscall(SYS_read, fd, buffer, sizeof buffer);
-    if (got <= 0) break;
-    for (long i = 0; i < got && !done; ++i) {
-      char c = buffer[i];
-      int digit = hex_digit(c);
-      switch (field) {
-        case kStart:
-          if (digit >= 0) {
-            first = (first << 4) | static_cast<uintptr_t>(digit);
-          } else {
-            field = c == '-' ? kEnd : kRest;
-          }
-          break;
-        case kEnd:
-          if (digit >= 0) {
-            last = (last << 4) | static_cast<uintptr_t>(digit);
-          } else {
-            field = c == ' ' ? kPermissions : kRest;
-            permission = 0;
-          }
-          break;
-        case kPermissions:
-          if (permission == 0) readable = c == 'r';
-          if (permission == 1) *writable = c == 'w';
-          if (++permission == 2) {
-            field = kRest;
-            if (first <= address && address < last) {
-              found = readable;
-              *start = first;
-              *end = last;
-              done = true;
-            } else if (first > address) {
-              done = true;  // the lines are sorted: no mapping holds it
-            }
-          }
-          break;
-        case kRest:
-          if (c == '\n') {
-            field = kStart;
-            first = last = 0;
-          }
-          break;
-      }
-    }
-  }
-  syscall(SYS_close, fd);
-  return found;
-}
-
 // Fills t_bounds; `frame` is an address on the stack the caller runs on.
 void compute_bounds(uintptr_t frame) {
   ThreadStackBounds& bounds = t_bounds;
@@ -143,7 +76,7 @@ void compute_bounds(uintptr_t frame) {
   uintptr_t self = reinterpret_cast<uintptr_t>(pthread_self());
   uintptr_t start = 0, end = 0;
   bool writable = false;
-  bool found = find_mapping(self, &start, &end, &writable) && writable && start < self;
+  bool found = process_find_mapping(self, &start, &end, &writable) && writable && start < self;
   if (found && (!main_thread || (start <= frame && frame < self))) {
     // (A process forked from a thread other than main runs on that thread's stack.)
     bounds.low = start;
@@ -273,8 +206,8 @@ TALLY_INLINE bool step(StackWalkStart* state, uintptr_t low, uintptr_t high, Loa
 }
 
 template <typename Loads>
-TALLY_INLINE int walk(StackWalkStart state, uintptr_t* frames, int capacity, int skip_frames,
-                      Loads& loads) {
+TALLY_INLINE int walk(StackWalkStart state, uintptr_t* frames, uintptr_t* stack_pointers,
+                      int capacity, int skip_frames, Loads& loads) {
   uintptr_t low = t_bounds.low, high = t_bounds.high;
   int count = 0;
   for (;;) {
@@ -282,6 +215,7 @@ TALLY_INLINE int walk(StackWalkStart state, uintptr_t* frames, int capacity, int
     if (skip_frames > 0) {
       --skip_frames;
     } else {
+      if (stack_pointers) stack_pointers[count] = state.sp;
       frames[count++] = state.pc;
       if (count == capacity) break;
     }
@@ -313,13 +247,20 @@ int stack_walk(const StackWalkStart& start, uintptr_t* frames, int capacity,
   if (capacity <= 0) return 0;
   if (!reads) {
     PlainLoads loads;
-    return walk(start, frames, capacity, 0, loads);
+    return walk(start, frames, nullptr, capacity, 0, loads);
   }
   reads->count = 0;
   reads->overflowed = false;
   reads->uses_start_frame_pointer = false;
   RecordedLoads loads{reads};
-  return walk(start, frames, capacity, 0, loads);
+  return walk(start, frames, nullptr, capacity, 0, loads);
+}
+
+int stack_walk_with_stack_pointers(const StackWalkStart& start, uintptr_t* frames,
+                                   uintptr_t* stack_pointers, int capacity) {
+  if (capacity <= 0) return 0;
+  PlainLoads loads;
+  return walk(start, frames, stack_pointers, capacity, 0, loads);
 }
 
 bool stack_walk_reads_unchanged(const StackWalkReads& reads) {
@@ -343,7 +284,7 @@ __attribute__((noinline)) int stack_capture_fast(uintptr_t* frames, int capacity
     return 1;
   }
   PlainLoads loads;
-  return walk(start, frames, capacity, skip_frames, loads);
+  return walk(start, frames, nullptr, capacity, skip_frames, loads);
 }
 
 void stack_capture_thread_init() {

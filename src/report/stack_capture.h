@@ -75,6 +75,10 @@ struct StackWalkReads {
 
 // Walks from `start` (frame 0 is start.pc); records its reads when `reads` is not null.
 int stack_walk(const StackWalkStart& start, uintptr_t* frames, int capacity, StackWalkReads* reads);
+// The same walk, noting each frame's stack pointer: stack_pointers[i] is the stack pointer
+// of the function frames[i] returns into, once it is running again.
+int stack_walk_with_stack_pointers(const StackWalkStart& start, uintptr_t* frames,
+                                   uintptr_t* stack_pointers, int capacity);
 // True if every word of `reads` still holds the value the walk read.
 bool stack_walk_reads_unchanged(const StackWalkReads& reads);
 

@@ -102,6 +102,7 @@ void* guard_pool_allocate(size_t size, size_t alignment, GuardSlot** slot_out) {
   // The whole slot, so the protection change never splits its mapping.
   set_protection(data, g_data_size, PROT_READ | PROT_WRITE);
   slot.block = block;
+  slot.mark_flags.store(0, std::memory_order_relaxed);
   slot.state.store(GuardSlotState::kLive, std::memory_order_release);
   *slot_out = &slot;
   return reinterpret_cast<void*>(block);
@@ -146,6 +147,14 @@ FreeOutcome guard_pool_free(GuardSlot* slot) {
 
 size_t guard_pool_live_slots() {
   return g_live;
+}
+
+void guard_pool_for_each_live(void (*visit)(GuardSlot* slot, void* context), void* context) {
+  size_t used = __atomic_load_n(&g_next_unused, __ATOMIC_ACQUIRE);
+  for (size_t i = 0; i < used; ++i) {
+    if (g_slots[i].state.load(std::memory_order_acquire) == GuardSlotState::kLive)
+      visit(&g_slots[i], context);
+  }
 }
 
 void guard_pool_lock_for_fork() {

@@ -23,7 +23,8 @@ struct GuardSlot {
   std::atomic<GuardSlotState> state;
   uintptr_t block;  // the program's address
   BlockRecord record;
-  uint32_t next_freed;  // FIFO of freed slots, by index
+  uint32_t next_freed;              // FIFO of freed slots, by index
+  std::atomic<uint8_t> mark_flags;  // the marker's bits (core/large_blocks.h), reset per use
 };
 
 // Reserves the pool; false if the kernel refuses (then nothing is guarded).
@@ -42,6 +43,8 @@ bool guard_pool_contains(uintptr_t address);
 // Protects the block's pages and queues the slot for reuse. kDoubleFree if not live.
 FreeOutcome guard_pool_free(GuardSlot* slot);
 size_t guard_pool_live_slots();
+// Every slot that holds a live block (the marker, with the world stopped).
+void guard_pool_for_each_live(void (*visit)(GuardSlot* slot, void* context), void* context);
 
 void guard_pool_lock_for_fork();
 void guard_pool_unlock_after_fork(bool in_child);

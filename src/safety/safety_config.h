@@ -13,9 +13,9 @@ struct SafetyConfig {
   bool quarantine;  // freed blocks are held back, so a dangling pointer does not reach a new owner
   bool poison;      // quarantined blocks are filled and verified: catches writes after free
   size_t poison_max_bytes;  // of each block (the rest stays as the program left it)
-  bool canaries;    // slack after the requested size is filled and verified: catches overflows
+  bool canaries;  // slack after the requested size is filled and verified: catches overflows
   bool alloc_dealloc_mismatch;  // malloc/delete, new/free, new[]/delete are reported
-  bool realloc_moves;  // every realloc moves the block, so stale pointers reach quarantine
+  bool realloc_moves;           // every realloc moves the block, so stale pointers reach quarantine
   bool alloc_stacks;            // every allocation records its stack
   bool free_stacks;             // every free records its stack
   bool guard_all;               // every block up to guard_max_size sits before a guard page

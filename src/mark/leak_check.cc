@@ -1,0 +1,421 @@
+// The leak check, in three parts:
+//  1. with the allocator locked and the world stopped: roots, the mark, the classification
+//     of what is left unmarked (direct, indirect), and a list of the leaked blocks;
+//  2. the world resumed and the allocator unlocked: the list is grouped and sorted;
+//  3. the report, which symbolizes (that may allocate, so it waits for part 2).
+#include "mark/leak_check.h"
+
+#include <sched.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "mark/marker.h"
+#include "mark/roots.h"
+#include "mark/suppressions.h"
+#include "mark/world.h"
+#include "os/memory.h"
+#include "os/process.h"
+#include "report/error_report.h"
+#include "report/output.h"
+#include "report/report_format.h"
+#include "report/stack_capture.h"
+#include "report/stack_depot.h"
+#include "report/symbolizer.h"
+
+namespace tally {
+namespace {
+
+void (*g_lock_all)() = nullptr;
+void (*g_unlock_all)() = nullptr;
+std::atomic<bool> g_running{false};
+MarkStatistics g_last_mark{};
+bool g_have_last_mark = false;
+
+struct Leak {
+  uintptr_t start;
+  uint64_t size;  // requested size when known, else the block's
+  uint32_t stack;
+  uint16_t thread;
+  bool direct;
+};
+
+// A growable list in mapped memory (the allocator is locked while it fills).
+struct LeakList {
+  Leak* items = nullptr;
+  size_t count = 0;
+  size_t capacity = 0;
+  bool truncated = false;
+  uint64_t inherited = 0;  // blocks of threads that did not survive a fork, not listed
+
+  void add(const Leak& leak) {
+    if (count == capacity) {
+      size_t grown_capacity = capacity ? capacity * 2 : 4096;
+      auto* grown = static_cast<Leak*>(os_map(grown_capacity * sizeof(Leak)));
+      if (!grown) {
+        truncated = true;
+        return;
+      }
+      if (items) {
+        memcpy(grown, items, count * sizeof(Leak));
+        os_unmap(items, capacity * sizeof(Leak));
+      }
+      items = grown;
+      capacity = grown_capacity;
+    }
+    items[count++] = leak;
+  }
+  void release() {
+    if (items) os_unmap(items, capacity * sizeof(Leak));
+    items = nullptr;
+    count = capacity = 0;
+  }
+};
+
+int processor_count() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  int count = CPU_COUNT(&set);
+  return count > 0 ? count : 1;
+}
+
+struct StopContext {
+  int* excluded;
+  int excluded_count;
+};
+
+bool stop_on_first_module(void* raw) {
+  StopContext* context = static_cast<StopContext*>(raw);
+  return world_stop(context->excluded, context->excluded_count);
+}
+
+void add_thread_roots(const StoppedThread& thread) {
+  for (const MemoryRange& range : thread.ranges) marker_add_root(range.low, range.high);
+  uintptr_t registers = reinterpret_cast<uintptr_t>(thread.registers);
+  marker_add_root(registers, registers + sizeof thread.registers);
+}
+
+StoppedThread g_self;  // the checking thread's own registers and ranges
+
+Leak leak_of(const MarkBlock& block, bool direct) {
+  Leak leak;
+  leak.start = block.start;
+  leak.size = block.requested_size;
+  leak.stack = block.record ? block.record->alloc_stack : 0;
+  leak.thread = block.record ? block.record->alloc_thread : 0;
+  leak.direct = direct;
+  return leak;
+}
+
+// Part 1, with the world stopped: everything unmarked after the mark is leaked; of those,
+// the ones no other leaked block reaches are direct; cycles get one direct block each.
+void classify(LeakList& leaks) {
+  marker_flood_indirect();
+  marker_for_each_unmarked(
+      [](const MarkBlock& block, void* raw) {
+        LeakList& list = *static_cast<LeakList*>(raw);
+        if (block.record && process_thread_vanished(block.record->alloc_thread)) {
+          ++list.inherited;  // a forked child's share of a vanished parent thread's blocks
+          return;
+        }
+        list.add(leak_of(block, !block.indirect));
+      },
+      &leaks);
+  // Mark what the direct leaks reach; leaked blocks still unmarked after that belong to
+  // structures with no direct leak (cycles).
+  for (size_t i = 0; i < leaks.count; ++i) {
+    if (!leaks.items[i].direct) continue;
+    MarkBlock block;
+    if (marker_find_block(leaks.items[i].start, &block)) marker_mark_from(block);
+  }
+  for (size_t i = 0; i < leaks.count; ++i) {  // in address order of the heap walk
+    MarkBlock block;
+    if (leaks.items[i].direct || !marker_find_block(leaks.items[i].start, &block) || block.marked)
+      continue;
+    leaks.items[i].direct = true;
+    marker_mark_from(block);
+  }
+}
+
+// --- Part 2 and 3: groups and the report ----------------------------------------------------
+
+struct Group {
+  bool direct;
+  uint32_t stack;
+  uint64_t size_key;  // for leaks without a stack: the size they share
+  uint64_t bytes;
+  uint64_t objects;
+  uintptr_t example;
+  Suppression* suppression;
+};
+
+bool same_group(const Leak& a, const Leak& b) {
+  if (a.direct != b.direct || a.stack != b.stack) return false;
+  return a.stack != 0 || a.size == b.size;
+}
+
+bool leak_order(const Leak& a, const Leak& b) {
+  if (a.direct != b.direct) return a.direct;
+  if (a.stack != b.stack) return a.stack < b.stack;
+  if (a.stack == 0 && a.size != b.size) return a.size < b.size;
+  return a.start < b.start;
+}
+
+bool group_order(const Group& a, const Group& b) {
+  if (a.direct != b.direct) return a.direct;
+  if (a.bytes != b.bytes) return a.bytes > b.bytes;
+  return a.objects > b.objects;
+}
+
+// The names a suppression may match: every frame's function and module.
+Suppression* suppression_for(uint32_t stack) {
+  if (!stack || suppressions_count() == 0) return nullptr;
+  uintptr_t frames[kMaxReportFrames];
+  int count = stack_depot_get(stack, frames, kMaxReportFrames);
+  if (count > kMaxReportFrames) count = kMaxReportFrames;
+  static SymbolizedFrame symbolized[8];
+  for (int i = 0; i < count; ++i) {
+    int found = symbolize(stack_frame_pc(frames[i]), symbolized, 8);
+    for (int j = 0; j < found; ++j) {
+      const char* names[2] = {symbolized[j].function, symbolized[j].module};
+      if (Suppression* match = suppressions_match(names, 2)) return match;
+    }
+  }
+  return nullptr;
+}
+
+void write_group_text(Formatter& out, const Group& group) {
+  out.text(group.direct ? "Direct" : "Indirect")
+      .text(" leak of ")
+      .decimal(group.bytes)
+      .text(" byte(s) in ")
+      .decimal(group.objects)
+      .text(" object(s) ");
+  if (group.stack) {
+    out.text("allocated from:\n");
+    text_depot_stack(out, group.stack);
+  } else {
+    out.text("of ")
+        .decimal(group.size_key)
+        .text(
+            " byte(s) each, allocation stack not recorded (mode=debug or alloc_stacks=1 "
+            "records it); for example at ")
+        .hex(group.example)
+        .character('\n');
+  }
+  out.character('\n');
+}
+
+void write_group_json(const Group& group, int pid) {
+  static char buffer[65536];
+  Formatter out(buffer, sizeof buffer - 1);
+  out.text("{\"tool\":\"tally\",\"pid\":").decimal(static_cast<uint64_t>(pid));
+  out.text(",\"kind\":\"leak\",\"direct\":").text(group.direct ? "true" : "false");
+  out.text(",\"bytes\":").decimal(group.bytes).text(",\"objects\":").decimal(group.objects);
+  if (!group.stack) out.text(",\"object_size\":").decimal(group.size_key);
+  out.text(",\"example\":");
+  json_hex(out, group.example);
+  out.text(",\"allocated_by\":");
+  json_depot_stack(out, group.stack);
+  out.text("}\n");
+  output_write_json(out.data(), out.length());
+}
+
+void report(LeakList& leaks, LeakCheckResult& result, bool verbose) {
+  std::sort(leaks.items, leaks.items + leaks.count, leak_order);
+  size_t group_capacity = leaks.count ? leaks.count : 1;
+  auto* groups = static_cast<Group*>(os_map(group_capacity * sizeof(Group)));
+  if (!groups) return;
+  size_t group_count = 0;
+  for (size_t i = 0; i < leaks.count; ++i) {
+    const Leak& leak = leaks.items[i];
+    if (group_count == 0 || !same_group(leaks.items[i - 1], leak)) {
+      groups[group_count++] = Group{leak.direct, leak.stack, leak.size, 0, 0, leak.start, nullptr};
+    }
+    Group& group = groups[group_count - 1];
+    group.bytes += leak.size;
+    ++group.objects;
+  }
+  std::sort(groups, groups + group_count, group_order);
+
+  report_lock_acquire();
+  int pid = process_id();
+  for (size_t i = 0; i < group_count; ++i) {
+    Group& group = groups[i];
+    group.suppression = suppression_for(group.stack);
+    if (group.suppression) {
+      group.suppression->leaks += group.objects;
+      group.suppression->bytes += group.bytes;
+      result.suppressed_bytes += group.bytes;
+      result.suppressed_blocks += group.objects;
+    } else {
+      result.leaked_bytes += group.bytes;
+      result.leaked_blocks += group.objects;
+      if (group.direct) result.direct_blocks += group.objects;
+    }
+  }
+  static char buffer[1 << 16];
+  Formatter out(buffer, sizeof buffer);
+  if (result.leaked_blocks) {
+    out.text("\n=================================================================\n==")
+        .decimal(static_cast<uint64_t>(pid))
+        .text("==ERROR: tally: detected memory leaks\n\n");
+    output_write(out);
+    for (size_t i = 0; i < group_count; ++i) {
+      if (groups[i].suppression) continue;
+      out.clear();
+      write_group_text(out, groups[i]);
+      output_write(out);
+      write_group_json(groups[i], pid);
+    }
+  }
+  out.clear();
+  bool used_suppressions = result.suppressed_blocks > 0;
+  if (used_suppressions && (result.leaked_blocks || verbose)) {
+    out.text(
+        "-----------------------------------------------------\n"
+        "Suppressions used:\n  count      bytes template\n");
+    for (int i = 0; i < suppressions_count(); ++i) {
+      const Suppression& suppression = suppression_at(i);
+      if (!suppression.leaks) continue;
+      out.padded(suppression.leaks, 7)
+          .padded(suppression.bytes, 11)
+          .character(' ')
+          .text(suppression.pattern)
+          .text(suppression.built_in ? " (built in)\n" : "\n");
+    }
+    out.text("-----------------------------------------------------\n\n");
+  }
+  if (result.unstopped_threads) {
+    out.text("==")
+        .decimal(static_cast<uint64_t>(pid))
+        .text("==WARNING: tally: ")
+        .decimal(result.unstopped_threads)
+        .text(
+            " thread(s) did not stop (they block the stop signal, see the stop_signal "
+            "option); their stacks were not scanned, so some of these leaks may not be\n");
+  }
+  if (leaks.truncated) out.text("(out of memory while listing leaks: the list is incomplete)\n");
+  if (result.leaked_blocks) {
+    out.text("SUMMARY: tally: ")
+        .decimal(result.leaked_bytes)
+        .text(" byte(s) leaked in ")
+        .decimal(result.leaked_blocks)
+        .text(" allocation(s).\n");
+    static char json[512];
+    Formatter summary(json, sizeof json);
+    summary.text("{\"tool\":\"tally\",\"pid\":")
+        .decimal(static_cast<uint64_t>(pid))
+        .text(",\"kind\":\"leak-summary\",\"bytes\":")
+        .decimal(result.leaked_bytes)
+        .text(",\"allocations\":")
+        .decimal(result.leaked_blocks)
+        .text("}\n");
+    output_write_json(summary.data(), summary.length());
+  } else if (verbose) {
+    out.text("==").decimal(static_cast<uint64_t>(pid)).text("== tally: no leaks\n");
+  }
+  output_write(out);
+  report_lock_release_or_die(pid, false);
+  os_unmap(groups, group_capacity * sizeof(Group));
+}
+
+}  // namespace
+
+void leak_check_set_allocator_locks(void (*lock_all)(), void (*unlock_all)()) {
+  g_lock_all = lock_all;
+  g_unlock_all = unlock_all;
+}
+
+LeakCheckResult leak_check_run(const LeakCheckSettings& settings, bool verbose) {
+  LeakCheckResult result{};
+  bool expected = false;
+  if (!g_running.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return result;
+  suppressions_load(settings.suppressions);
+  if (settings.stop_signal) world_set_signal(settings.stop_signal);
+  int workers = settings.workers > 0 ? settings.workers : processor_count();
+  marker_prepare_helpers(workers);
+  int excluded[64];
+  int excluded_count = marker_helper_tids(excluded, 64);
+
+  MarkSettings mark_settings;
+  mark_settings.interior_pointers = settings.interior_pointers;
+  mark_settings.workers = workers;
+  LeakList leaks;
+
+  if (g_lock_all) g_lock_all();
+  StopContext stop{excluded, excluded_count};
+  bool stopped = roots_collect_modules(stop_on_first_module, &stop);
+  if (stopped && marker_begin(mark_settings)) {
+    for (int i = 0; i < roots_module_count(); ++i) {
+      MemoryRange range = roots_module_range(i);
+      marker_add_root(range.low, range.high);
+    }
+    for (int i = 0; i < world_thread_count(); ++i) {
+      const StoppedThread* thread = world_thread(i);
+      if (!thread) continue;
+      if (!thread->responded) {
+        ++result.unstopped_threads;
+        continue;
+      }
+      add_thread_roots(*thread);
+    }
+    world_describe_self(&g_self, settings.at_exit);
+    add_thread_roots(g_self);
+    marker_add_helper_roots();
+    roots_for_each_added([](MemoryRange range, void*) { marker_add_root(range.low, range.high); },
+                         nullptr);
+    marker_add_ignored_blocks();
+    marker_run(&g_last_mark);
+    g_have_last_mark = true;
+    classify(leaks);
+    result.ran = true;
+  }
+  if (stopped) world_resume();
+  if (g_unlock_all) g_unlock_all();
+
+  if (result.ran) report(leaks, result, verbose);
+  leaks.release();
+  g_running.store(false, std::memory_order_release);
+  return result;
+}
+
+void leak_check_print_last_mark() {
+  if (!g_have_last_mark) return;
+  const MarkStatistics& mark = g_last_mark;
+  char buffer[1024];
+  Formatter out(buffer, sizeof buffer);
+  double seconds = static_cast<double>(mark.nanoseconds) / 1e9;
+  uint64_t rate =
+      seconds > 0
+          ? static_cast<uint64_t>(static_cast<double>(mark.bytes_scanned) / seconds / (1 << 20))
+          : 0;
+  out.text("==")
+      .decimal(static_cast<uint64_t>(process_id()))
+      .text("== tally mark: ")
+      .decimal(mark.root_ranges)
+      .text(" root ranges (")
+      .bytes(mark.root_bytes)
+      .text("), ")
+      .bytes(mark.bytes_scanned)
+      .text(" scanned, ")
+      .decimal(mark.blocks_marked)
+      .text(" blocks marked in ")
+      .decimal(mark.nanoseconds / 1000000)
+      .character('.')
+      .decimal((mark.nanoseconds / 100000) % 10)
+      .text(" ms on ")
+      .decimal(static_cast<uint64_t>(mark.workers))
+      .text(" thread(s): ")
+      .decimal(rate)
+      .text(" MiB/s");
+  if (mark.overflow_passes)
+    out.text(", ").decimal(mark.overflow_passes).text(" passes after a full mark stack");
+  out.character('\n');
+  output_write(out);
+}
+
+}  // namespace tally

@@ -1,0 +1,694 @@
+// The marker's engine: the pointer test, the mark stacks, the workers and the passes that
+// recover from a full stack.
+//
+// Work flows through three places: the root list (ranges cut into chunks, taken by an
+// atomic cursor), each worker's own stack (last in, first out, so a linked structure is
+// followed depth first and its next block is often in cache), and a small shared pool
+// that a busy worker fills when it sees the pool empty, so idle workers get work. The
+// mark ends when every worker is idle with the roots and the pool exhausted.
+#include "mark/marker.h"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "core/heap.h"
+#include "core/large_blocks.h"
+#include "core/registry.h"
+#include "core/segment.h"
+#include "mark/world.h"
+#include "os/memory.h"
+#include "os/process.h"
+#include "safety/guard_pool.h"
+
+namespace tally {
+namespace {
+
+struct Range {
+  uintptr_t low;
+  uintptr_t high;
+};
+
+constexpr uintptr_t kChunkBytes = 64 << 10;     // big blocks are scanned in pieces this big
+constexpr uintptr_t kRootChunkBytes = 1 << 20;  // and roots too
+constexpr int kMaxWorkers = 64;
+constexpr size_t kPoolCapacity = 4096;
+constexpr size_t kDonateThreshold = 64;
+
+enum class Bit { kMarked, kIndirect };
+
+struct Worker {
+  Range* stack;
+  size_t capacity;
+  size_t top;
+  uint64_t scanned;
+  uint64_t marked;
+};
+
+MarkSettings g_settings;
+uintptr_t g_heap_low = 0;
+uintptr_t g_heap_span = 0;  // every block lies in [g_heap_low, g_heap_low + g_heap_span)
+Worker g_workers[kMaxWorkers];
+int g_active_workers = 1;
+std::atomic<bool> g_overflowed{false};
+
+Range* g_roots = nullptr;
+size_t g_root_capacity = 0;
+size_t g_root_count = 0;
+uint64_t g_root_bytes = 0;
+uint64_t g_root_ranges = 0;
+std::atomic<size_t> g_root_cursor{0};
+
+SpinLock g_pool_lock;
+Range g_pool[kPoolCapacity];
+std::atomic<size_t> g_pool_count{0};
+std::atomic<int> g_idle{0};
+
+// --- Locating the block a word points into -------------------------------------------------
+
+struct Target {
+  uintptr_t start;
+  size_t span;
+  bool no_scan;
+};
+
+TALLY_INLINE bool claim_bit(std::atomic<uint64_t>& word, uint64_t bit) {
+  if (word.load(std::memory_order_relaxed) & bit) return false;
+  return (word.fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
+}
+
+TALLY_INLINE bool claim_flag(std::atomic<uint8_t>& flags, uint8_t flag) {
+  if (flags.load(std::memory_order_relaxed) & flag) return false;
+  return (flags.fetch_or(flag, std::memory_order_relaxed) & flag) == 0;
+}
+
+uintptr_t guarded_span(const GuardSlot* slot) {
+  return ((slot->block + slot->record.size() + 15) & ~uintptr_t{15}) - slot->block;
+}
+
+// If `word` points into a live block not yet carrying `bit` (for kIndirect: and not
+// marked), sets the bit and describes the block. `interior`: any address inside counts.
+template <Bit bit>
+TALLY_INLINE bool claim(uintptr_t word, bool interior, Target* target) {
+  uintptr_t entry = registry_lookup(word);
+  if (TALLY_LIKELY(entry == kRegistrySegment)) {
+    Segment* segment = segment_of(word);
+    Page* page = page_of(segment, word);
+    uintptr_t start = page->start;
+    if (start == 0 || word < start) return false;
+    uint64_t index = ((word - start) * page->reciprocal) >> kReciprocalShift;
+    if (index >= page->capacity) return false;
+    uintptr_t block = start + index * page->block_size;
+    if (!interior && word != block) return false;
+    uint32_t slot_index = static_cast<uint32_t>(index);
+    if (!page_is_live(page, slot_index)) return false;
+    MarkBooks* books = segment->mark_books.load(std::memory_order_relaxed);
+    if (!books) return false;  // a segment made after the mark began: nothing of it is old
+    unsigned slot = static_cast<unsigned>(page - segment->pages);
+    uint64_t mask = uint64_t{1} << (index & 63);
+    std::atomic<uint64_t>& marked = books->marked[slot][index >> 6];
+    if (bit == Bit::kMarked) {
+      if (!claim_bit(marked, mask)) return false;
+    } else {
+      if (marked.load(std::memory_order_relaxed) & mask) return false;
+      if (!claim_bit(books->indirect[slot][index >> 6], mask)) return false;
+    }
+    *target = Target{block, page->block_size, is_no_scan_class(page->size_class)};
+    return true;
+  }
+  std::atomic<uint8_t>* flags;
+  uintptr_t block;
+  size_t span;
+  if ((entry & kRegistryKindMask) == kRegistryLarge) {
+    LargeBlock* large = large_block_of_entry(entry);
+    if (large->state.load(std::memory_order_relaxed) != LargeState::kLive) return false;
+    block = large->base;
+    span = large->usable_size;
+    if (word >= block + span || (!interior && word != block)) return false;
+    flags = &large->mark_flags;
+  } else if (entry == kRegistryGuarded) {
+    GuardSlot* guarded = guard_pool_slot_of(word);
+    if (!guarded || guarded->state.load(std::memory_order_relaxed) != GuardSlotState::kLive)
+      return false;
+    block = guarded->block;
+    span = guarded_span(guarded);
+    if (word < block || word >= block + span || (!interior && word != block)) return false;
+    flags = &guarded->mark_flags;
+  } else {
+    return false;
+  }
+  if (bit == Bit::kMarked) {
+    if (!claim_flag(*flags, kMarkedFlag)) return false;
+  } else {
+    if (flags->load(std::memory_order_relaxed) & kMarkedFlag) return false;
+    if (!claim_flag(*flags, kIndirectFlag)) return false;
+  }
+  *target = Target{block, span, (flags->load(std::memory_order_relaxed) & kNoScanFlag) != 0};
+  return true;
+}
+
+// --- Mark stacks and the pool --------------------------------------------------------------
+
+TALLY_INLINE void push(Worker& worker, uintptr_t low, uintptr_t high) {
+  if (TALLY_UNLIKELY(worker.top == worker.capacity)) {
+    g_overflowed.store(true, std::memory_order_relaxed);
+    return;
+  }
+  __builtin_prefetch(reinterpret_cast<const void*>(low));
+  worker.stack[worker.top++] = Range{low, high};
+}
+
+void donate(Worker& worker) {
+  size_t give = worker.top / 2;
+  LockGuard guard(g_pool_lock);
+  size_t count = g_pool_count.load(std::memory_order_relaxed);
+  if (give > kPoolCapacity - count) give = kPoolCapacity - count;
+  memcpy(&g_pool[count], &worker.stack[worker.top - give], give * sizeof(Range));
+  worker.top -= give;
+  g_pool_count.store(count + give, std::memory_order_release);
+}
+
+bool take_from_pool(Worker& worker) {
+  if (g_pool_count.load(std::memory_order_acquire) == 0) return false;
+  LockGuard guard(g_pool_lock);
+  size_t count = g_pool_count.load(std::memory_order_relaxed);
+  if (count == 0) return false;
+  size_t take = count > 16 ? 16 : count;
+  if (take > worker.capacity - worker.top) take = worker.capacity - worker.top;
+  memcpy(&worker.stack[worker.top], &g_pool[count - take], take * sizeof(Range));
+  worker.top += take;
+  g_pool_count.store(count - take, std::memory_order_release);
+  return take > 0;
+}
+
+template <Bit bit>
+TALLY_INLINE void scan(Worker& worker, uintptr_t low, uintptr_t high, bool interior) {
+  low = (low + 7) & ~uintptr_t{7};
+  if (high < low + sizeof(uintptr_t)) return;
+  const uintptr_t heap_low = g_heap_low, heap_span = g_heap_span;
+  for (uintptr_t at = low; at + sizeof(uintptr_t) <= high; at += sizeof(uintptr_t)) {
+    uintptr_t word = *reinterpret_cast<const uintptr_t*>(at);
+    if (TALLY_LIKELY(word - heap_low >= heap_span)) continue;
+    Target target;
+    if (!claim<bit>(word, interior, &target)) continue;
+    ++worker.marked;
+    if (!target.no_scan) push(worker, target.start, target.start + target.span);
+  }
+  worker.scanned += high - low;
+}
+
+// Empties the worker's stack, scanning what it pops (big ranges a chunk at a time).
+template <Bit bit>
+void drain(Worker& worker, bool share) {
+  bool interior = g_settings.interior_pointers;
+  while (worker.top > 0) {
+    Range range = worker.stack[--worker.top];
+    if (range.high - range.low > kChunkBytes) {
+      worker.stack[worker.top++] = Range{range.low + kChunkBytes, range.high};
+      range.high = range.low + kChunkBytes;
+    }
+    scan<bit>(worker, range.low, range.high, interior);
+    if (share && worker.top > kDonateThreshold &&
+        g_pool_count.load(std::memory_order_relaxed) == 0 && g_idle.load(std::memory_order_relaxed))
+      donate(worker);
+  }
+}
+
+// --- Visiting the heap -----------------------------------------------------------------------
+
+template <typename Visit>
+void for_each_segment(Visit&& visit) {
+  struct Context {
+    Visit* visit;
+  } context{&visit};
+  heap_for_each_locked(
+      [](Heap* heap, void* raw) {
+        Context* context = static_cast<Context*>(raw);
+        for (Segment* segment = heap->segments; segment; segment = segment->next)
+          (*context->visit)(segment);
+      },
+      &context);
+}
+
+// The pages of a segment that hold blocks: (slot, page).
+template <typename Visit>
+void for_each_page(Segment* segment, Visit&& visit) {
+  for (unsigned slot = kHeaderSlots; slot < kSlotsPerSegment; ++slot) {
+    Page* page = &segment->pages[slot];
+    if (page->head_distance != 0 || page->start == 0 || page->status == PageStatus::kUnused ||
+        page->status == PageStatus::kEmpty)
+      continue;
+    visit(slot, page);
+  }
+}
+
+MarkBlock describe_small(Segment* segment, unsigned slot, Page* page, uint32_t index) {
+  MarkBooks* books = segment->mark_books.load(std::memory_order_relaxed);
+  uint64_t mask = uint64_t{1} << (index & 63);
+  MarkBlock block;
+  block.start = page->start + uintptr_t{index} * page->block_size;
+  block.span = page->block_size;
+  block.record = page->records ? record_of(page, index) : nullptr;
+  block.requested_size = block.record ? block.record->size() : block.span;
+  block.marked = books && (books->marked[slot][index >> 6].load(std::memory_order_relaxed) & mask);
+  block.indirect =
+      books && (books->indirect[slot][index >> 6].load(std::memory_order_relaxed) & mask);
+  block.ignored =
+      books && (books->ignored[slot][index >> 6].load(std::memory_order_relaxed) & mask);
+  block.no_scan = is_no_scan_class(page->size_class);
+  return block;
+}
+
+MarkBlock describe_flags(uintptr_t start, size_t span, size_t requested, const BlockRecord* record,
+                         uint8_t flags) {
+  MarkBlock block;
+  block.start = start;
+  block.span = span;
+  block.requested_size = requested;
+  block.record = record;
+  block.marked = flags & kMarkedFlag;
+  block.indirect = flags & kIndirectFlag;
+  block.ignored = flags & kIgnoredFlag;
+  block.no_scan = flags & kNoScanFlag;
+  return block;
+}
+
+// Visits every live block.
+template <typename Visit>
+void for_each_live_block(Visit&& visit) {
+  for_each_segment([&](Segment* segment) {
+    for_each_page(segment, [&](unsigned slot, Page* page) {
+      uint32_t words = page->bitmap_words();
+      for (uint32_t w = 0; w < words; ++w) {
+        uint64_t not_live = page->free_bits[w].load(std::memory_order_relaxed) |
+                            page->remote_bits[w].load(std::memory_order_relaxed) |
+                            page->quarantine_bits[w].load(std::memory_order_relaxed);
+        uint64_t valid = w + 1 < words || page->capacity % 64 == 0
+                             ? ~uint64_t{0}
+                             : (uint64_t{1} << (page->capacity % 64)) - 1;
+        for (uint64_t live = ~not_live & valid; live; live &= live - 1) {
+          uint32_t index = w * 64 + static_cast<uint32_t>(__builtin_ctzll(live));
+          visit(describe_small(segment, slot, page, index));
+        }
+      }
+    });
+  });
+  struct Context {
+    Visit* visit;
+  } context{&visit};
+  large_for_each_live(
+      [](LargeBlock* large, void* raw) {
+        (*static_cast<Context*>(raw)->visit)(
+            describe_flags(large->base, large->usable_size,
+                           g_keep_block_records ? large->requested_size : large->usable_size,
+                           g_keep_block_records ? &large->record : nullptr,
+                           large->mark_flags.load(std::memory_order_relaxed)));
+      },
+      &context);
+  guard_pool_for_each_live(
+      [](GuardSlot* slot, void* raw) {
+        (*static_cast<Context*>(raw)->visit)(
+            describe_flags(slot->block, guarded_span(slot), slot->record.size(), &slot->record,
+                           slot->mark_flags.load(std::memory_order_relaxed)));
+      },
+      &context);
+}
+
+// Sets `bit` on the block that starts at `start` (a block from for_each_live_block).
+template <Bit bit>
+void set_bit_of(const MarkBlock& block) {
+  Target target;
+  claim<bit>(block.start, false, &target);
+}
+
+// After an overflow: scans every block that carries the bit (and is scannable) again,
+// until a pass ends with nothing dropped.
+template <Bit bit>
+void recover_from_overflow(Worker& worker, MarkStatistics* statistics) {
+  while (g_overflowed.exchange(false, std::memory_order_acq_rel)) {
+    if (statistics) ++statistics->overflow_passes;
+    for_each_live_block([&](const MarkBlock& block) {
+      bool carries = bit == Bit::kMarked ? block.marked : block.indirect && !block.marked;
+      if (!carries || block.no_scan) return;
+      push(worker, block.start, block.start + block.span);
+      drain<bit>(worker, false);
+    });
+  }
+}
+
+// --- Workers ---------------------------------------------------------------------------------
+
+void run_worker(int index) {
+  Worker& worker = g_workers[index];
+  for (;;) {
+    drain<Bit::kMarked>(worker, g_active_workers > 1);
+    size_t root = g_root_cursor.fetch_add(1, std::memory_order_acq_rel);
+    if (root < g_root_count) {
+      scan<Bit::kMarked>(worker, g_roots[root].low, g_roots[root].high, true);
+      continue;
+    }
+    if (take_from_pool(worker)) continue;
+    g_idle.fetch_add(1, std::memory_order_acq_rel);
+    for (unsigned spins = 0;; ++spins) {
+      if (g_pool_count.load(std::memory_order_acquire) > 0) {
+        g_idle.fetch_sub(1, std::memory_order_acq_rel);
+        break;
+      }
+      if (g_idle.load(std::memory_order_acquire) == g_active_workers) return;
+      if (spins > 64) sched_yield();
+    }
+  }
+}
+
+// Helper threads: started before the world stops, parked on a futex between marks.
+struct Helpers {
+  int count = 0;
+  int tids[kMaxWorkers];
+  std::atomic<uint32_t> generation{0};
+  std::atomic<int> running{0};
+  std::atomic<int> ready{0};
+  // Each helper's static TLS and descriptor: glibc's bookkeeping of the thread (its dynamic
+  // TLS vector, allocated with malloc) is reachable only from there.
+  MemoryRange descriptors[kMaxWorkers];
+};
+Helpers g_helpers;
+
+long futex_call(void* word, int op, uint32_t value) {
+  return syscall(SYS_futex, word, op, value, nullptr, nullptr, 0);
+}
+
+void* helper_main(void* argument) {
+  int index = static_cast<int>(reinterpret_cast<uintptr_t>(argument));
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);  // the program's signals are not ours to take
+  g_helpers.tids[index - 1] = static_cast<int>(syscall(SYS_gettid));
+  StoppedThread self;
+  world_describe_self(&self, false);
+  g_helpers.descriptors[index - 1] = self.ranges[StoppedThread::kRanges - 1];
+  g_helpers.ready.fetch_add(1, std::memory_order_acq_rel);
+  uint32_t seen = g_helpers.generation.load(std::memory_order_acquire);
+  for (;;) {
+    while (g_helpers.generation.load(std::memory_order_acquire) == seen)
+      futex_call(&g_helpers.generation, FUTEX_WAIT_PRIVATE, seen);
+    seen = g_helpers.generation.load(std::memory_order_acquire);
+    if (index < g_active_workers) run_worker(index);
+    if (g_helpers.running.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      futex_call(&g_helpers.running, FUTEX_WAKE_PRIVATE, 1);
+  }
+  return nullptr;
+}
+
+bool ensure_stack(Worker& worker, size_t entries) {
+  if (worker.stack && worker.capacity == entries) return true;
+  if (worker.stack) os_unmap(worker.stack, worker.capacity * sizeof(Range));
+  worker.stack = static_cast<Range*>(os_map(entries * sizeof(Range)));
+  worker.capacity = worker.stack ? entries : 0;
+  return worker.stack != nullptr;
+}
+
+bool add_root_chunk(uintptr_t low, uintptr_t high) {
+  if (g_root_count == g_root_capacity) {
+    size_t capacity = g_root_capacity ? g_root_capacity * 2 : 4096;
+    auto* grown = static_cast<Range*>(os_map(capacity * sizeof(Range)));
+    if (!grown) return false;
+    if (g_roots) {
+      memcpy(grown, g_roots, g_root_count * sizeof(Range));
+      os_unmap(g_roots, g_root_capacity * sizeof(Range));
+    }
+    g_roots = grown;
+    g_root_capacity = capacity;
+  }
+  g_roots[g_root_count++] = Range{low, high};
+  return true;
+}
+
+uint64_t now_nanoseconds() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
+}
+
+}  // namespace
+
+void marker_prepare_helpers(int workers) {
+  if (workers > kMaxWorkers) workers = kMaxWorkers;
+  while (g_helpers.count + 1 < workers) {
+    int index = g_helpers.count + 1;
+    pthread_t thread;
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attributes, 256 << 10);
+    int failed = pthread_create(&thread, &attributes, helper_main,
+                                reinterpret_cast<void*>(static_cast<uintptr_t>(index)));
+    pthread_attr_destroy(&attributes);
+    if (failed) break;
+    ++g_helpers.count;
+  }
+  while (g_helpers.ready.load(std::memory_order_acquire) < g_helpers.count) sched_yield();
+}
+
+int marker_helper_tids(int* tids, int capacity) {
+  int count = g_helpers.count < capacity ? g_helpers.count : capacity;
+  for (int i = 0; i < count; ++i) tids[i] = g_helpers.tids[i];
+  return count;
+}
+
+void marker_add_helper_roots() {
+  for (int i = 0; i < g_helpers.count; ++i)
+    marker_add_root(g_helpers.descriptors[i].low, g_helpers.descriptors[i].high);
+}
+
+void marker_after_fork_in_child() {
+  g_helpers.count = 0;
+  g_helpers.ready.store(0, std::memory_order_relaxed);
+  g_helpers.running.store(0, std::memory_order_relaxed);
+  g_pool_lock.reset();
+}
+
+bool marker_begin(const MarkSettings& settings) {
+  g_settings = settings;
+  int workers = settings.workers < 1 ? 1 : settings.workers;
+  if (workers > g_helpers.count + 1) workers = g_helpers.count + 1;
+  g_active_workers = workers;
+  for (int i = 0; i < workers; ++i) {
+    if (!ensure_stack(g_workers[i], settings.stack_entries)) return false;
+    g_workers[i].top = 0;
+    g_workers[i].scanned = g_workers[i].marked = 0;
+  }
+  g_root_count = 0;
+  g_root_bytes = g_root_ranges = 0;
+  g_root_cursor.store(0, std::memory_order_relaxed);
+  g_pool_count.store(0, std::memory_order_relaxed);
+  g_idle.store(0, std::memory_order_relaxed);
+  g_overflowed.store(false, std::memory_order_relaxed);
+
+  uintptr_t low = UINTPTR_MAX, high = 0;
+  bool ok = true;
+  for_each_segment([&](Segment* segment) {
+    MarkBooks* books = segment_mark_books(segment);
+    if (!books) {
+      ok = false;
+      return;
+    }
+    uintptr_t start = reinterpret_cast<uintptr_t>(segment);
+    if (start < low) low = start;
+    if (start + kSegmentSize > high) high = start + kSegmentSize;
+    for_each_page(segment, [&](unsigned slot, Page* page) {
+      size_t bytes = page->bitmap_words() * sizeof(uint64_t);
+      memset(static_cast<void*>(books->marked[slot]), 0, bytes);
+      memset(static_cast<void*>(books->indirect[slot]), 0, bytes);
+    });
+  });
+  struct Bounds {
+    uintptr_t* low;
+    uintptr_t* high;
+  } bounds{&low, &high};
+  large_for_each_live(
+      [](LargeBlock* large, void* raw) {
+        Bounds* b = static_cast<Bounds*>(raw);
+        large->mark_flags.fetch_and(static_cast<uint8_t>(~(kMarkedFlag | kIndirectFlag)),
+                                    std::memory_order_relaxed);
+        if (large->base < *b->low) *b->low = large->base;
+        if (large->base + large->usable_size > *b->high)
+          *b->high = large->base + large->usable_size;
+      },
+      &bounds);
+  guard_pool_for_each_live(
+      [](GuardSlot* slot, void* raw) {
+        Bounds* b = static_cast<Bounds*>(raw);
+        slot->mark_flags.fetch_and(static_cast<uint8_t>(~(kMarkedFlag | kIndirectFlag)),
+                                   std::memory_order_relaxed);
+        if (slot->block < *b->low) *b->low = slot->block;
+        if (slot->block + guarded_span(slot) > *b->high)
+          *b->high = slot->block + guarded_span(slot);
+      },
+      &bounds);
+  if (low >= high) low = high = 0;
+  g_heap_low = low;
+  g_heap_span = high - low;
+  return ok;
+}
+
+void marker_add_root(uintptr_t low, uintptr_t high) {
+  low = (low + 7) & ~uintptr_t{7};
+  if (high <= low) return;
+  ++g_root_ranges;
+  g_root_bytes += high - low;
+  for (uintptr_t at = low; at < high; at += kRootChunkBytes) {
+    uintptr_t end = high - at > kRootChunkBytes ? at + kRootChunkBytes : high;
+    if (!add_root_chunk(at, end)) {
+      // Out of memory for the root list: scan it now rather than lose it.
+      scan<Bit::kMarked>(g_workers[0], at, end, true);
+    }
+  }
+}
+
+void marker_add_ignored_blocks() {
+  for_each_live_block([](const MarkBlock& block) {
+    if (!block.ignored || block.marked) return;
+    set_bit_of<Bit::kMarked>(block);
+    ++g_workers[0].marked;
+    if (!block.no_scan) marker_add_root(block.start, block.start + block.span);
+  });
+}
+
+void marker_run(MarkStatistics* statistics) {
+  uint64_t started = now_nanoseconds();
+  int workers = g_active_workers;
+  if (workers > 1) {
+    g_helpers.running.store(g_helpers.count, std::memory_order_release);
+    g_helpers.generation.fetch_add(1, std::memory_order_acq_rel);
+    futex_call(&g_helpers.generation, FUTEX_WAKE_PRIVATE, INT32_MAX);
+  }
+  run_worker(0);
+  if (workers > 1) {
+    int running;
+    while ((running = g_helpers.running.load(std::memory_order_acquire)) != 0)
+      futex_call(&g_helpers.running, FUTEX_WAIT_PRIVATE, static_cast<uint32_t>(running));
+  }
+  MarkStatistics totals{};
+  recover_from_overflow<Bit::kMarked>(g_workers[0], &totals);
+  totals.root_ranges = g_root_ranges;
+  totals.root_bytes = g_root_bytes;
+  for (int i = 0; i < workers; ++i) {
+    totals.bytes_scanned += g_workers[i].scanned;
+    totals.blocks_marked += g_workers[i].marked;
+  }
+  totals.workers = workers;
+  totals.nanoseconds = now_nanoseconds() - started;
+  if (statistics) *statistics = totals;
+}
+
+void marker_flood_indirect() {
+  Worker& worker = g_workers[0];
+  for_each_live_block([&](const MarkBlock& block) {
+    if (block.marked || block.no_scan) return;
+    scan<Bit::kIndirect>(worker, block.start, block.start + block.span,
+                         g_settings.interior_pointers);
+    drain<Bit::kIndirect>(worker, false);
+  });
+  recover_from_overflow<Bit::kIndirect>(worker, nullptr);
+}
+
+void marker_mark_from(const MarkBlock& block) {
+  Worker& worker = g_workers[0];
+  set_bit_of<Bit::kMarked>(block);
+  if (!block.no_scan) push(worker, block.start, block.start + block.span);
+  drain<Bit::kMarked>(worker, false);
+  recover_from_overflow<Bit::kMarked>(worker, nullptr);
+}
+
+void marker_for_each_unmarked(void (*visit)(const MarkBlock& block, void* context), void* context) {
+  for_each_live_block([&](const MarkBlock& block) {
+    if (block.marked) return;
+    // The block may have been marked by a visit before this one (marker_mark_from).
+    MarkBlock now;
+    if (marker_find_block(block.start, &now) && now.marked) return;
+    visit(block, context);
+  });
+}
+
+bool marker_find_block(uintptr_t address, MarkBlock* out) {
+  uintptr_t entry = registry_lookup(address);
+  if (entry == kRegistrySegment) {
+    Segment* segment = segment_of(address);
+    Page* page = page_of(segment, address);
+    uint32_t index = block_index_of(page, address);
+    if (index == UINT32_MAX || !page_is_live(page, index)) return false;
+    *out = describe_small(segment, static_cast<unsigned>(page - segment->pages), page, index);
+    return true;
+  }
+  if ((entry & kRegistryKindMask) == kRegistryLarge) {
+    LargeBlock* large = large_block_of_entry(entry);
+    if (large->base != address || large->state.load(std::memory_order_acquire) != LargeState::kLive)
+      return false;
+    *out = describe_flags(large->base, large->usable_size,
+                          g_keep_block_records ? large->requested_size : large->usable_size,
+                          g_keep_block_records ? &large->record : nullptr,
+                          large->mark_flags.load(std::memory_order_relaxed));
+    return true;
+  }
+  if (entry == kRegistryGuarded) {
+    GuardSlot* slot = guard_pool_slot_of(address);
+    if (!slot || slot->block != address ||
+        slot->state.load(std::memory_order_acquire) != GuardSlotState::kLive)
+      return false;
+    *out = describe_flags(slot->block, guarded_span(slot), slot->record.size(), &slot->record,
+                          slot->mark_flags.load(std::memory_order_relaxed));
+    return true;
+  }
+  return false;
+}
+
+bool marker_set_ignored(uintptr_t address) {
+  uintptr_t entry = registry_lookup(address);
+  if (entry == kRegistrySegment) {
+    Segment* segment = segment_of(address);
+    Page* page = page_of(segment, address);
+    uint32_t index = block_index_of(page, address);
+    if (index == UINT32_MAX || !page_is_live(page, index)) return false;
+    MarkBooks* books = segment_mark_books(segment);
+    if (!books) return false;
+    unsigned slot = static_cast<unsigned>(page - segment->pages);
+    books->ignored[slot][index >> 6].fetch_or(uint64_t{1} << (index & 63),
+                                              std::memory_order_relaxed);
+    __atomic_store_n(&page->has_ignored, 1, __ATOMIC_RELEASE);
+    return true;
+  }
+  if ((entry & kRegistryKindMask) == kRegistryLarge) {
+    LargeBlock* large = large_block_of_entry(entry);
+    if (large->base != address || large->state.load(std::memory_order_acquire) != LargeState::kLive)
+      return false;
+    large->mark_flags.fetch_or(kIgnoredFlag, std::memory_order_relaxed);
+    return true;
+  }
+  if (entry == kRegistryGuarded) {
+    GuardSlot* slot = guard_pool_slot_of(address);
+    if (!slot || slot->block != address ||
+        slot->state.load(std::memory_order_acquire) != GuardSlotState::kLive)
+      return false;
+    slot->mark_flags.fetch_or(kIgnoredFlag, std::memory_order_relaxed);
+    return true;
+  }
+  return false;
+}
+
+void marker_set_no_scan(uintptr_t address) {
+  uintptr_t entry = registry_lookup(address);
+  if ((entry & kRegistryKindMask) == kRegistryLarge) {
+    large_block_of_entry(entry)->mark_flags.fetch_or(kNoScanFlag, std::memory_order_relaxed);
+  } else if (entry == kRegistryGuarded) {
+    if (GuardSlot* slot = guard_pool_slot_of(address))
+      slot->mark_flags.fetch_or(kNoScanFlag, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace tally

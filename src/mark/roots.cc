@@ -1,0 +1,122 @@
+// Module roots from dl_iterate_phdr, and the registry of the program's own roots (a small
+// array under a spin lock, grown by mapping a bigger one).
+#include "mark/roots.h"
+
+#include <link.h>
+#include <string.h>
+
+#include "os/memory.h"
+#include "os/process.h"
+
+namespace tally {
+namespace {
+
+constexpr int kMaxModuleRanges = 8192;
+MemoryRange* g_modules = nullptr;
+int g_module_count = 0;
+
+struct CollectContext {
+  bool (*on_first_module)(void*);
+  void* context;
+  bool first;
+  bool failed;
+};
+
+int collect(struct dl_phdr_info* info, size_t, void* raw) {
+  CollectContext& collect = *static_cast<CollectContext*>(raw);
+  if (collect.first) {
+    collect.first = false;
+    if (!collect.on_first_module(collect.context)) {
+      collect.failed = true;
+      return 1;  // stop iterating
+    }
+  }
+  // tally's own module, when tally is a shared library: the one whose segments hold its
+  // ELF header. (Linked into a program, tally's data is the program's and stays in.)
+  if (__start_tally_text == nullptr) {
+    uintptr_t own = reinterpret_cast<uintptr_t>(__ehdr_start);
+    for (int i = 0; i < info->dlpi_phnum; ++i) {
+      const ElfW(Phdr)& header = info->dlpi_phdr[i];
+      uintptr_t low = info->dlpi_addr + header.p_vaddr;
+      if (header.p_type == PT_LOAD && own >= low && own < low + header.p_memsz) return 0;
+    }
+  }
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& header = info->dlpi_phdr[i];
+    if (header.p_type != PT_LOAD || !(header.p_flags & PF_W)) continue;
+    if (g_module_count == kMaxModuleRanges) break;
+    uintptr_t low = info->dlpi_addr + header.p_vaddr;
+    g_modules[g_module_count++] = MemoryRange{low, low + header.p_memsz};
+  }
+  return 0;
+}
+
+SpinLock g_added_lock;
+MemoryRange* g_added = nullptr;
+size_t g_added_count = 0;
+size_t g_added_capacity = 0;
+
+}  // namespace
+
+bool roots_collect_modules(bool (*on_first_module)(void* context), void* context) {
+  if (!g_modules) {
+    g_modules = static_cast<MemoryRange*>(os_map(kMaxModuleRanges * sizeof(MemoryRange)));
+    if (!g_modules) return false;
+  }
+  g_module_count = 0;
+  CollectContext collect_context{on_first_module, context, true, false};
+  dl_iterate_phdr(collect, &collect_context);
+  if (collect_context.first) {
+    // No module at all (impossible in practice): the stop still has to happen.
+    return on_first_module(context);
+  }
+  return !collect_context.failed;
+}
+
+int roots_module_count() {
+  return g_module_count;
+}
+
+MemoryRange roots_module_range(int index) {
+  return g_modules[index];
+}
+
+void roots_add(uintptr_t start, size_t length) {
+  if (length == 0) return;
+  LockGuard guard(g_added_lock);
+  if (g_added_count == g_added_capacity) {
+    size_t capacity = g_added_capacity ? g_added_capacity * 2 : 256;
+    auto* grown = static_cast<MemoryRange*>(os_map(capacity * sizeof(MemoryRange)));
+    if (!grown) return;
+    if (g_added) {
+      memcpy(grown, g_added, g_added_count * sizeof(MemoryRange));
+      os_unmap(g_added, g_added_capacity * sizeof(MemoryRange));
+    }
+    g_added = grown;
+    g_added_capacity = capacity;
+  }
+  g_added[g_added_count++] = MemoryRange{start, start + length};
+}
+
+bool roots_remove(uintptr_t start) {
+  LockGuard guard(g_added_lock);
+  for (size_t i = g_added_count; i-- > 0;) {
+    if (g_added[i].low != start) continue;
+    g_added[i] = g_added[--g_added_count];
+    return true;
+  }
+  return false;
+}
+
+void roots_for_each_added(void (*visit)(MemoryRange range, void* context), void* context) {
+  for (size_t i = 0; i < g_added_count; ++i) visit(g_added[i], context);
+}
+
+void roots_lock_for_fork() {
+  g_added_lock.lock();
+}
+void roots_unlock_after_fork(bool in_child) {
+  g_added_lock.release_after_fork(in_child);
+}
+
+}  // namespace tally

@@ -1,0 +1,318 @@
+// Stopping the world with a signal. The controller lists /proc/self/task, sends the signal
+// to each thread it has not signalled yet, waits for their answers, and lists again until
+// no new thread turns up. Each handler describes its thread into a slot of a preallocated
+// table (no allocation, raw system calls only), answers, and waits on a futex for the
+// epoch to change.
+#include "mark/world.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "core/config.h"
+#include "os/memory.h"
+#include "os/process.h"
+#include "report/stack_capture.h"
+
+namespace tally {
+namespace {
+
+constexpr int kMaxThreads = 8192;
+constexpr int kAnswerTimeoutMilliseconds = 1000;
+
+struct Slot {
+  std::atomic<int> ready;  // the handler finished describing its thread
+  StoppedThread thread;
+};
+
+Slot* g_slots = nullptr;  // kMaxThreads, mapped at the first stop
+int g_signalled[kMaxThreads];
+int g_signalled_count = 0;
+int g_signal = SIGPWR;
+bool g_handler_installed = false;
+std::atomic<int> g_stopping{0};
+std::atomic<uint32_t> g_epoch{0};
+std::atomic<int> g_claimed{0};   // slots handed out (handlers and the controller)
+std::atomic<int> g_answered{0};  // as a futex word
+std::atomic<int> g_in_handler{0};
+int g_thread_count = 0;  // slots the current stop reports
+
+// Each thread's static TLS and descriptor, found once (a read of /proc/self/maps).
+__thread MemoryRange t_descriptor_range;
+__thread bool t_descriptor_known = false;
+
+long futex(std::atomic<int>* word, int op, int value, const timespec* timeout) {
+  return syscall(SYS_futex, reinterpret_cast<int*>(word), op, value, timeout, nullptr, 0);
+}
+
+int current_tid() {
+  return static_cast<int>(syscall(SYS_gettid));
+}
+
+void describe_ranges(StoppedThread* thread, uintptr_t sp) {
+  for (MemoryRange& range : thread->ranges) range = MemoryRange{0, 0};
+  stack_capture_thread_init();
+  uintptr_t low = 0, high = 0;
+  bool known = stack_capture_thread_bounds(&low, &high);
+  sp &= ~uintptr_t{7};
+  if (known && sp >= low && sp < high) {
+    thread->ranges[0] = MemoryRange{sp, high};
+  } else {
+    // Not on its own stack: what lies above the stack pointer in its mapping, and the
+    // thread's own stack whole (no part of it can be known dead).
+    uintptr_t start = 0, end = 0;
+    bool writable = false;
+    if (process_find_mapping(sp, &start, &end, &writable) && writable)
+      thread->ranges[0] = MemoryRange{sp, end};
+    if (known) thread->ranges[1] = MemoryRange{low, high};
+  }
+  if (!t_descriptor_known) {
+    // The thread pointer is the descriptor; static TLS lies just below it. For threads of
+    // pthread_create both sit at the top of the stack's mapping, above the stack's bounds;
+    // the main thread's are in a mapping the loader made.
+    uintptr_t self = reinterpret_cast<uintptr_t>(pthread_self());
+    uintptr_t start = 0, end = 0;
+    bool writable = false;
+    if (process_find_mapping(self, &start, &end, &writable) && writable) {
+      if (known && start <= low && high <= end)
+        t_descriptor_range = MemoryRange{high, end};  // above the stack in the same mapping
+      else
+        t_descriptor_range = MemoryRange{start, end};
+    }
+    t_descriptor_known = true;
+  }
+  thread->ranges[2] = t_descriptor_range;
+}
+
+void describe_registers(StoppedThread* thread, const ucontext_t* context) {
+  memset(thread->registers, 0, sizeof thread->registers);
+  static_assert(NGREG <= 23, "general registers fit");
+  for (int i = 0; i < NGREG; ++i)
+    thread->registers[i] = static_cast<uintptr_t>(context->uc_mcontext.gregs[i]);
+  if (const struct _libc_fpstate* vector = context->uc_mcontext.fpregs)
+    memcpy(&thread->registers[23], vector->_xmm, sizeof vector->_xmm);
+}
+
+void stop_handler(int, siginfo_t*, void* raw_context) {
+  if (g_stopping.load(std::memory_order_acquire) == 0) return;  // a late or stray signal
+  int saved_errno = errno;
+  g_in_handler.fetch_add(1, std::memory_order_acq_rel);
+  uint32_t epoch = g_epoch.load(std::memory_order_acquire);
+  int index = g_claimed.fetch_add(1, std::memory_order_acq_rel);
+  if (index < kMaxThreads) {
+    Slot& slot = g_slots[index];
+    const ucontext_t* context = static_cast<const ucontext_t*>(raw_context);
+    slot.thread.tid = current_tid();
+    slot.thread.responded = true;
+    describe_registers(&slot.thread, context);
+    describe_ranges(&slot.thread, static_cast<uintptr_t>(context->uc_mcontext.gregs[REG_RSP]));
+    slot.ready.store(1, std::memory_order_release);
+  }
+  g_answered.fetch_add(1, std::memory_order_acq_rel);
+  futex(&g_answered, FUTEX_WAKE_PRIVATE, 1, nullptr);
+  while (g_epoch.load(std::memory_order_acquire) == epoch)
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_epoch), FUTEX_WAIT_PRIVATE, epoch, nullptr,
+            nullptr, 0);
+  g_in_handler.fetch_sub(1, std::memory_order_acq_rel);
+  errno = saved_errno;
+}
+
+bool install_handler() {
+  if (g_handler_installed) return true;
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_sigaction = stop_handler;
+  action.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&action.sa_mask);  // nothing else runs on top of a stopped thread
+  if (sigaction(g_signal, &action, nullptr) != 0) return false;
+  g_handler_installed = true;
+  return true;
+}
+
+bool signalled(int tid) {
+  for (int i = 0; i < g_signalled_count; ++i)
+    if (g_signalled[i] == tid) return true;
+  return false;
+}
+
+bool excluded_tid(int tid, const int* excluded, int count) {
+  for (int i = 0; i < count; ++i)
+    if (excluded[i] == tid) return true;
+  return false;
+}
+
+// Signals every listed thread not signalled yet; returns how many were signalled now.
+int signal_new_threads(int self, const int* excluded, int excluded_count) {
+  int fd = static_cast<int>(
+      syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd < 0) return 0;
+  int pid = process_id();
+  int fresh = 0;
+  alignas(8) char buffer[4096];
+  for (;;) {
+    long got = syscall(SYS_getdents64, fd, buffer, sizeof buffer);
+    if (got <= 0) break;
+    for (long offset = 0; offset < got;) {
+      // struct linux_dirent64: inode (8), offset (8), record length (2), type (1), name
+      unsigned short length;
+      memcpy(&length, buffer + offset + 16, sizeof length);
+      const char* name = buffer + offset + 19;
+      offset += length;
+      if (name[0] < '0' || name[0] > '9') continue;
+      int tid = 0;
+      for (const char* c = name; *c >= '0' && *c <= '9'; ++c) tid = tid * 10 + (*c - '0');
+      if (tid == self || excluded_tid(tid, excluded, excluded_count) || signalled(tid)) continue;
+      if (g_signalled_count == kMaxThreads) continue;
+      if (syscall(SYS_tgkill, pid, tid, g_signal) == 0) {
+        g_signalled[g_signalled_count++] = tid;
+        ++fresh;
+      }
+    }
+  }
+  syscall(SYS_close, fd);
+  return fresh;
+}
+
+bool answered(int tid) {
+  int claimed = g_claimed.load(std::memory_order_acquire);
+  for (int i = 0; i < claimed && i < kMaxThreads; ++i)
+    if (g_slots[i].ready.load(std::memory_order_acquire) && g_slots[i].thread.tid == tid)
+      return true;
+  return false;
+}
+
+// Waits until every signalled thread answered or is gone; the ones that stay silent for
+// kAnswerTimeout get a slot that says so.
+void wait_for_answers() {
+  uint32_t started = monotonic_milliseconds();
+  int pid = process_id();
+  for (;;) {
+    int answers = g_answered.load(std::memory_order_acquire);
+    int missing = 0;
+    if (answers < g_signalled_count) {
+      for (int i = 0; i < g_signalled_count; ++i) {
+        int tid = g_signalled[i];
+        if (tid == 0 || answered(tid)) continue;
+        if (syscall(SYS_tgkill, pid, tid, 0) != 0) {  // exited meanwhile
+          g_signalled[i] = 0;
+          continue;
+        }
+        ++missing;
+      }
+    }
+    if (missing == 0) return;
+    if (monotonic_milliseconds() - started > kAnswerTimeoutMilliseconds) {
+      for (int i = 0; i < g_signalled_count; ++i) {
+        int tid = g_signalled[i];
+        if (tid == 0 || answered(tid)) continue;
+        int index = g_claimed.fetch_add(1, std::memory_order_acq_rel);
+        if (index >= kMaxThreads) break;
+        Slot& slot = g_slots[index];
+        memset(&slot.thread, 0, sizeof slot.thread);
+        slot.thread.tid = tid;
+        slot.thread.responded = false;
+        slot.ready.store(1, std::memory_order_release);
+        g_signalled[i] = 0;
+      }
+      return;
+    }
+    timespec pause{0, 10 * 1000 * 1000};
+    futex(&g_answered, FUTEX_WAIT_PRIVATE, answers, &pause);
+  }
+}
+
+}  // namespace
+
+void world_set_signal(int signal_number) {
+  if (signal_number > 0 && signal_number < 65 && !g_handler_installed) g_signal = signal_number;
+}
+
+bool world_stop(const int* excluded, int excluded_count) {
+  if (!g_slots) {
+    g_slots = static_cast<Slot*>(os_map(sizeof(Slot) * kMaxThreads));
+    if (!g_slots) return false;
+  }
+  if (!install_handler()) return false;
+  for (int i = 0; i < kMaxThreads && g_slots[i].ready.load(std::memory_order_relaxed); ++i)
+    g_slots[i].ready.store(0, std::memory_order_relaxed);
+  g_claimed.store(0, std::memory_order_relaxed);
+  g_answered.store(0, std::memory_order_relaxed);
+  g_signalled_count = 0;
+  g_stopping.store(1, std::memory_order_seq_cst);
+  int self = current_tid();
+  while (signal_new_threads(self, excluded, excluded_count) > 0) wait_for_answers();
+  int claimed = g_claimed.load(std::memory_order_acquire);
+  g_thread_count = claimed < kMaxThreads ? claimed : kMaxThreads;
+  return true;
+}
+
+void world_resume() {
+  g_stopping.store(0, std::memory_order_seq_cst);
+  g_epoch.fetch_add(1, std::memory_order_acq_rel);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_epoch), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr,
+          nullptr, 0);
+  // Nobody may still be reading the slots or the epoch when the next stop begins.
+  while (g_in_handler.load(std::memory_order_acquire) != 0) sched_yield();
+  g_thread_count = 0;
+}
+
+int world_thread_count() {
+  return g_thread_count;
+}
+
+const StoppedThread* world_thread(int index) {
+  if (index < 0 || index >= g_thread_count) return nullptr;
+  if (!g_slots[index].ready.load(std::memory_order_acquire)) return nullptr;
+  return &g_slots[index].thread;
+}
+
+namespace {
+
+// The stack pointer of the function that called exit, found by walking up to the frame of
+// exit itself (named by dladdr); 0 when there is none.
+uintptr_t caller_of_exit_stack_pointer(uintptr_t frame_address) {
+  StackWalkStart start;
+  if (!stack_walk_start_at(frame_address, &start)) return 0;
+  constexpr int kFrames = 128;
+  uintptr_t frames[kFrames], stack_pointers[kFrames];
+  int count = stack_walk_with_stack_pointers(start, frames, stack_pointers, kFrames);
+  for (int i = 0; i + 1 < count; ++i) {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(frames[i] - 1), &info) && info.dli_sname &&
+        (strcmp(info.dli_sname, "exit") == 0 || strcmp(info.dli_sname, "quick_exit") == 0))
+      return stack_pointers[i + 1];
+  }
+  return 0;
+}
+
+}  // namespace
+
+__attribute__((noinline)) void world_describe_self(StoppedThread* self, bool exiting) {
+  ucontext_t context;
+  getcontext(&context);
+  self->tid = current_tid();
+  self->responded = true;
+  uintptr_t frame = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  uintptr_t live_from = exiting ? caller_of_exit_stack_pointer(frame) : 0;
+  if (live_from) {
+    // Everything below exit's caller is exit's own work and dead frames of functions that
+    // returned long ago; the registers hold values of those too.
+    memset(self->registers, 0, sizeof self->registers);
+    describe_ranges(self, live_from);
+  } else {
+    describe_registers(self, &context);
+    describe_ranges(self, frame);
+  }
+}
+
+}  // namespace tally

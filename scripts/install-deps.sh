@@ -10,6 +10,7 @@ PACKAGES=(
   python3 git sqlite3 redis-server redis-tools   # the real programs of tests/realworld
   libmimalloc-dev libjemalloc-dev libgoogle-perftools-dev libgc-dev  # peer allocators (bench)
   libclang-rt-14-dev llvm-14 binutils valgrind   # sanitizers, symbolizer, nm/objdump, valgrind
+  liblsan0                                       # LeakSanitizer, to compare leak reports with
   procps time                                    # ps/pgrep and /usr/bin/time for measurements
 )
 

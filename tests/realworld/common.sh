@@ -7,8 +7,13 @@
 #   - same stderr, once lines written by tally itself ("tally:" lines) are taken out;
 #   - no "ERROR: tally:" anywhere in the preloaded run's output or logs;
 #   - the library really was preloaded (the dynamic loader did not skip it).
-# Usage of a test script:  bash tests/realworld/<name>.sh /path/to/libtally.so [fast|safe|debug]
-# The optional mode is passed to the preloaded run as TALLY_OPTIONS=mode=<mode>.
+# Usage of a test script:  bash tests/realworld/<name>.sh /path/to/libtally.so [fast|safe|debug|leaks]
+# The optional mode is passed to the preloaded run as TALLY_OPTIONS=mode=<mode>. In debug
+# mode every process checks for leaks at exit, with known_leaks.supp: the leaks the programs
+# themselves have (LeakSanitizer finds the same). Mode `leaks` checks that claim: the
+# baseline runs under LeakSanitizer (GCC's liblsan, preloaded), the other run under tally
+# in debug mode without suppressions, and besides the comparisons above, tally must find
+# no more leaked bytes over all processes than LeakSanitizer does.
 # Exit status: 0 pass, 1 fail, 2 bad usage, 77 skipped (the program is not installed).
 # Set RW_KEEP=1 to keep the temporary directory for inspection.
 
@@ -60,7 +65,17 @@ rw_init() {
   if [[ -n "$RW_MODE" ]]; then
     case "$RW_MODE" in
       fast | safe | debug) ;;
-      *) echo "unknown mode '$RW_MODE' (expected fast, safe or debug)" >&2; rw_usage ;;
+      leaks)
+        RW_LSAN=""
+        for candidate in /usr/lib/x86_64-linux-gnu/liblsan.so.0 /usr/lib64/liblsan.so.0; do
+          [[ -f $candidate ]] && RW_LSAN=$candidate && break
+        done
+        if [[ -z $RW_LSAN ]]; then
+          echo "SKIP: realworld.$RW_NAME: GCC's liblsan is not installed (package liblsan0)"
+          exit 77
+        fi
+        ;;
+      *) echo "unknown mode '$RW_MODE' (expected fast, safe, debug or leaks)" >&2; rw_usage ;;
     esac
   fi
   # Nothing from the caller's environment may change either run.
@@ -80,7 +95,7 @@ rw_init() {
 # program without it: a test that did not notice would pass without testing anything.
 rw_preflight() {
   local out="$RW_TMP/preflight.out" err="$RW_TMP/preflight.err" status=0
-  timeout -k 5 30 env LD_PRELOAD="$RW_LIBRARY" ${RW_MODE:+TALLY_OPTIONS=mode=$RW_MODE} \
+  timeout -k 5 30 env LD_PRELOAD="$RW_LIBRARY" TALLY_OPTIONS="$(rw_tally_options "$RW_TMP/preflight")" \
     cat /proc/self/maps >"$out" 2>"$err" || status=$?
   if [[ $status -ne 0 ]] || ! grep -qF "$RW_LIBRARY" "$out"; then
     echo "realworld.$RW_NAME: FAIL: '$RW_LIBRARY' is not loaded by LD_PRELOAD (cat exited $status)" >&2
@@ -100,6 +115,23 @@ rw_require() {
   done
 }
 
+# The TALLY_OPTIONS of a preloaded run whose directory is $1.
+rw_tally_options() {
+  case "$RW_MODE" in
+    "") echo "" ;;
+    debug) echo "mode=debug:suppressions=$RW_DIR/known_leaks.supp" ;;
+    leaks) echo "mode=debug:leak_exitcode=0:log_path=$1/leaks/tally" ;;
+    *) echo "mode=$RW_MODE" ;;
+  esac
+}
+
+# Sums the SUMMARY lines of leak reports in the files given: "BYTES ALLOCATIONS".
+rw_leak_totals() {
+  awk '/SUMMARY: (tally|LeakSanitizer): [0-9]+ byte\(s\) leaked in/ {
+      bytes += $3; allocations += $7 } END { printf "%d %d\n", bytes, allocations }' \
+    "$@" </dev/null 2>/dev/null || true
+}
+
 rw_strip_tally_lines() { grep -v -i -E '(^|[=[:space:]])tally:' "$1" || true; }
 
 rw_show() { # rw_show TITLE FILE [LINES]
@@ -117,12 +149,16 @@ rw_run() {
   mkdir -p "$dir/home" "$dir/tmp" "$dir/logs" "$dir/work"
   local -a environment=(HOME="$dir/home" TMPDIR="$dir/tmp" RW_RUN_DIR="$dir" RW_LOG_DIR="$dir/logs"
     RW_WORKLOADS="$RW_WORKLOADS")
+  mkdir -p "$dir/leaks"
   if [[ $kind == preload ]]; then
     environment+=(LD_PRELOAD="$RW_LIBRARY")
-    [[ -z "$RW_MODE" ]] || environment+=(TALLY_OPTIONS="mode=$RW_MODE")
+    [[ -z "$RW_MODE" ]] || environment+=(TALLY_OPTIONS="$(rw_tally_options "$dir")")
     # The checked modes cost several times fast mode's time on allocation-heavy runs
     # (bench/results); the limit guards against hangs, not against that cost.
-    [[ $RW_MODE != safe && $RW_MODE != debug ]] || limit=$((limit * 4))
+    [[ $RW_MODE != safe && $RW_MODE != debug && $RW_MODE != leaks ]] || limit=$((limit * 4))
+  elif [[ $RW_MODE == leaks ]]; then
+    environment+=(LD_PRELOAD="$RW_LSAN" LSAN_OPTIONS="exitcode=0:log_path=$dir/leaks/lsan")
+    limit=$((limit * 4))
   fi
   local status=0 start end
   start=$(rw_now)
@@ -159,14 +195,32 @@ rw_compare() {
   if ! cmp -s <(rw_strip_tally_lines "$base/stderr") <(rw_strip_tally_lines "$pre/stderr"); then
     problems+=("stderr differs (lines from tally itself ignored)")
   fi
-  if grep -rIlF 'ERROR: tally:' "$pre/stdout" "$pre/stderr" "$pre/logs" >/dev/null 2>&1; then
-    problems+=("tally reported an error (ERROR: tally:)")
+  # No heap bug may be reported; leak reports are what mode leaks compares, so only there
+  # are they expected.
+  local reports
+  reports=$(grep -rIh 'ERROR: tally:' "$pre/stdout" "$pre/stderr" "$pre/logs" "$pre/leaks" 2>/dev/null || true)
+  if [[ $RW_MODE == leaks ]]; then
+    reports=$(grep -v 'ERROR: tally: detected memory leaks' <<<"$reports" || true)
   fi
+  [[ -z $reports ]] || problems+=("tally reported an error (ERROR: tally:)")
   if grep -qF 'cannot be preloaded' "$pre/stderr"; then
     problems+=("the dynamic loader could not preload the library in some process")
   fi
   if [[ ! -s "$base/stdout" ]]; then
     problems+=("the baseline produced no output: nothing was compared")
+  fi
+  if [[ $RW_MODE == leaks ]]; then
+    local lsan tally
+    lsan=$(rw_leak_totals "$base"/leaks/lsan.*)
+    tally=$(rw_leak_totals "$pre"/leaks/tally.[0-9]*[0-9])
+    rw_log "$label: leaks over all processes: LeakSanitizer ${lsan% *} bytes in ${lsan#* } allocations, tally ${tally% *} bytes in ${tally#* } allocations"
+    # Both scan conservatively: a stale word on a stack keeps a block alive in one run and
+    # not in the next (LeakSanitizer's own totals vary from run to run by whole blocks), so
+    # the counts are compared with a margin; a false positive of tally's own would show as
+    # many more allocations than LeakSanitizer finds.
+    local most=$(( ${lsan#* } + ${lsan#* } / 10 + 16 ))
+    [[ ${tally#* } -le $most ]] ||
+      problems+=("tally reports more leaked allocations than LeakSanitizer (${tally#* } > ${lsan#* } + 10% + 16)")
   fi
 
   if [[ ${#problems[@]} -eq 0 ]]; then

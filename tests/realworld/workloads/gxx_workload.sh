@@ -18,6 +18,10 @@ status=0
 echo "compile: status $status, $(count_diagnostics "$RW_LOG_DIR/compile.stderr") lines of diagnostics"
 grep -v -i -E '(^|[=[:space:]])tally:' "$RW_LOG_DIR/compile.stderr" || true
 [[ $status -eq 0 ]] || exit 1
+if [[ ${RW_GXX_COMPILE_ONLY:-0} == 1 ]]; then
+  echo "assembly: $(wc -l <prog.s) lines, sha256 $(sha256sum <prog.s | cut -c1-32)"
+  exit 0
+fi
 
 status=0
 "$CXX" "${FLAGS[@]}" prog.s -o prog 2>"$RW_LOG_DIR/link.stderr" || status=$?

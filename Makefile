@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all build deps demo test bench format clean
+.PHONY: all build deps demo test bench bench-allocators bench-leaks format clean
 
 all: build
 
@@ -22,8 +22,13 @@ demo: deps build
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
 
-bench: build
+bench: bench-allocators bench-leaks
+
+bench-allocators: build
 	python3 bench/run.py --build-dir $(BUILD_DIR) $(BENCH_ARGS)
+
+bench-leaks: build
+	python3 bench/leak_check/run.py --build-dir $(BUILD_DIR) $(LEAK_BENCH_ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h' '*.c')

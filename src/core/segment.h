@@ -72,16 +72,34 @@ struct alignas(128) Page {  // a power of two, so indexing the descriptors is a 
   uint32_t bitmap_words() const { return (capacity + 63) / 64; }
 };
 
-// The marker's bits for every block of a segment (mark/), in a side mapping made on first
-// use, so programs that never mark pay nothing:
-//   marked   reachable in the current mark (cleared when a mark starts);
-//   indirect reachable from a leaked block (leak check only);
+// The marker's books for every block of a segment (mark/), in a side mapping made on first
+// use (touched only where pages are), so programs that never mark pay nothing:
+//   marks    one byte per block, set when a mark starts (kMarkReached for blocks that are
+//            not live, kMarkNone for the others) and during it: a byte, not a bit, so that
+//            workers mark with a plain store (no locked instruction; two workers racing on
+//            one block both scan it, which is harmless);
 //   ignored  tally_ignore_leak: the block and what it reaches are never reported (cleared
 //            when the block is freed or its page is set up again).
+enum : uint8_t {
+  kMarkNone = 0,      // not reached (yet)
+  kMarkReached = 1,   // reached from the roots, or not a live block
+  kMarkIndirect = 2,  // leak check: reached only from leaked blocks
+};
+//   views    the pages as the marker sees them, one entry per slot (a page's entry in
+//            each of its slots), filled when a mark begins: the pointer test reads one
+//            entry instead of the page descriptor and the segment header.
+struct MarkSlotView {
+  uintptr_t start;  // 0: no page here
+  uint64_t reciprocal;
+  std::atomic<uint8_t>* marks;  // the page's mark bytes
+  uint32_t block_size;
+  uint16_t capacity;
+  uint8_t no_scan;
+};
 struct MarkBooks {
-  std::atomic<uint64_t> marked[kSlotsPerSegment][kBitmapWords];
-  std::atomic<uint64_t> indirect[kSlotsPerSegment][kBitmapWords];
+  std::atomic<uint8_t> marks[kSlotsPerSegment][kMaxBlocksPerPage];
   std::atomic<uint64_t> ignored[kSlotsPerSegment][kBitmapWords];
+  MarkSlotView views[kSlotsPerSegment];
 };
 
 struct Segment {

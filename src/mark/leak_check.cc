@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +35,13 @@ void (*g_unlock_all)() = nullptr;
 std::atomic<bool> g_running{false};
 MarkStatistics g_last_mark{};
 bool g_have_last_mark = false;
+uint64_t g_last_pause_nanoseconds = 0;  // world stopped: roots, mark, classification
+
+uint64_t monotonic_nanoseconds() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
+}
 
 struct Leak {
   uintptr_t start;
@@ -346,6 +354,7 @@ LeakCheckResult leak_check_run(const LeakCheckSettings& settings, bool verbose) 
   mark_settings.workers = workers;
   LeakList leaks;
 
+  uint64_t started = monotonic_nanoseconds();
   if (g_lock_all) g_lock_all();
   StopContext stop{excluded, excluded_count};
   bool stopped = roots_collect_modules(stop_on_first_module, &stop);
@@ -376,6 +385,7 @@ LeakCheckResult leak_check_run(const LeakCheckSettings& settings, bool verbose) 
   }
   if (stopped) world_resume();
   if (g_unlock_all) g_unlock_all();
+  g_last_pause_nanoseconds = monotonic_nanoseconds() - started;
 
   if (result.ran) report(leaks, result, verbose);
   leaks.release();
@@ -414,6 +424,11 @@ void leak_check_print_last_mark() {
       .text(" MiB/s");
   if (mark.overflow_passes)
     out.text(", ").decimal(mark.overflow_passes).text(" passes after a full mark stack");
+  out.text("; the world was stopped for ")
+      .decimal(g_last_pause_nanoseconds / 1000000)
+      .character('.')
+      .decimal((g_last_pause_nanoseconds / 100000) % 10)
+      .text(" ms");
   out.character('\n');
   output_write(out);
 }

@@ -43,12 +43,27 @@ constexpr size_t kDonateThreshold = 64;
 
 enum class Bit { kMarked, kIndirect };
 
-struct Worker {
+// A word that points into a small block, waiting for its mark bit: the bit's word and the
+// block are prefetched when it is found and settled a few candidates later, so the cache
+// misses of many candidates overlap.
+struct Candidate {
+  std::atomic<uint8_t>* mark;
+  uintptr_t start;
+  uint32_t span;
+  bool no_scan;
+};
+constexpr unsigned kPendingCandidates = 8;  // measured: 4 .. 32 within noise, 8 best
+
+// Each worker's state sits on cache lines of its own: it changes with every block.
+struct alignas(128) Worker {
   Range* stack;
   size_t capacity;
   size_t top;
   uint64_t scanned;
   uint64_t marked;
+  Candidate pending[kPendingCandidates];
+  unsigned pending_head;
+  unsigned pending_count;
 };
 
 MarkSettings g_settings;
@@ -65,10 +80,12 @@ uint64_t g_root_bytes = 0;
 uint64_t g_root_ranges = 0;
 std::atomic<size_t> g_root_cursor{0};
 
-SpinLock g_pool_lock;
-Range g_pool[kPoolCapacity];
-std::atomic<size_t> g_pool_count{0};
+// The pool's count and the idle count are read after every block a worker scans; they
+// change only when work moves, so they get a line of their own, apart from the lock.
+alignas(128) std::atomic<size_t> g_pool_count{0};
 std::atomic<int> g_idle{0};
+alignas(128) SpinLock g_pool_lock;
+Range g_pool[kPoolCapacity];
 
 // --- Locating the block a word points into -------------------------------------------------
 
@@ -92,36 +109,46 @@ uintptr_t guarded_span(const GuardSlot* slot) {
   return ((slot->block + slot->record.size() + 15) & ~uintptr_t{15}) - slot->block;
 }
 
-// If `word` points into a live block not yet carrying `bit` (for kIndirect: and not
-// marked), sets the bit and describes the block. `interior`: any address inside counts.
+// The small block `word` points into, as a candidate (not yet checked against its mark
+// bit). Blocks that are not live need no test here: their mark bits are set when the mark
+// begins, so they look marked already.
+// The books of every segment of the current mark, by registry slot (a lazily touched
+// reservation like the registry's): one load tells whether a word lies in a segment and
+// where its pages' views are. Entries set by a mark are cleared when the next begins.
+MarkBooks** g_books_by_slot = nullptr;
+uint32_t* g_books_set = nullptr;  // registry slots set by the current mark
+size_t g_books_set_count = 0;
+size_t g_books_set_capacity = 0;
+
+TALLY_INLINE bool locate_in(MarkBooks* books, uintptr_t word, bool interior, Candidate* candidate) {
+  const MarkSlotView& view = books->views[(word >> kSlotShift) & (kSlotsPerSegment - 1)];
+  uintptr_t start = view.start;
+  if (start == 0 || word < start) return false;
+  uint64_t index = ((word - start) * view.reciprocal) >> kReciprocalShift;
+  if (index >= view.capacity) return false;
+  uintptr_t block = start + index * view.block_size;
+  if (!interior && word != block) return false;
+  candidate->mark = view.marks + index;
+  candidate->start = block;
+  candidate->span = view.block_size;
+  candidate->no_scan = view.no_scan;
+  return true;
+}
+
+TALLY_INLINE MarkBooks* books_of(uintptr_t word) {
+  return g_books_by_slot[word >> kSegmentShift];
+}
+
+TALLY_INLINE bool locate_small(uintptr_t word, bool interior, Candidate* candidate) {
+  if ((word >> kAddressBits) != 0) return false;
+  MarkBooks* books = books_of(word);
+  return books && locate_in(books, word, interior, candidate);
+}
+
+// If `word` points into a live large or guarded block not yet carrying `bit` (for
+// kIndirect: and not marked), sets the bit and describes the block.
 template <Bit bit>
-TALLY_INLINE bool claim(uintptr_t word, bool interior, Target* target) {
-  uintptr_t entry = registry_lookup(word);
-  if (TALLY_LIKELY(entry == kRegistrySegment)) {
-    Segment* segment = segment_of(word);
-    Page* page = page_of(segment, word);
-    uintptr_t start = page->start;
-    if (start == 0 || word < start) return false;
-    uint64_t index = ((word - start) * page->reciprocal) >> kReciprocalShift;
-    if (index >= page->capacity) return false;
-    uintptr_t block = start + index * page->block_size;
-    if (!interior && word != block) return false;
-    uint32_t slot_index = static_cast<uint32_t>(index);
-    if (!page_is_live(page, slot_index)) return false;
-    MarkBooks* books = segment->mark_books.load(std::memory_order_relaxed);
-    if (!books) return false;  // a segment made after the mark began: nothing of it is old
-    unsigned slot = static_cast<unsigned>(page - segment->pages);
-    uint64_t mask = uint64_t{1} << (index & 63);
-    std::atomic<uint64_t>& marked = books->marked[slot][index >> 6];
-    if (bit == Bit::kMarked) {
-      if (!claim_bit(marked, mask)) return false;
-    } else {
-      if (marked.load(std::memory_order_relaxed) & mask) return false;
-      if (!claim_bit(books->indirect[slot][index >> 6], mask)) return false;
-    }
-    *target = Target{block, page->block_size, is_no_scan_class(page->size_class)};
-    return true;
-  }
+TALLY_INLINE bool claim_other(uintptr_t entry, uintptr_t word, bool interior, Target* target) {
   std::atomic<uint8_t>* flags;
   uintptr_t block;
   size_t span;
@@ -160,7 +187,6 @@ TALLY_INLINE void push(Worker& worker, uintptr_t low, uintptr_t high) {
     g_overflowed.store(true, std::memory_order_relaxed);
     return;
   }
-  __builtin_prefetch(reinterpret_cast<const void*>(low));
   worker.stack[worker.top++] = Range{low, high};
 }
 
@@ -188,6 +214,40 @@ bool take_from_pool(Worker& worker) {
 }
 
 template <Bit bit>
+TALLY_INLINE void settle(Worker& worker, const Candidate& candidate) {
+  uint8_t mark = candidate.mark->load(std::memory_order_relaxed);
+  if (bit == Bit::kMarked ? mark == kMarkReached : mark != kMarkNone) return;
+  candidate.mark->store(bit == Bit::kMarked ? kMarkReached : kMarkIndirect,
+                        std::memory_order_relaxed);
+  ++worker.marked;
+  if (!candidate.no_scan) push(worker, candidate.start, candidate.start + candidate.span);
+}
+
+template <Bit bit>
+TALLY_INLINE void offer(Worker& worker, const Candidate& candidate) {
+  __builtin_prefetch(candidate.mark, 1);
+  __builtin_prefetch(reinterpret_cast<const void*>(candidate.start));
+  if (worker.pending_count == kPendingCandidates) {
+    Candidate oldest = worker.pending[worker.pending_head];
+    worker.pending[worker.pending_head] = candidate;
+    worker.pending_head = (worker.pending_head + 1) % kPendingCandidates;
+    settle<bit>(worker, oldest);
+    return;
+  }
+  worker.pending[(worker.pending_head + worker.pending_count++) % kPendingCandidates] = candidate;
+}
+
+template <Bit bit>
+void settle_pending(Worker& worker) {
+  while (worker.pending_count > 0) {
+    Candidate oldest = worker.pending[worker.pending_head];
+    worker.pending_head = (worker.pending_head + 1) % kPendingCandidates;
+    --worker.pending_count;
+    settle<bit>(worker, oldest);
+  }
+}
+
+template <Bit bit>
 TALLY_INLINE void scan(Worker& worker, uintptr_t low, uintptr_t high, bool interior) {
   low = (low + 7) & ~uintptr_t{7};
   if (high < low + sizeof(uintptr_t)) return;
@@ -195,19 +255,32 @@ TALLY_INLINE void scan(Worker& worker, uintptr_t low, uintptr_t high, bool inter
   for (uintptr_t at = low; at + sizeof(uintptr_t) <= high; at += sizeof(uintptr_t)) {
     uintptr_t word = *reinterpret_cast<const uintptr_t*>(at);
     if (TALLY_LIKELY(word - heap_low >= heap_span)) continue;
+    // (Every word in the heap's range is below 2^47, as the table needs.)
+    if (MarkBooks* books = books_of(word)) {
+      Candidate candidate;
+      if (locate_in(books, word, interior, &candidate)) offer<bit>(worker, candidate);
+      continue;
+    }
+    uintptr_t entry = registry_lookup(word);
     Target target;
-    if (!claim<bit>(word, interior, &target)) continue;
+    if (!claim_other<bit>(entry, word, interior, &target)) continue;
     ++worker.marked;
     if (!target.no_scan) push(worker, target.start, target.start + target.span);
   }
   worker.scanned += high - low;
 }
 
-// Empties the worker's stack, scanning what it pops (big ranges a chunk at a time).
+// Empties the worker's stack, scanning what it pops (big ranges a chunk at a time), and
+// settles the candidates still pending when it runs dry (which may push more).
 template <Bit bit>
 void drain(Worker& worker, bool share) {
   bool interior = g_settings.interior_pointers;
-  while (worker.top > 0) {
+  for (;;) {
+    if (worker.top == 0) {
+      if (worker.pending_count == 0) break;
+      settle_pending<bit>(worker);
+      continue;
+    }
     Range range = worker.stack[--worker.top];
     if (range.high - range.low > kChunkBytes) {
       worker.stack[worker.top++] = Range{range.low + kChunkBytes, range.high};
@@ -221,6 +294,17 @@ void drain(Worker& worker, bool share) {
 }
 
 // --- Visiting the heap -----------------------------------------------------------------------
+
+// The live blocks of bitmap word `w` of `page`.
+uint64_t live_mask(const Page* page, uint32_t w) {
+  uint64_t not_live = page->free_bits[w].load(std::memory_order_relaxed) |
+                      page->remote_bits[w].load(std::memory_order_relaxed) |
+                      page->quarantine_bits[w].load(std::memory_order_relaxed);
+  uint64_t valid = w + 1 < page->bitmap_words() || page->capacity % 64 == 0
+                       ? ~uint64_t{0}
+                       : (uint64_t{1} << (page->capacity % 64)) - 1;
+  return ~not_live & valid;
+}
 
 template <typename Visit>
 void for_each_segment(Visit&& visit) {
@@ -251,14 +335,15 @@ void for_each_page(Segment* segment, Visit&& visit) {
 MarkBlock describe_small(Segment* segment, unsigned slot, Page* page, uint32_t index) {
   MarkBooks* books = segment->mark_books.load(std::memory_order_relaxed);
   uint64_t mask = uint64_t{1} << (index & 63);
+  uint8_t mark = books ? books->marks[slot][index].load(std::memory_order_relaxed)
+                       : static_cast<uint8_t>(kMarkNone);
   MarkBlock block;
   block.start = page->start + uintptr_t{index} * page->block_size;
   block.span = page->block_size;
   block.record = page->records ? record_of(page, index) : nullptr;
   block.requested_size = block.record ? block.record->size() : block.span;
-  block.marked = books && (books->marked[slot][index >> 6].load(std::memory_order_relaxed) & mask);
-  block.indirect =
-      books && (books->indirect[slot][index >> 6].load(std::memory_order_relaxed) & mask);
+  block.marked = mark == kMarkReached;
+  block.indirect = mark == kMarkIndirect;
   block.ignored =
       books && (books->ignored[slot][index >> 6].load(std::memory_order_relaxed) & mask);
   block.no_scan = is_no_scan_class(page->size_class);
@@ -286,13 +371,7 @@ void for_each_live_block(Visit&& visit) {
     for_each_page(segment, [&](unsigned slot, Page* page) {
       uint32_t words = page->bitmap_words();
       for (uint32_t w = 0; w < words; ++w) {
-        uint64_t not_live = page->free_bits[w].load(std::memory_order_relaxed) |
-                            page->remote_bits[w].load(std::memory_order_relaxed) |
-                            page->quarantine_bits[w].load(std::memory_order_relaxed);
-        uint64_t valid = w + 1 < words || page->capacity % 64 == 0
-                             ? ~uint64_t{0}
-                             : (uint64_t{1} << (page->capacity % 64)) - 1;
-        for (uint64_t live = ~not_live & valid; live; live &= live - 1) {
+        for (uint64_t live = live_mask(page, w); live; live &= live - 1) {
           uint32_t index = w * 64 + static_cast<uint32_t>(__builtin_ctzll(live));
           visit(describe_small(segment, slot, page, index));
         }
@@ -320,11 +399,66 @@ void for_each_live_block(Visit&& visit) {
       &context);
 }
 
+// Visits the live blocks not reached by the mark so far (mark byte other than
+// kMarkReached: not reached, or reached only from leaked blocks), eight mark bytes at a
+// time; valid during a mark (after marker_begin).
+template <typename Visit>
+void for_each_unreached_block(Visit&& visit) {
+  constexpr uint64_t kAllReached = 0x0101010101010101ull * kMarkReached;
+  for_each_segment([&](Segment* segment) {
+    MarkBooks* books = segment->mark_books.load(std::memory_order_relaxed);
+    if (!books) return;
+    for_each_page(segment, [&](unsigned slot, Page* page) {
+      const uint8_t* marks = reinterpret_cast<const uint8_t*>(books->marks[slot]);
+      uint32_t capacity = page->capacity;
+      for (uint32_t i = 0; i < capacity; i += 8) {
+        uint32_t end = i + 8 < capacity ? i + 8 : capacity;
+        if (end == i + 8) {
+          uint64_t eight;
+          memcpy(&eight, marks + i, sizeof eight);
+          if (eight == kAllReached) continue;
+        }
+        for (uint32_t j = i; j < end; ++j)
+          if (marks[j] != kMarkReached) visit(describe_small(segment, slot, page, j));
+      }
+    });
+  });
+  struct Context {
+    Visit* visit;
+  } context{&visit};
+  large_for_each_live(
+      [](LargeBlock* large, void* raw) {
+        uint8_t flags = large->mark_flags.load(std::memory_order_relaxed);
+        if (flags & kMarkedFlag) return;
+        (*static_cast<Context*>(raw)->visit)(
+            describe_flags(large->base, large->usable_size,
+                           g_keep_block_records ? large->requested_size : large->usable_size,
+                           g_keep_block_records ? &large->record : nullptr, flags));
+      },
+      &context);
+  guard_pool_for_each_live(
+      [](GuardSlot* slot, void* raw) {
+        uint8_t flags = slot->mark_flags.load(std::memory_order_relaxed);
+        if (flags & kMarkedFlag) return;
+        (*static_cast<Context*>(raw)->visit)(describe_flags(
+            slot->block, guarded_span(slot), slot->record.size(), &slot->record, flags));
+      },
+      &context);
+}
+
 // Sets `bit` on the block that starts at `start` (a block from for_each_live_block).
 template <Bit bit>
 void set_bit_of(const MarkBlock& block) {
+  uintptr_t entry = registry_lookup(block.start);
+  if (entry == kRegistrySegment) {
+    Candidate candidate;
+    if (!locate_small(block.start, false, &candidate)) return;
+    candidate.mark->store(bit == Bit::kMarked ? kMarkReached : kMarkIndirect,
+                          std::memory_order_relaxed);
+    return;
+  }
   Target target;
-  claim<bit>(block.start, false, &target);
+  claim_other<bit>(entry, block.start, false, &target);
 }
 
 // After an overflow: scans every block that carries the bit (and is scannable) again,
@@ -435,6 +569,34 @@ uint64_t now_nanoseconds() {
   return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
 }
 
+bool prepare_books_table() {
+  if (!g_books_by_slot) {
+    g_books_by_slot = static_cast<MarkBooks**>(os_map(kRegistryEntries * sizeof(MarkBooks*)));
+    if (!g_books_by_slot) return false;
+  }
+  for (size_t i = 0; i < g_books_set_count; ++i) g_books_by_slot[g_books_set[i]] = nullptr;
+  g_books_set_count = 0;
+  return true;
+}
+
+bool note_books(uintptr_t segment, MarkBooks* books) {
+  if (g_books_set_count == g_books_set_capacity) {
+    size_t capacity = g_books_set_capacity ? g_books_set_capacity * 2 : 4096;
+    auto* grown = static_cast<uint32_t*>(os_map(capacity * sizeof(uint32_t)));
+    if (!grown) return false;
+    if (g_books_set) {
+      memcpy(grown, g_books_set, g_books_set_count * sizeof(uint32_t));
+      os_unmap(g_books_set, g_books_set_capacity * sizeof(uint32_t));
+    }
+    g_books_set = grown;
+    g_books_set_capacity = capacity;
+  }
+  uint32_t slot = static_cast<uint32_t>(segment >> kSegmentShift);
+  g_books_set[g_books_set_count++] = slot;
+  g_books_by_slot[slot] = books;
+  return true;
+}
+
 }  // namespace
 
 void marker_prepare_helpers(int workers) {
@@ -482,6 +644,7 @@ bool marker_begin(const MarkSettings& settings) {
     if (!ensure_stack(g_workers[i], settings.stack_entries)) return false;
     g_workers[i].top = 0;
     g_workers[i].scanned = g_workers[i].marked = 0;
+    g_workers[i].pending_head = g_workers[i].pending_count = 0;
   }
   g_root_count = 0;
   g_root_bytes = g_root_ranges = 0;
@@ -491,20 +654,42 @@ bool marker_begin(const MarkSettings& settings) {
   g_overflowed.store(false, std::memory_order_relaxed);
 
   uintptr_t low = UINTPTR_MAX, high = 0;
-  bool ok = true;
+  bool ok = prepare_books_table();
+  if (!ok) return false;
   for_each_segment([&](Segment* segment) {
     MarkBooks* books = segment_mark_books(segment);
-    if (!books) {
+    if (!books || !note_books(reinterpret_cast<uintptr_t>(segment), books)) {
       ok = false;
       return;
     }
+    for (MarkSlotView& view : books->views) view.start = 0;
     uintptr_t start = reinterpret_cast<uintptr_t>(segment);
     if (start < low) low = start;
     if (start + kSegmentSize > high) high = start + kSegmentSize;
     for_each_page(segment, [&](unsigned slot, Page* page) {
-      size_t bytes = page->bitmap_words() * sizeof(uint64_t);
-      memset(static_cast<void*>(books->marked[slot]), 0, bytes);
-      memset(static_cast<void*>(books->indirect[slot]), 0, bytes);
+      MarkSlotView view{page->start,
+                        page->reciprocal,
+                        books->marks[slot],
+                        page->block_size,
+                        static_cast<uint16_t>(page->capacity),
+                        static_cast<uint8_t>(is_no_scan_class(page->size_class))};
+      for (unsigned covered = slot; covered < slot + page->slot_count; ++covered)
+        books->views[covered] = view;
+      // Blocks that are not live start out marked, so the pointer test need not look at
+      // the free, remote and quarantine bits again.
+      uint32_t words = page->bitmap_words();
+      uint8_t* marks = reinterpret_cast<uint8_t*>(books->marks[slot]);
+      for (uint32_t w = 0; w < words; ++w) {
+        uint64_t live = live_mask(page, w);
+        uint32_t count = page->capacity - w * 64 < 64 ? page->capacity - w * 64 : 64;
+        uint64_t all = count == 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1;
+        if (live == all || live == 0) {
+          memset(marks + w * 64, live ? kMarkNone : kMarkReached, count);
+          continue;
+        }
+        for (uint32_t i = 0; i < count; ++i)
+          marks[w * 64 + i] = (live >> i) & 1 ? kMarkNone : kMarkReached;
+      }
     });
   });
   struct Bounds {
@@ -552,12 +737,50 @@ void marker_add_root(uintptr_t low, uintptr_t high) {
 }
 
 void marker_add_ignored_blocks() {
-  for_each_live_block([](const MarkBlock& block) {
+  // Only pages that had a block ignored, and large and guarded blocks, can hold one.
+  for_each_segment([](Segment* segment) {
+    MarkBooks* books = segment->mark_books.load(std::memory_order_relaxed);
+    if (!books) return;
+    for_each_page(segment, [&](unsigned slot, Page* page) {
+      if (!page->has_ignored) return;
+      for (uint32_t w = 0; w < page->bitmap_words(); ++w) {
+        uint64_t ignored =
+            books->ignored[slot][w].load(std::memory_order_relaxed) & live_mask(page, w);
+        for (; ignored; ignored &= ignored - 1) {
+          MarkBlock block = describe_small(
+              segment, slot, page, w * 64 + static_cast<uint32_t>(__builtin_ctzll(ignored)));
+          if (block.marked) continue;
+          set_bit_of<Bit::kMarked>(block);
+          ++g_workers[0].marked;
+          if (!block.no_scan) marker_add_root(block.start, block.start + block.span);
+        }
+      }
+    });
+  });
+  auto add = [](const MarkBlock& block) {
     if (!block.ignored || block.marked) return;
     set_bit_of<Bit::kMarked>(block);
     ++g_workers[0].marked;
     if (!block.no_scan) marker_add_root(block.start, block.start + block.span);
-  });
+  };
+  large_for_each_live(
+      [](LargeBlock* large, void* raw) {
+        uint8_t flags = large->mark_flags.load(std::memory_order_relaxed);
+        if (!(flags & kIgnoredFlag)) return;
+        (*static_cast<decltype(add)*>(raw))(
+            describe_flags(large->base, large->usable_size,
+                           g_keep_block_records ? large->requested_size : large->usable_size,
+                           g_keep_block_records ? &large->record : nullptr, flags));
+      },
+      &add);
+  guard_pool_for_each_live(
+      [](GuardSlot* slot, void* raw) {
+        uint8_t flags = slot->mark_flags.load(std::memory_order_relaxed);
+        if (!(flags & kIgnoredFlag)) return;
+        (*static_cast<decltype(add)*>(raw))(describe_flags(
+            slot->block, guarded_span(slot), slot->record.size(), &slot->record, flags));
+      },
+      &add);
 }
 
 void marker_run(MarkStatistics* statistics) {
@@ -589,7 +812,7 @@ void marker_run(MarkStatistics* statistics) {
 
 void marker_flood_indirect() {
   Worker& worker = g_workers[0];
-  for_each_live_block([&](const MarkBlock& block) {
+  for_each_unreached_block([&](const MarkBlock& block) {
     if (block.marked || block.no_scan) return;
     scan<Bit::kIndirect>(worker, block.start, block.start + block.span,
                          g_settings.interior_pointers);
@@ -607,7 +830,7 @@ void marker_mark_from(const MarkBlock& block) {
 }
 
 void marker_for_each_unmarked(void (*visit)(const MarkBlock& block, void* context), void* context) {
-  for_each_live_block([&](const MarkBlock& block) {
+  for_each_unreached_block([&](const MarkBlock& block) {
     if (block.marked) return;
     // The block may have been marked by a visit before this one (marker_mark_from).
     MarkBlock now;

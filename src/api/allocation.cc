@@ -81,8 +81,6 @@ void deallocate_slow(void* pointer, FastFree fast, ApiCall call, uintptr_t calle
       outcome = heap_free_local(heap, page, index);
     } else {
       outcome = heap_free_remote(page, index);
-      if (outcome == FreeOutcome::kFreed && heap)
-        heap->live_bytes -= static_cast<int64_t>(block_size);
     }
     if (outcome != FreeOutcome::kFreed)
       report_double_free(address, BlockExtent{address, block_size}, caller);

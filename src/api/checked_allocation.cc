@@ -135,7 +135,6 @@ void really_free_small(Page* page, uint32_t index) {
   // caught by the bitmaps as a double free, never frees the block twice.
   page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
   FreeOutcome outcome = heap_free_remote(page, index);
-  if (outcome == FreeOutcome::kFreed && heap) heap->live_bytes -= page->block_size;
   if (outcome != FreeOutcome::kFreed)
     report_double_free(
         page->start + uintptr_t{index} * page->block_size,

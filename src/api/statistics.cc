@@ -20,7 +20,6 @@ namespace {
 
 struct Totals {
   uint64_t api_calls[kApiCallCount];
-  int64_t live_bytes;
   uint64_t live_blocks_per_class[kClassCount];
   uint64_t pages_per_class[kClassCount];
   size_t heaps;
@@ -32,6 +31,8 @@ struct Totals {
 
 const char* const kCallNames[] = {"malloc",
                                   "free",
+                                  "new",
+                                  "delete",
                                   "calloc",
                                   "realloc",
                                   "reallocarray",
@@ -41,11 +42,9 @@ const char* const kCallNames[] = {"malloc",
                                   "valloc",
                                   "pvalloc",
                                   "malloc_usable_size",
-                                  "new",
                                   "new[]",
                                   "new(align)",
                                   "new[](align)",
-                                  "delete",
                                   "delete[]",
                                   "delete(align)",
                                   "delete[](align)",
@@ -62,7 +61,6 @@ void add_heap(Heap* heap, void* context) {
   ++totals.heaps;
   if (heap->abandoned) ++totals.abandoned_heaps;
   for (unsigned i = 0; i < kApiCallCount; ++i) totals.api_calls[i] += relaxed(heap->api_calls[i]);
-  totals.live_bytes += __atomic_load_n(&heap->live_bytes, __ATOMIC_RELAXED);
   StackRecorderStats stacks = stack_recorder_stats_of(heap);
   totals.stack_memo_hits += stacks.memo_hits;
   totals.stack_walks += stacks.walks;

@@ -433,14 +433,6 @@ void heap_trim(Heap* heap) {
   heap_purge_empty_pages(heap, true);
 }
 
-int64_t heap_total_live_bytes() {
-  int64_t total = 0;
-  LockGuard guard(g_heaps_lock);
-  for (Heap* heap = g_all_heaps; heap; heap = heap->next_all)
-    total += __atomic_load_n(&heap->live_bytes, __ATOMIC_RELAXED);
-  return total;
-}
-
 void heap_for_each(void (*visit)(Heap* heap, void* context), void* context) {
   LockGuard guard(g_heaps_lock);
   heap_for_each_locked(visit, context);

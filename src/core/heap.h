@@ -18,8 +18,11 @@ namespace tally {
 
 // Calls counted per heap for the statistics report (plain increments, summed at report time).
 enum ApiCall : unsigned {
+  // The commonest first: their counters share the heap's first cache line.
   kCallMalloc,
   kCallFree,
+  kCallNew,
+  kCallDelete,
   kCallCalloc,
   kCallRealloc,
   kCallReallocArray,
@@ -29,11 +32,9 @@ enum ApiCall : unsigned {
   kCallValloc,
   kCallPvalloc,
   kCallUsableSize,
-  kCallNew,
   kCallNewArray,
   kCallNewAligned,
   kCallNewArrayAligned,
-  kCallDelete,
   kCallDeleteArray,
   kCallDeleteAligned,
   kCallDeleteArrayAligned,
@@ -46,8 +47,10 @@ struct StackMemo;
 
 struct Heap {
   // Checked modes (safe, debug): every call takes the checked path. First, so the fast
-  // paths test it in a line they load anyway.
+  // paths test it in a line they load anyway, with the counters of the commonest calls
+  // (malloc, free, new, delete come first in ApiCall's order).
   bool checked;
+  uint64_t api_calls[kApiCallCount];
   uint32_t guard_countdown;    // allocations until the next sampled guarded one
   uint32_t guard_tokens;       // debug mode: guarded allocations this thread may still make
   uint32_t guard_refilled_at;  // monotonic_milliseconds() of the last refill
@@ -56,9 +59,7 @@ struct Heap {
   // By heap class (size_classes.h): ordinary pages, then pages of blocks without pointers.
   Page* current[kHeapClassCount];  // never null: g_empty_page when the heap has no page yet
   Page* queue[kHeapClassCount];    // pages of the class with free blocks, besides the current
-  uint64_t api_calls[kApiCallCount];
-  int64_t live_bytes;           // bytes this thread allocated minus bytes it freed (any owner)
-  std::atomic<Page*> incoming;  // pages other threads freed into
+  std::atomic<Page*> incoming;     // pages other threads freed into
   // Retired pages kept committed for reuse, newest first, one list per span (1, 2, 4, 8
   // slots), within kEmptyPageBudget bytes; pages older than kPurgeDelay are decommitted.
   Page* empty_pages[4];
@@ -94,9 +95,6 @@ void heap_trim(Heap* heap);       // decommit every cached empty page now
 void heap_lock_for_fork();
 void heap_unlock_after_fork(bool in_child);
 
-// Bytes live in small blocks over all heaps (each heap's own count, read racily).
-int64_t heap_total_live_bytes();
-
 // Visits every heap (live or abandoned) under the heap-list lock. The visitor may read
 // other threads' counters racily; it must not allocate.
 void heap_for_each(void (*visit)(Heap* heap, void* context), void* context);
@@ -111,7 +109,6 @@ TALLY_INLINE void* heap_allocate(Heap* heap, unsigned size_class) {
   if (TALLY_UNLIKELY(bits == 0)) return heap_allocate_slow(heap, size_class);
   word.store(bits & (bits - 1), std::memory_order_relaxed);
   ++page->used;
-  heap->live_bytes += page->block_size;
   uint32_t index = word_index * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
   return reinterpret_cast<void*>(page->start + uintptr_t{index} * page->block_size);
 }
@@ -130,8 +127,9 @@ TALLY_INLINE FreeOutcome heap_free_local(Heap* heap, Page* page, uint32_t index)
                               std::memory_order_relaxed);
 #endif
   if (word < page->cursor) page->cursor = word;
-  heap->live_bytes -= page->block_size;
-  if (TALLY_UNLIKELY(--page->used == 0 || page->status == PageStatus::kFull))
+  // The heap's current page needs nothing when it empties (it keeps being allocated from).
+  if (TALLY_UNLIKELY(--page->used == 0 || page->status == PageStatus::kFull) &&
+      page->status != PageStatus::kCurrent)
     heap_page_freed_slow(heap, page);
   return FreeOutcome::kFreed;
 }
@@ -147,8 +145,8 @@ TALLY_INLINE void heap_free_local_claimed(Heap* heap, Page* page, uint32_t index
                               std::memory_order_release);
   page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
   if (word < page->cursor) page->cursor = word;
-  heap->live_bytes -= page->block_size;
-  if (TALLY_UNLIKELY(--page->used == 0 || page->status == PageStatus::kFull))
+  if (TALLY_UNLIKELY(--page->used == 0 || page->status == PageStatus::kFull) &&
+      page->status != PageStatus::kCurrent)
     heap_page_freed_slow(heap, page);
 }
 

@@ -59,8 +59,8 @@ void large_for_each_live(void (*visit)(LargeBlock* block, void* context), void* 
 size_t large_live_count();
 size_t large_live_bytes();
 size_t large_peak_bytes();
-size_t large_quarantined_bytes();  // live-list bytes that are in quarantine  // high-water mark of
-                                   // large_live_bytes
+size_t large_quarantined_bytes();  // bytes of large blocks in quarantine (not on the live list)
+
 void large_lock_for_fork();
 void large_unlock_after_fork(bool in_child);
 

@@ -26,6 +26,7 @@
 #include "report/stack_capture.h"
 #include "report/stack_depot.h"
 #include "report/symbolizer.h"
+#include "safety/safety_config.h"
 
 namespace tally {
 namespace {
@@ -127,6 +128,14 @@ void classify(LeakList& leaks) {
         LeakList& list = *static_cast<LeakList*>(raw);
         if (block.record && process_thread_vanished(block.record->alloc_thread)) {
           ++list.inherited;  // a forked child's share of a vanished parent thread's blocks
+          return;
+        }
+        // A block a vanished thread was in the middle of allocating when the process forked:
+        // taken from its page, its record not yet written (every allocation records a stack
+        // when alloc_stacks is on, so a record without one was never filled).
+        if (block.record && block.record->alloc_stack == kNoStack && g_safety.alloc_stacks &&
+            process_lost_threads_at_fork()) {
+          ++list.inherited;
           return;
         }
         list.add(leak_of(block, !block.indirect));

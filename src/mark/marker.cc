@@ -1,5 +1,7 @@
 // The marker's engine: the pointer test, the mark stacks, the workers and the passes that
-// recover from a full stack.
+// recover from a full stack. docs/design.md ("Marking") gives the measurements behind
+// its shape: mark bytes set with plain stores, page views per slot, candidates prefetched
+// and settled a few later, worker state on cache lines of its own.
 //
 // Work flows through three places: the root list (ranges cut into chunks, taken by an
 // atomic cursor), each worker's own stack (last in, first out, so a linked structure is
@@ -94,11 +96,6 @@ struct Target {
   size_t span;
   bool no_scan;
 };
-
-TALLY_INLINE bool claim_bit(std::atomic<uint64_t>& word, uint64_t bit) {
-  if (word.load(std::memory_order_relaxed) & bit) return false;
-  return (word.fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
-}
 
 TALLY_INLINE bool claim_flag(std::atomic<uint8_t>& flags, uint8_t flag) {
   if (flags.load(std::memory_order_relaxed) & flag) return false;

@@ -1,5 +1,6 @@
 // The conservative marker: from root ranges, every aligned word that passes the O(1)
-// pointer test (registry, page, block index, live) marks the block it points into, and
+// pointer test (heap range, segment table, page view, block index) marks the block it
+// points into, and
 // marked blocks are scanned in turn, with explicit mark stacks (no recursion), shared
 // among as many workers as the machine has cores.
 //
@@ -14,7 +15,8 @@
 //  - A full mark stack drops the block from the stack, not the mark: the block is marked
 //    and noted as unscanned, and passes over the heap then scan every marked block until a
 //    pass finishes without overflow, so the result is the same with any stack size.
-//  - Free, quarantined and cached blocks are never marked.
+//  - Free, quarantined and cached blocks are never scanned or reported (their mark bytes are
+//    set when the mark begins, so the pointer test takes them for marked already).
 #pragma once
 
 #include <stddef.h>

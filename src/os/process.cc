@@ -150,6 +150,12 @@ void process_threads_vanished_at_fork() {
     if (number != self) g_vanished[number / 64] |= uint64_t{1} << (number % 64);
 }
 
+bool process_lost_threads_at_fork() {
+  for (uint64_t word : g_vanished)
+    if (word) return true;
+  return false;
+}
+
 bool process_thread_vanished(uint32_t thread_number) {
   return thread_number < kTrackedThreadNumbers &&
          (g_vanished[thread_number / 64] >> (thread_number % 64)) & 1;

@@ -34,6 +34,8 @@ inline uint32_t current_thread_number() {
 // allocated are the parent's business, not the child's (the leak check leaves them out).
 void process_threads_vanished_at_fork();
 bool process_thread_vanished(uint32_t thread_number);
+// True in a process forked from a parent that had other threads.
+bool process_lost_threads_at_fork();
 
 // True if `pc` lies in tally's own code: the shared library's text, or, when tally is
 // linked from its archive, the section its code was moved to (see CMakeLists.txt), whose

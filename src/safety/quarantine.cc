@@ -93,12 +93,14 @@ void release_batches(QuarantineBatch* batches) {
   g_spare = batches;
 }
 
-// A quarter of the live heap (which counts quarantined blocks: take them out), within the
-// configured bounds. Read at every publish, about once per megabyte freed.
+// A quarter of the heap (the pages in use and the large blocks, which count quarantined
+// blocks too: take them out), within the configured bounds. Read at every publish, about
+// once per megabyte freed; the counters are global, so the estimate costs no walk.
 size_t current_bound() {
   size_t low = g_safety.quarantine_min_bytes, high = g_safety.quarantine_max_bytes;
   if (low >= high) return high;
-  int64_t live = heap_total_live_bytes() + static_cast<int64_t>(large_live_bytes()) -
+  int64_t live = static_cast<int64_t>(g_bytes_committed.load(std::memory_order_relaxed) +
+                                      large_live_bytes() + large_quarantined_bytes()) -
                  static_cast<int64_t>(__atomic_load_n(&g_bytes, __ATOMIC_RELAXED));
   size_t quarter = live > 0 ? static_cast<size_t>(live) / 4 : 0;
   return quarter < low ? low : (quarter > high ? high : quarter);

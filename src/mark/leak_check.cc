@@ -18,6 +18,7 @@
 #include "mark/roots.h"
 #include "mark/suppressions.h"
 #include "mark/world.h"
+#include "os/mapped_array.h"
 #include "os/memory.h"
 #include "os/process.h"
 #include "report/error_report.h"
@@ -54,34 +55,14 @@ struct Leak {
 
 // A growable list in mapped memory (the allocator is locked while it fills).
 struct LeakList {
-  Leak* items = nullptr;
-  size_t count = 0;
-  size_t capacity = 0;
+  MappedArray<Leak> items{};
   bool truncated = false;
   uint64_t inherited = 0;  // blocks of threads that did not survive a fork, not listed
 
   void add(const Leak& leak) {
-    if (count == capacity) {
-      size_t grown_capacity = capacity ? capacity * 2 : 4096;
-      auto* grown = static_cast<Leak*>(os_map(grown_capacity * sizeof(Leak)));
-      if (!grown) {
-        truncated = true;
-        return;
-      }
-      if (items) {
-        memcpy(grown, items, count * sizeof(Leak));
-        os_unmap(items, capacity * sizeof(Leak));
-      }
-      items = grown;
-      capacity = grown_capacity;
-    }
-    items[count++] = leak;
+    if (!items.push(leak)) truncated = true;
   }
-  void release() {
-    if (items) os_unmap(items, capacity * sizeof(Leak));
-    items = nullptr;
-    count = capacity = 0;
-  }
+  void release() { items.release(); }
 };
 
 int processor_count() {
@@ -143,12 +124,12 @@ void classify(LeakList& leaks) {
       &leaks);
   // Mark what the direct leaks reach; leaked blocks still unmarked after that belong to
   // structures with no direct leak (cycles).
-  for (size_t i = 0; i < leaks.count; ++i) {
+  for (size_t i = 0; i < leaks.items.count; ++i) {
     if (!leaks.items[i].direct) continue;
     MarkBlock block;
     if (marker_find_block(leaks.items[i].start, &block)) marker_mark_from(block);
   }
-  for (size_t i = 0; i < leaks.count; ++i) {  // in address order of the heap walk
+  for (size_t i = 0; i < leaks.items.count; ++i) {  // in address order of the heap walk
     MarkBlock block;
     if (leaks.items[i].direct || !marker_find_block(leaks.items[i].start, &block) || block.marked)
       continue;
@@ -242,12 +223,12 @@ void write_group_json(const Group& group, int pid) {
 }
 
 void report(LeakList& leaks, LeakCheckResult& result, bool verbose) {
-  std::sort(leaks.items, leaks.items + leaks.count, leak_order);
-  size_t group_capacity = leaks.count ? leaks.count : 1;
+  std::sort(leaks.items.begin(), leaks.items.end(), leak_order);
+  size_t group_capacity = leaks.items.count ? leaks.items.count : 1;
   auto* groups = static_cast<Group*>(os_map(group_capacity * sizeof(Group)));
   if (!groups) return;
   size_t group_count = 0;
-  for (size_t i = 0; i < leaks.count; ++i) {
+  for (size_t i = 0; i < leaks.items.count; ++i) {
     const Leak& leak = leaks.items[i];
     if (group_count == 0 || !same_group(leaks.items[i - 1], leak)) {
       groups[group_count++] = Group{leak.direct, leak.stack, leak.size, 0, 0, leak.start, nullptr};

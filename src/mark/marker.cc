@@ -25,6 +25,7 @@
 #include "core/registry.h"
 #include "core/segment.h"
 #include "mark/world.h"
+#include "os/mapped_array.h"
 #include "os/memory.h"
 #include "os/process.h"
 #include "safety/guard_pool.h"
@@ -75,9 +76,7 @@ Worker g_workers[kMaxWorkers];
 int g_active_workers = 1;
 std::atomic<bool> g_overflowed{false};
 
-Range* g_roots = nullptr;
-size_t g_root_capacity = 0;
-size_t g_root_count = 0;
+MappedArray<Range> g_roots;
 uint64_t g_root_bytes = 0;
 uint64_t g_root_ranges = 0;
 std::atomic<size_t> g_root_cursor{0};
@@ -113,9 +112,7 @@ uintptr_t guarded_span(const GuardSlot* slot) {
 // reservation like the registry's): one load tells whether a word lies in a segment and
 // where its pages' views are. Entries set by a mark are cleared when the next begins.
 MarkBooks** g_books_by_slot = nullptr;
-uint32_t* g_books_set = nullptr;  // registry slots set by the current mark
-size_t g_books_set_count = 0;
-size_t g_books_set_capacity = 0;
+MappedArray<uint32_t> g_books_set;  // registry slots set by the current mark
 
 TALLY_INLINE bool locate_in(MarkBooks* books, uintptr_t word, bool interior, Candidate* candidate) {
   const MarkSlotView& view = books->views[(word >> kSlotShift) & (kSlotsPerSegment - 1)];
@@ -480,7 +477,7 @@ void run_worker(int index) {
   for (;;) {
     drain<Bit::kMarked>(worker, g_active_workers > 1);
     size_t root = g_root_cursor.fetch_add(1, std::memory_order_acq_rel);
-    if (root < g_root_count) {
+    if (root < g_roots.count) {
       scan<Bit::kMarked>(worker, g_roots[root].low, g_roots[root].high, true);
       continue;
     }
@@ -544,22 +541,6 @@ bool ensure_stack(Worker& worker, size_t entries) {
   return worker.stack != nullptr;
 }
 
-bool add_root_chunk(uintptr_t low, uintptr_t high) {
-  if (g_root_count == g_root_capacity) {
-    size_t capacity = g_root_capacity ? g_root_capacity * 2 : 4096;
-    auto* grown = static_cast<Range*>(os_map(capacity * sizeof(Range)));
-    if (!grown) return false;
-    if (g_roots) {
-      memcpy(grown, g_roots, g_root_count * sizeof(Range));
-      os_unmap(g_roots, g_root_capacity * sizeof(Range));
-    }
-    g_roots = grown;
-    g_root_capacity = capacity;
-  }
-  g_roots[g_root_count++] = Range{low, high};
-  return true;
-}
-
 uint64_t now_nanoseconds() {
   timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
@@ -571,25 +552,14 @@ bool prepare_books_table() {
     g_books_by_slot = static_cast<MarkBooks**>(os_map(kRegistryEntries * sizeof(MarkBooks*)));
     if (!g_books_by_slot) return false;
   }
-  for (size_t i = 0; i < g_books_set_count; ++i) g_books_by_slot[g_books_set[i]] = nullptr;
-  g_books_set_count = 0;
+  for (size_t i = 0; i < g_books_set.count; ++i) g_books_by_slot[g_books_set[i]] = nullptr;
+  g_books_set.clear();
   return true;
 }
 
 bool note_books(uintptr_t segment, MarkBooks* books) {
-  if (g_books_set_count == g_books_set_capacity) {
-    size_t capacity = g_books_set_capacity ? g_books_set_capacity * 2 : 4096;
-    auto* grown = static_cast<uint32_t*>(os_map(capacity * sizeof(uint32_t)));
-    if (!grown) return false;
-    if (g_books_set) {
-      memcpy(grown, g_books_set, g_books_set_count * sizeof(uint32_t));
-      os_unmap(g_books_set, g_books_set_capacity * sizeof(uint32_t));
-    }
-    g_books_set = grown;
-    g_books_set_capacity = capacity;
-  }
   uint32_t slot = static_cast<uint32_t>(segment >> kSegmentShift);
-  g_books_set[g_books_set_count++] = slot;
+  if (!g_books_set.push(slot)) return false;
   g_books_by_slot[slot] = books;
   return true;
 }
@@ -643,7 +613,7 @@ bool marker_begin(const MarkSettings& settings) {
     g_workers[i].scanned = g_workers[i].marked = 0;
     g_workers[i].pending_head = g_workers[i].pending_count = 0;
   }
-  g_root_count = 0;
+  g_roots.clear();
   g_root_bytes = g_root_ranges = 0;
   g_root_cursor.store(0, std::memory_order_relaxed);
   g_pool_count.store(0, std::memory_order_relaxed);
@@ -726,7 +696,7 @@ void marker_add_root(uintptr_t low, uintptr_t high) {
   g_root_bytes += high - low;
   for (uintptr_t at = low; at < high; at += kRootChunkBytes) {
     uintptr_t end = high - at > kRootChunkBytes ? at + kRootChunkBytes : high;
-    if (!add_root_chunk(at, end)) {
+    if (!g_roots.push(Range{at, end})) {
       // Out of memory for the root list: scan it now rather than lose it.
       scan<Bit::kMarked>(g_workers[0], at, end, true);
     }

@@ -1,10 +1,11 @@
 // Module roots from dl_iterate_phdr, and the registry of the program's own roots (a small
-// array under a spin lock, grown by mapping a bigger one).
+// mapped array under a spin lock).
 #include "mark/roots.h"
 
 #include <link.h>
 #include <string.h>
 
+#include "os/mapped_array.h"
 #include "os/memory.h"
 #include "os/process.h"
 
@@ -52,9 +53,7 @@ int collect(struct dl_phdr_info* info, size_t, void* raw) {
 }
 
 SpinLock g_added_lock;
-MemoryRange* g_added = nullptr;
-size_t g_added_count = 0;
-size_t g_added_capacity = 0;
+MappedArray<MemoryRange, 256> g_added;
 
 }  // namespace
 
@@ -84,32 +83,21 @@ MemoryRange roots_module_range(int index) {
 void roots_add(uintptr_t start, size_t length) {
   if (length == 0) return;
   LockGuard guard(g_added_lock);
-  if (g_added_count == g_added_capacity) {
-    size_t capacity = g_added_capacity ? g_added_capacity * 2 : 256;
-    auto* grown = static_cast<MemoryRange*>(os_map(capacity * sizeof(MemoryRange)));
-    if (!grown) return;
-    if (g_added) {
-      memcpy(grown, g_added, g_added_count * sizeof(MemoryRange));
-      os_unmap(g_added, g_added_capacity * sizeof(MemoryRange));
-    }
-    g_added = grown;
-    g_added_capacity = capacity;
-  }
-  g_added[g_added_count++] = MemoryRange{start, start + length};
+  g_added.push(MemoryRange{start, start + length});
 }
 
 bool roots_remove(uintptr_t start) {
   LockGuard guard(g_added_lock);
-  for (size_t i = g_added_count; i-- > 0;) {
+  for (size_t i = g_added.count; i-- > 0;) {
     if (g_added[i].low != start) continue;
-    g_added[i] = g_added[--g_added_count];
+    g_added[i] = g_added[--g_added.count];
     return true;
   }
   return false;
 }
 
 void roots_for_each_added(void (*visit)(MemoryRange range, void* context), void* context) {
-  for (size_t i = 0; i < g_added_count; ++i) visit(g_added[i], context);
+  for (size_t i = 0; i < g_added.count; ++i) visit(g_added[i], context);
 }
 
 void roots_lock_for_fork() {

@@ -132,13 +132,15 @@ void really_free_small(Page* page, uint32_t index) {
     return heap_free_local_claimed(heap, page, index);
   }
   // Out of quarantine first: a free racing this release then sees a live block and is
-  // caught by the bitmaps as a double free, never frees the block twice.
+  // caught by the bitmaps as a double free, never frees the block twice. Between the two
+  // the block reads as live, so its address is held.
+  uintptr_t block = page->start + uintptr_t{index} * page->block_size;
+  TALLY_HOLD_POINTER(block);
   page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
   FreeOutcome outcome = heap_free_remote(page, index);
+  TALLY_HOLD_POINTER(block);
   if (outcome != FreeOutcome::kFreed)
-    report_double_free(
-        page->start + uintptr_t{index} * page->block_size,
-        BlockExtent{page->start + uintptr_t{index} * page->block_size, page->block_size}, 0);
+    report_double_free(block, BlockExtent{block, page->block_size}, 0);
 }
 
 // The quarantine's release hook: verify the poison, then free for real.
@@ -327,8 +329,7 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
 
   if (wants_guard(heap, size, alignment)) {
     GuardSlot* slot;
-    if (void* block = guard_pool_allocate(size, alignment, &slot)) {
-      slot->record = record;
+    if (void* block = guard_pool_allocate(size, alignment, record, &slot)) {
       if (call == kCallMallocAtomic) marker_set_no_scan(reinterpret_cast<uintptr_t>(block));
       BlockLookup lookup = lookup_block(reinterpret_cast<uintptr_t>(block));
       fill_canary(reinterpret_cast<uintptr_t>(block), size, span_of(lookup));

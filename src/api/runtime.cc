@@ -93,6 +93,8 @@ void configure_safety() {
                    config.alloc_stacks || config.free_stacks || config.guard_all ||
                    config.sample_rate;
   g_keep_block_records = config.checked;
+  g_track_live_estimate =
+      config.quarantine && config.quarantine_min_bytes < config.quarantine_max_bytes;
 }
 
 // The dynamic loader's range, for called_from_loader: the object that holds

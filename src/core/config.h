@@ -12,6 +12,14 @@
 #define TALLY_COLD __attribute__((cold, noinline))
 #define TALLY_EXPORT __attribute__((visibility("default")))
 
+// Blocks turn live (a bitmap bit cleared, a state stored) at instructions where a leak check
+// may stop the thread, and the marker finds live blocks only through pointers, a stopped
+// thread's registers and stack included. So a block's address must be held from before it
+// turns live until its new owner has it: TALLY_HOLD_POINTER(p) makes the compiler have `p`
+// in a register at this point (so it is live from where it was computed to here) and keeps
+// the memory operations that follow after it.
+#define TALLY_HOLD_POINTER(pointer) __asm__ volatile("" : "+r"(pointer)::"memory")
+
 namespace tally {
 
 // Segments are aligned to their size so the segment of any small block is the block's

@@ -27,6 +27,30 @@ __thread Heap* t_heap = nullptr;
 Page g_empty_page;
 void (*g_report_late_double_free)(uintptr_t block, size_t size) = nullptr;
 void (*g_before_heap_release)(Heap* heap) = nullptr;
+bool g_track_live_estimate = false;
+std::atomic<size_t> g_live_estimate{0};
+
+void heap_note_activity(Heap* heap, size_t bytes) {
+  if (!g_track_live_estimate) return;
+  heap->activity_since_estimate += bytes;
+  size_t due =
+      heap->live_estimate / 8 > (size_t{1} << 20) ? heap->live_estimate / 8 : (size_t{1} << 20);
+  if (heap->activity_since_estimate < due) return;
+  heap->activity_since_estimate = 0;
+  size_t estimate = 0;
+  for (Segment* segment = heap->segments; segment; segment = segment->next) {
+    for (unsigned slot = kHeaderSlots; slot < kSlotsPerSegment; ++slot) {
+      const Page& page = segment->pages[slot];
+      if (page.head_distance != 0 || page.status == PageStatus::kUnused ||
+          page.status == PageStatus::kEmpty)
+        continue;
+      estimate += size_t{page.used} * page.block_size;
+    }
+  }
+  // Unsigned wrap-around makes the difference right in both directions.
+  g_live_estimate.fetch_add(estimate - heap->live_estimate, std::memory_order_relaxed);
+  heap->live_estimate = estimate;
+}
 
 namespace {
 
@@ -186,6 +210,7 @@ Page* heap_fresh_page(Heap* heap, unsigned size_class) {
     page = page_claim(heap, segment, segment_find_slots(segment, count), count);
   }
   page_initialize(heap, page, size_class);
+  heap_note_activity(heap, count * kSlotSize);
   return page;
 }
 
@@ -262,16 +287,20 @@ void page_harvest(Page* page) {
   uint32_t freed = 0;
   for (uint32_t w = 0; w < words; ++w) {
     if (page->remote_bits[w].load(std::memory_order_relaxed) == 0) continue;
-    uint64_t remote = page->remote_bits[w].exchange(0, std::memory_order_seq_cst);
+    // Free bits first, remote bits cleared after: a block is never neither (which would make
+    // it live for a moment, a block no pointer names: a false leak to a check that stopped
+    // this thread there). Bits other threads set meanwhile stay for the next harvest.
+    uint64_t taken = page->remote_bits[w].load(std::memory_order_seq_cst);
     uint64_t local = page->free_bits[w].load(std::memory_order_relaxed);
-    uint64_t both = local & remote;
+    uint64_t both = local & taken;
     for (uint64_t twice = both; twice; twice &= twice - 1) {
       uintptr_t index = w * 64 + static_cast<unsigned>(__builtin_ctzll(twice));
       if (g_report_late_double_free)
         g_report_late_double_free(page->start + index * page->block_size, page->block_size);
     }
-    remote &= ~both;
+    uint64_t remote = taken & ~both;
     page->free_bits[w].store(local | remote, std::memory_order_seq_cst);
+    page->remote_bits[w].fetch_and(~taken, std::memory_order_seq_cst);
     freed += static_cast<uint32_t>(__builtin_popcountll(remote));
     if (remote && w < page->cursor) page->cursor = w;
   }

@@ -66,6 +66,11 @@ struct Heap {
   size_t empty_bytes;
   uint32_t last_purge;
   Segment* segments;
+  // Bytes in the blocks of this heap's pages that are not free (live, quarantined, or freed
+  // by another thread and not yet collected), as of the owner's last walk of its pages, and
+  // the bytes of pages claimed and blocks quarantined since (heap_note_activity).
+  size_t live_estimate;
+  size_t activity_since_estimate;
   uint32_t thread_number;
   bool abandoned;
   Heap* next_all;
@@ -81,6 +86,14 @@ extern void (*g_before_heap_release)(Heap* heap);
 
 // What a free found out about its block.
 enum class FreeOutcome : uint8_t { kFreed, kDoubleFree, kNotAllocated };
+
+// The live heap, for bounds that follow it (safe mode's quarantine is a share of it): the sum
+// of every heap's live_estimate, kept when g_track_live_estimate is set. Each owner walks its
+// own pages once its activity since the last walk passes an eighth of its estimate (at
+// least 1 MiB), so the walks cost a fixed small share of the work however big the heap.
+extern bool g_track_live_estimate;
+extern std::atomic<size_t> g_live_estimate;
+void heap_note_activity(Heap* heap, size_t bytes);
 
 void* heap_allocate_slow(Heap* heap, unsigned size_class);
 void heap_page_freed_slow(Heap* heap, Page* page);
@@ -107,10 +120,15 @@ TALLY_INLINE void* heap_allocate(Heap* heap, unsigned size_class) {
   std::atomic<uint64_t>& word = page->free_bits[word_index];
   uint64_t bits = word.load(std::memory_order_relaxed);
   if (TALLY_UNLIKELY(bits == 0)) return heap_allocate_slow(heap, size_class);
-  word.store(bits & (bits - 1), std::memory_order_relaxed);
-  ++page->used;
   uint32_t index = word_index * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
-  return reinterpret_cast<void*>(page->start + uintptr_t{index} * page->block_size);
+  uintptr_t block = page->start + uintptr_t{index} * page->block_size;
+  uint64_t remaining = bits & (bits - 1);
+  // TALLY_HOLD_POINTER without its memory clobber: the store that makes the block live takes
+  // its value from this statement, so it cannot come before the address is in a register.
+  __asm__ volatile("" : "+r"(block), "+r"(remaining));
+  word.store(remaining, std::memory_order_relaxed);
+  ++page->used;
+  return reinterpret_cast<void*>(block);
 }
 
 // Free of block `index` of `page`, which belongs to `heap`, the calling thread's heap.

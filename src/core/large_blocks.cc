@@ -118,8 +118,8 @@ void retire_locked(LargeBlock* block) {
 }
 
 // Readies a cached mapping for a block of `usable` bytes.
-void* reuse(LargeBlock* block, size_t usable, bool zero) {
-  void* memory = reinterpret_cast<void*>(block->base);
+void* reuse(LargeBlock* block, uintptr_t base, size_t usable, bool zero) {
+  void* memory = reinterpret_cast<void*>(base);
   // Pages past committed_size were never touched or were decommitted: they read as zero.
   if (zero) memset(memory, 0, block->committed_size < usable ? block->committed_size : usable);
   return memory;
@@ -135,17 +135,20 @@ void* large_allocate(size_t size, size_t alignment, bool zero) {
   size_t usable = round_to_os_pages(size == 0 ? 1 : size);
   if (alignment <= kSegmentSize) {
     LargeBlock* block;
+    uintptr_t base = 0;
     {
       LockGuard guard(g_lock);
       purge_cache_locked(false);
       block = take_from_cache_locked(usable);
       if (block) {
         block->usable_size = usable;
+        base = block->base;
+        TALLY_HOLD_POINTER(base);  // the store makes it live
         block->state.store(LargeState::kLive, std::memory_order_release);
         live_insert_locked(block);
       }
     }
-    if (block) return reuse(block, usable, zero);
+    if (block) return reuse(block, base, usable, zero);
   }
   // Mappings start on a registry slot so no two tally mappings share a slot.
   size_t reservation = round_to_slots(usable);
@@ -308,8 +311,11 @@ void large_leave_quarantine(LargeBlock* block) {
     LockGuard guard(g_lock);
     live_insert_locked(block);  // large_free takes it off the live list again
   }
+  uintptr_t base = block->base;
+  TALLY_HOLD_POINTER(base);  // live again until large_free has it
   block->state.store(LargeState::kLive, std::memory_order_release);
-  large_free(block, block->base);
+  large_free(block, base);
+  TALLY_HOLD_POINTER(base);
 }
 
 void large_trim_cache() {

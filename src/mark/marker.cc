@@ -102,7 +102,9 @@ TALLY_INLINE bool claim_flag(std::atomic<uint8_t>& flags, uint8_t flag) {
 }
 
 uintptr_t guarded_span(const GuardSlot* slot) {
-  return ((slot->block + slot->record.size() + 15) & ~uintptr_t{15}) - slot->block;
+  uintptr_t end = (slot->block + slot->record.size() + 15) & ~uintptr_t{15};
+  uintptr_t data_end = guard_pool_data_end(slot);  // a scan must never reach a guard page
+  return (end < data_end ? end : data_end) - slot->block;
 }
 
 // The small block `word` points into, as a candidate (not yet checked against its mark

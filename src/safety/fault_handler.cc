@@ -3,6 +3,12 @@
 // quarantined large one), writes the report and ends the process. Other faults are handed on: to
 // the previous handler if there was one, else the default action is restored and the faulting
 // instruction runs again.
+//
+// A fault at an instruction of tally's own code is tally's bug, not the program's: tally
+// never touches a guarded page on purpose. Such a fault may come while tally holds its
+// locks (the leak check holds every allocator lock), where a heap-bug report, which
+// symbolizes and so allocates, would deadlock; it gets one line written with plain system
+// calls, then the default action.
 #include "safety/fault_handler.h"
 
 #include <signal.h>
@@ -10,6 +16,7 @@
 #include <ucontext.h>
 
 #include "core/registry.h"
+#include "os/process.h"
 
 namespace tally {
 namespace {
@@ -29,6 +36,33 @@ void pass_on(int signal_number, siginfo_t* info, void* context) {
   signal(signal_number, SIG_DFL);
 }
 
+// Formats without the C library (its printf may allocate): "==PID==ERROR: tally: internal
+// fault ...".
+TALLY_COLD void report_internal_fault(uintptr_t address, uintptr_t pc) {
+  char line[160];
+  size_t length = 0;
+  auto text = [&](const char* part) {
+    while (*part && length < sizeof line) line[length++] = *part++;
+  };
+  auto number = [&](uint64_t value, unsigned base) {
+    char digits[24];
+    int count = 0;
+    do {
+      digits[count++] = "0123456789abcdef"[value % base];
+      value /= base;
+    } while (value);
+    while (count > 0 && length < sizeof line) line[length++] = digits[--count];
+  };
+  text("==");
+  number(static_cast<uint64_t>(process_id()), 10);
+  text("==ERROR: tally: internal fault on address 0x");
+  number(address, 16);
+  text(" at pc 0x");
+  number(pc, 16);
+  text(" (tally's own code: a bug in tally, please report it)\n");
+  write_all(2, line, length);
+}
+
 void handle_fault(int signal_number, siginfo_t* info, void* context) {
   uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
   if (!g_reporter || registry_lookup(address) == 0) return pass_on(signal_number, info, context);
@@ -36,6 +70,11 @@ void handle_fault(int signal_number, siginfo_t* info, void* context) {
   GuardFault fault;
   fault.address = address;
   fault.pc = static_cast<uintptr_t>(ucontext->uc_mcontext.gregs[REG_RIP]);
+  if (address_in_tally_code(fault.pc)) {
+    report_internal_fault(address, fault.pc);
+    signal(signal_number, SIG_DFL);  // the program's handler cannot mend tally's state
+    return;
+  }
   // Bit 1 of the page-fault error code is set for writes.
   fault.is_write = (ucontext->uc_mcontext.gregs[REG_ERR] & 2) != 0;
   fault.context = context;

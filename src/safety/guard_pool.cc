@@ -77,7 +77,8 @@ bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_
 
 bool g_guard_pool_enabled = false;
 
-void* guard_pool_allocate(size_t size, size_t alignment, GuardSlot** slot_out) {
+void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& record,
+                          GuardSlot** slot_out) {
   if (g_slot_count == 0 || size > g_data_size || alignment > kOsPageSize) return nullptr;
   if (alignment < kMaxAlignmentOfMalloc) alignment = kMaxAlignmentOfMalloc;
   size_t index;
@@ -102,10 +103,15 @@ void* guard_pool_allocate(size_t size, size_t alignment, GuardSlot** slot_out) {
   // The whole slot, so the protection change never splits its mapping.
   set_protection(data, g_data_size, PROT_READ | PROT_WRITE);
   slot.block = block;
+  slot.record = record;
   slot.mark_flags.store(0, std::memory_order_relaxed);
   slot.state.store(GuardSlotState::kLive, std::memory_order_release);
   *slot_out = &slot;
   return reinterpret_cast<void*>(block);
+}
+
+uintptr_t guard_pool_data_end(const GuardSlot* slot) {
+  return data_start(static_cast<size_t>(slot - g_slots)) + g_data_size;
 }
 
 bool guard_pool_contains(uintptr_t address) {

@@ -34,8 +34,13 @@ inline bool guard_pool_enabled() {
   return g_guard_pool_enabled;
 }
 // A guarded block of `size` bytes, or nullptr when no slot is free or the request does
-// not fit. `record` is filled in by the caller through the returned slot.
-void* guard_pool_allocate(size_t size, size_t alignment, GuardSlot** slot_out);
+// not fit. The slot's record is `record` before the slot reads as live: the marker, with the
+// world stopped at any instruction (or a child forked at one), takes a live slot's extent
+// from its record.
+void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& record,
+                          GuardSlot** slot_out);
+// The end of the slot's data pages: no extent the marker scans may pass it.
+uintptr_t guard_pool_data_end(const GuardSlot* slot);
 // The slot whose data pages or guard pages hold `address`, or nullptr if the address is
 // not in the pool. For an address in a guard page, the slot whose block the guard protects.
 GuardSlot* guard_pool_slot_of(uintptr_t address);

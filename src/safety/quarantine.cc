@@ -93,13 +93,14 @@ void release_batches(QuarantineBatch* batches) {
   g_spare = batches;
 }
 
-// A quarter of the heap (the pages in use and the large blocks, which count quarantined
-// blocks too: take them out), within the configured bounds. Read at every publish, about
-// once per megabyte freed; the counters are global, so the estimate costs no walk.
+// A quarter of the live heap (the heaps' estimates and the large blocks, which count
+// quarantined blocks too: take them out), within the configured bounds. Not the committed
+// pages: quarantined blocks pin the pages they sit in, so a bound that grew with those would
+// feed itself (a thread-churning test saw 200 MiB committed for 4 MiB live).
 size_t current_bound() {
   size_t low = g_safety.quarantine_min_bytes, high = g_safety.quarantine_max_bytes;
   if (low >= high) return high;
-  int64_t live = static_cast<int64_t>(g_bytes_committed.load(std::memory_order_relaxed) +
+  int64_t live = static_cast<int64_t>(g_live_estimate.load(std::memory_order_relaxed) +
                                       large_live_bytes() + large_quarantined_bytes()) -
                  static_cast<int64_t>(__atomic_load_n(&g_bytes, __ATOMIC_RELAXED));
   size_t quarter = live > 0 ? static_cast<size_t>(live) / 4 : 0;
@@ -164,6 +165,7 @@ void quarantine_put(Heap* heap, uintptr_t block, size_t bytes) {
   batch->bytes += bytes;
   if (batch->count == kBatchCapacity || batch->bytes >= g_safety.thread_quarantine_bytes) {
     heap->quarantine_batch = nullptr;
+    heap_note_activity(heap, batch->bytes);
     publish(batch);
   }
 }

@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all build deps demo test bench bench-allocators bench-leaks format clean
+.PHONY: all build deps demo test bench bench-allocators bench-memcheck bench-leaks format clean
 
 all: build
 
@@ -22,10 +22,15 @@ demo: deps build
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
 
-bench: bench-allocators bench-leaks
+# The allocator comparison (with the free-validation build switch), debug mode against
+# memcheck, and the leak check against LeakSanitizer and memcheck: about an hour.
+bench: bench-allocators bench-memcheck bench-leaks
 
 bench-allocators: build
-	python3 bench/run.py --build-dir $(BUILD_DIR) $(BENCH_ARGS)
+	python3 bench/run.py --build-dir $(BUILD_DIR) --validation-cost $(BENCH_ARGS)
+
+bench-memcheck: build
+	python3 bench/memcheck_compare.py --build-dir $(BUILD_DIR) $(MEMCHECK_BENCH_ARGS)
 
 bench-leaks: build
 	python3 bench/leak_check/run.py --build-dir $(BUILD_DIR) $(LEAK_BENCH_ARGS)

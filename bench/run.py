@@ -41,7 +41,7 @@ RESULTS_DIR = os.path.join(BENCH_DIR, "results")
 PROGRAMS_DIR = os.path.join(BENCH_DIR, "programs")
 
 BASELINE = "mimalloc"
-DEFAULT_ALLOCATORS = "glibc,mimalloc,jemalloc,tcmalloc,scudo,tally-fast,tally-safe"
+DEFAULT_ALLOCATORS = "glibc,mimalloc,jemalloc,tcmalloc,scudo,tally-fast,tally-safe,tally-debug"
 DEFAULT_REPS = 5
 QUICK_REPS = 1
 QUICK_SCALE = 0.3
@@ -53,6 +53,8 @@ TARGET_TIME_GEOMEAN = 1.00
 TARGET_TIME_WORST = 1.25
 TARGET_RSS_GEOMEAN = 1.10
 TARGET_VALIDATION_COST = 1.03
+# Targets for tally-safe (the checked-modes issue): its cost over tally-fast, and Scudo's.
+TARGET_SAFE_OVER_FAST = 1.10
 
 MULTIARCH_LIB_DIRS = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib",
                       "/usr/local/lib"]
@@ -992,6 +994,44 @@ def target_lines(summary, workloads, allocators, validation_cost):
                     f"{g:.3f} (worst {worst_v[1]} {worst_v[0]:.2f})")
     else:
         not_measured(label, "run with --validation-cost to measure")
+    lines.append("")
+    lines += checked_target_lines(summary, workloads, allocators)
+    return lines
+
+
+def checked_target_lines(summary, workloads, allocators):
+    """safe mode's targets: at most TARGET_SAFE_OVER_FAST of fast mode's time (geomean) and
+    faster than Scudo; debug mode's cost over fast mode, for information."""
+    lines = ["### Targets (tally-safe, tally-debug)", ""]
+
+    def pair(numerator, denominator):
+        if numerator not in allocators or denominator not in allocators:
+            return None, None
+        v = ratios(summary, workloads, numerator, denominator, "wall_s")
+        values = [x for x in v.values() if x is not None]
+        if not values:
+            return None, None
+        return geomean(values), max((x, w) for w, x in v.items() if x is not None)
+
+    g, worst = pair("tally-safe", "tally-fast")
+    label = f"tally-safe time geomean / tally-fast <= {TARGET_SAFE_OVER_FAST:.2f}"
+    if g is None:
+        lines.append(f"- n/a: {label} — needs tally-safe and tally-fast")
+    else:
+        state = "PASS" if g <= TARGET_SAFE_OVER_FAST else "MISS"
+        lines.append(f"- {state}: {label} — {g:.3f} (worst {worst[1]} {worst[0]:.2f})")
+    g, worst = pair("tally-safe", "scudo")
+    label = "tally-safe faster than scudo (time geomean tally-safe / scudo < 1)"
+    if g is None:
+        lines.append(f"- n/a: {label} — needs tally-safe and scudo")
+    else:
+        state = "PASS" if g < 1.0 else "MISS"
+        lines.append(f"- {state}: {label} — {g:.3f} (worst {worst[1]} {worst[0]:.2f})")
+    g, worst = pair("tally-debug", "tally-fast")
+    if g is not None:
+        lines.append(f"- info: tally-debug time geomean / tally-fast — {g:.3f} "
+                     f"(worst {worst[1]} {worst[0]:.2f}); its target (5x faster than memcheck) "
+                     "is measured by bench/memcheck_compare.py")
     lines.append("")
     return lines
 

@@ -460,7 +460,8 @@ void checked_initialize() {
   quarantine_set_release(release_from_quarantine);
   g_before_heap_release = quarantine_flush_heap;
   if (g_safety.guard_all || g_safety.sample_rate)
-    guard_pool_initialize(g_safety.guard_pool_slots, g_safety.guard_max_size, g_safety.guard_left);
+    guard_pool_initialize(g_safety.guard_pool_slots, g_safety.guard_max_size, g_safety.guard_left,
+                          g_safety.guard_time_percent);
   // Quarantined large blocks are inaccessible too, so the handler is wanted even without a pool.
   if (guard_pool_enabled() || g_safety.quarantine)
     fault_handler_install(report_guard_fault_from_handler);

@@ -46,6 +46,10 @@ TALLY_OPTION(size, guard_max_size, "64k", "largest block that may get a guard pa
 TALLY_OPTION(int, guard_rate, "20000",
              "debug mode: guarded allocations per second and thread; past it the others get "
              "canaries and poison only, so busy programs stay fast (0: no limit)")
+TALLY_OPTION(int, guard_time_percent, "10",
+             "guarded allocations pause while the page-protection calls of the whole process "
+             "take more than this share of its time (threads make each other's calls dearer: "
+             "every one interrupts the other processors); 0: no limit")
 TALLY_OPTION(int, guard_pool_size, "0",
              "guarded blocks alive at once (0: 256 in safe mode, 4096 in debug mode)")
 TALLY_OPTION(string, guard_side, "right",

@@ -67,6 +67,8 @@ void configure_safety() {
   config.free_stacks = resolve(g_options.free_stacks, safe || debug);
   config.guard_all = debug;
   config.guard_rate = g_options.guard_rate > 0 ? static_cast<uint32_t>(g_options.guard_rate) : 0;
+  config.guard_time_percent =
+      g_options.guard_time_percent > 0 ? static_cast<uint32_t>(g_options.guard_time_percent) : 0;
   config.sample_rate =
       safe && g_options.sample_rate > 0 ? static_cast<uint32_t>(g_options.sample_rate) : 0;
   // Guarded blocks keep their size in a block record (24 bits).

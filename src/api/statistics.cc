@@ -13,6 +13,7 @@
 #include "report/output.h"
 #include "report/stack_depot.h"
 #include "report/stack_recorder.h"
+#include "safety/guard_pool.h"
 #include "safety/safety_config.h"
 
 namespace tally {
@@ -157,6 +158,16 @@ void statistics_print() {
   out.text("  errors reported:   ").decimal(stats.bad_frees).character('\n');
   if (g_safety.quarantine)
     out.text("  quarantined:       ").bytes(stats.bytes_quarantined).character('\n');
+  if (guard_pool_enabled()) {
+    GuardPoolStats guards = guard_pool_stats();
+    out.text("  guarded blocks:    ")
+        .decimal(guards.guarded)
+        .text(" allocated, ")
+        .decimal(guards.refused_for_time)
+        .text(" refused for time (guard_time_percent), ")
+        .decimal(guards.protect_nanoseconds / 1000000)
+        .text(" ms in mprotect\n");
+  }
   if (totals.stack_walks + totals.stack_memo_hits) {
     size_t depot_stacks = 0, depot_bytes = 0, depot_dropped = 0;
     stack_depot_stats(&depot_stacks, &depot_bytes, &depot_dropped);

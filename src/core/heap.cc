@@ -159,6 +159,9 @@ void page_release(Heap* heap, Page* page) {
   uint64_t mask = (count == 64 ? ~uint64_t{0} : ((uint64_t{1} << count) - 1)) << first;
   segment->used_slots &= ~mask;
   if (segment->used_slots == kHeaderSlotMask) {
+    // Under the heap-list lock: heap_for_each's visitors (statistics, mallinfo) walk other
+    // threads' segment lists, and must never follow a link into a segment that is gone.
+    LockGuard guard(g_heaps_lock);
     if (segment->previous)
       segment->previous->next = segment->next;
     else

@@ -23,6 +23,10 @@ struct SafetyConfig {
   // guard_all: a thread's guarded allocations per second (a token bucket; 0: no limit). Each
   // guarded allocation and free costs two mprotect calls, microseconds each.
   uint32_t guard_rate;
+  // Guarded allocations pause while the process's mprotect calls have taken more than this
+  // share of its time lately (guard_pool.cc; 0: no limit). With several threads each call
+  // costs more (the kernel's map lock, a TLB flush on every processor the process runs on).
+  uint32_t guard_time_percent;
   size_t guard_max_size;
   size_t guard_pool_slots;  // bounds the guarded blocks alive at once, and their mappings
   bool guard_left;          // guard page before the block instead of after it

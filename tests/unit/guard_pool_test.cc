@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <time.h>
 
+#include <atomic>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "core/registry.h"
@@ -17,7 +20,9 @@ namespace tally {
 namespace {
 
 sigjmp_buf g_jump;
-void on_fault(int) { siglongjmp(g_jump, 1); }
+void on_fault(int) {
+  siglongjmp(g_jump, 1);
+}
 
 // True if reading `address` faults. Installs its own handler for the probe, so tally's
 // report handler does not end the test.
@@ -59,14 +64,23 @@ TEST(GuardPool, FreedBlocksFaultOnAccess) {
   EXPECT_TRUE(read_faults(block + 10));
 }
 
+// Time budget off for the tests that count guarded blocks: under a loaded machine the
+// budget could turn some away.
+struct NoTimeBudget {
+  NoTimeBudget() { guard_pool_set_time_percent(0); }
+  ~NoTimeBudget() { guard_pool_set_time_percent(g_safety.guard_time_percent); }
+};
+
 TEST(GuardPool, SlotsAreReusedOldestFirstAndBounded) {
+  NoTimeBudget no_budget;
   EXPECT_EQ(guard_pool_live_slots(), 0u);
   std::vector<void*> live;
   // More allocations than slots: the rest fall back to ordinary blocks with canaries.
   for (size_t i = 0; i < g_safety.guard_pool_slots + 10; ++i) live.push_back(tally_malloc(32));
   EXPECT_EQ(guard_pool_live_slots(), g_safety.guard_pool_slots);
   size_t guarded = 0;
-  for (void* block : live) guarded += registry_lookup(reinterpret_cast<uintptr_t>(block)) == kRegistryGuarded;
+  for (void* block : live)
+    guarded += registry_lookup(reinterpret_cast<uintptr_t>(block)) == kRegistryGuarded;
   EXPECT_EQ(guarded, g_safety.guard_pool_slots);
   void* oldest_freed = live[0];
   for (void* block : live) tally_free(block);
@@ -86,6 +100,52 @@ TEST(GuardPool, LargerBlocksAndAlignmentsStayOutOfThePool) {
   EXPECT_NE(registry_lookup(reinterpret_cast<uintptr_t>(aligned)), kRegistryGuarded);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(aligned) % 8192, 0u);
   tally_free(aligned);
+}
+
+}  // namespace
+}  // namespace tally
+
+namespace tally {
+namespace {
+
+uint64_t MonotonicNanoseconds() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
+}
+
+// Two threads allocate and free small blocks as fast as they can, for 300 ms, with the
+// protection calls allowed 1% of the time: the pool must turn allocations away, keep the
+// time in mprotect near that share (plus the 20 ms the bucket starts with), and still guard
+// some blocks.
+TEST(GuardPool, ProtectionTimeIsBudgeted) {
+  guard_pool_set_time_percent(1);
+  GuardPoolStats before = guard_pool_stats();
+  uint64_t started = MonotonicNanoseconds();
+  std::atomic<bool> stop{false};
+  auto churn = [&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      void* blocks[16];
+      for (void*& block : blocks) block = tally_malloc(48);
+      for (void* block : blocks) tally_free(block);
+    }
+  };
+  std::thread first(churn), second(churn);
+  timespec pause{0, 300 * 1000 * 1000};
+  nanosleep(&pause, nullptr);
+  stop.store(true);
+  first.join();
+  second.join();
+  uint64_t elapsed = MonotonicNanoseconds() - started;
+  GuardPoolStats after = guard_pool_stats();
+  guard_pool_set_time_percent(g_safety.guard_time_percent);
+  uint64_t spent = after.protect_nanoseconds - before.protect_nanoseconds;
+  EXPECT_GT(after.guarded, before.guarded);
+  EXPECT_GT(after.refused_for_time, before.refused_for_time);
+  // 1% of the time, the 20 ms banked at the start, and the frees of blocks guarded before
+  // the bucket ran dry (charged after the fact): well under 10%.
+  EXPECT_LT(spent, elapsed / 100 + 20000000 + elapsed / 20)
+      << spent / 1000000 << " ms in mprotect over " << elapsed / 1000000 << " ms";
 }
 
 }  // namespace

@@ -458,7 +458,6 @@ TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call
 
 void checked_initialize() {
   quarantine_set_release(release_from_quarantine);
-  g_before_heap_release = quarantine_flush_heap;
   if (g_safety.guard_all || g_safety.sample_rate)
     guard_pool_initialize(g_safety.guard_pool_slots, g_safety.guard_max_size, g_safety.guard_left,
                           g_safety.guard_time_percent);

@@ -40,6 +40,14 @@ namespace {
 
 std::atomic<int> g_state{0};  // 0: not started, 1: in progress, 2: done
 
+// A thread gives up its heap as it exits (after the value it returned is stored in its
+// descriptor): its quarantine batch goes to the global FIFO, and its descriptor is a root
+// until it is joined (see thread_overrides.cc).
+void before_heap_release(Heap* heap) {
+  if (g_safety.quarantine) quarantine_flush_heap(heap);
+  roots_note_exited_thread(reinterpret_cast<uintptr_t>(pthread_self()));
+}
+
 void late_double_free(uintptr_t block, size_t size) {
   report_late_double_free(block, size);
 }
@@ -177,6 +185,7 @@ void runtime_ensure_initialized() {
   registry_initialize();
   find_loader_code();
   if (g_safety.checked) checked_initialize();
+  g_before_heap_release = before_heap_release;
   leak_check_set_allocator_locks(runtime_before_fork, runtime_after_fork_in_parent);
   g_state.store(2, std::memory_order_release);
   if (g_options.verbosity > 0) statistics_print_options();

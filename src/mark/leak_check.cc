@@ -39,12 +39,6 @@ MarkStatistics g_last_mark{};
 bool g_have_last_mark = false;
 uint64_t g_last_pause_nanoseconds = 0;  // world stopped: roots, mark, classification
 
-uint64_t monotonic_nanoseconds() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
-}
-
 struct Leak {
   uintptr_t start;
   uint64_t size;  // requested size when known, else the block's
@@ -367,6 +361,8 @@ LeakCheckResult leak_check_run(const LeakCheckSettings& settings, bool verbose) 
     marker_add_helper_roots();
     roots_for_each_added([](MemoryRange range, void*) { marker_add_root(range.low, range.high); },
                          nullptr);
+    roots_for_each_exited_thread(
+        [](MemoryRange range, void*) { marker_add_root(range.low, range.high); }, nullptr);
     marker_add_ignored_blocks();
     marker_run(&g_last_mark);
     g_have_last_mark = true;

@@ -543,12 +543,6 @@ bool ensure_stack(Worker& worker, size_t entries) {
   return worker.stack != nullptr;
 }
 
-uint64_t now_nanoseconds() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
-}
-
 bool prepare_books_table() {
   if (!g_books_by_slot) {
     g_books_by_slot = static_cast<MarkBooks**>(os_map(kRegistryEntries * sizeof(MarkBooks*)));
@@ -753,7 +747,7 @@ void marker_add_ignored_blocks() {
 }
 
 void marker_run(MarkStatistics* statistics) {
-  uint64_t started = now_nanoseconds();
+  uint64_t started = monotonic_nanoseconds();
   int workers = g_active_workers;
   if (workers > 1) {
     g_helpers.running.store(g_helpers.count, std::memory_order_release);
@@ -775,7 +769,7 @@ void marker_run(MarkStatistics* statistics) {
     totals.blocks_marked += g_workers[i].marked;
   }
   totals.workers = workers;
-  totals.nanoseconds = now_nanoseconds() - started;
+  totals.nanoseconds = monotonic_nanoseconds() - started;
   if (statistics) *statistics = totals;
 }
 

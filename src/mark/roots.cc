@@ -55,6 +55,12 @@ int collect(struct dl_phdr_info* info, size_t, void* raw) {
 SpinLock g_added_lock;
 MappedArray<MemoryRange, 256> g_added;
 
+// Under g_added_lock. A ring: the oldest entry gives way when it is full.
+uintptr_t g_exited[kMaxExitedThreads];
+int g_exited_next = 0;
+// glibc's descriptor (struct pthread) is about 2.3 KiB; the value a thread returned is in it.
+constexpr uintptr_t kDescriptorScanBytes = 4096;
+
 }  // namespace
 
 bool roots_collect_modules(bool (*on_first_module)(void* context), void* context) {
@@ -98,6 +104,36 @@ bool roots_remove(uintptr_t start) {
 
 void roots_for_each_added(void (*visit)(MemoryRange range, void* context), void* context) {
   for (size_t i = 0; i < g_added.count; ++i) visit(g_added[i], context);
+}
+
+void roots_note_exited_thread(uintptr_t descriptor) {
+  LockGuard guard(g_added_lock);
+  for (uintptr_t noted : g_exited)
+    if (noted == descriptor) return;
+  g_exited[g_exited_next] = descriptor;
+  g_exited_next = (g_exited_next + 1) % kMaxExitedThreads;
+}
+
+void roots_forget_exited_thread(uintptr_t descriptor) {
+  LockGuard guard(g_added_lock);
+  for (uintptr_t& noted : g_exited)
+    if (noted == descriptor) noted = 0;
+}
+
+void roots_for_each_exited_thread(void (*visit)(MemoryRange range, void* context), void* context) {
+  for (uintptr_t& descriptor : g_exited) {
+    if (descriptor == 0) continue;
+    // glibc unmaps cached stacks past its cache's size: read only what is still there.
+    uintptr_t start = 0, end = 0;
+    bool writable = false;
+    if (!process_find_mapping(descriptor, &start, &end, &writable)) {
+      descriptor = 0;
+      continue;
+    }
+    uintptr_t high =
+        end - descriptor > kDescriptorScanBytes ? descriptor + kDescriptorScanBytes : end;
+    visit(MemoryRange{descriptor, high}, context);
+  }
 }
 
 void roots_lock_for_fork() {

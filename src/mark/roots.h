@@ -30,6 +30,18 @@ bool roots_remove(uintptr_t start);
 // (roots_lock_for_fork, taken with the allocator's locks before a mark).
 void roots_for_each_added(void (*visit)(MemoryRange range, void* context), void* context);
 
+// Threads that exited and may not have been joined: glibc keeps each one's descriptor
+// (pthread_t points to it), and in it the value the thread returned or passed to
+// pthread_exit, perhaps the only pointer to that block, until pthread_join. The descriptors
+// of the last kMaxExitedThreads such threads are roots until their thread is joined or
+// detached, or their memory goes away or becomes another thread's.
+constexpr int kMaxExitedThreads = 64;
+void roots_note_exited_thread(uintptr_t descriptor);  // by the exiting thread
+void roots_forget_exited_thread(uintptr_t descriptor);
+// Calls `visit` for the part of each noted descriptor that is still mapped and readable (at
+// most a page from its start), with the world stopped.
+void roots_for_each_exited_thread(void (*visit)(MemoryRange range, void* context), void* context);
+
 void roots_lock_for_fork();
 void roots_unlock_after_fork(bool in_child);
 

@@ -161,6 +161,12 @@ bool process_thread_vanished(uint32_t thread_number) {
          (g_vanished[thread_number / 64] >> (thread_number % 64)) & 1;
 }
 
+uint64_t monotonic_nanoseconds() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
+}
+
 uint32_t monotonic_milliseconds() {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &now);

@@ -52,6 +52,8 @@ inline bool address_in_tally_code(uintptr_t pc) {
 
 // A coarse monotonic clock (a few ms resolution, vDSO, no system call) for purge delays.
 uint32_t monotonic_milliseconds();
+// The precise one (vDSO too), for measured costs: pauses, the guard pool's time budget.
+uint64_t monotonic_nanoseconds();
 
 // A test-and-test-and-set lock that yields to the scheduler under contention. Used only
 // on slow paths (segment cache, heap list, large blocks, reports). Trivially constructible

@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "core/metadata_arena.h"
 #include "core/registry.h"
@@ -54,12 +53,6 @@ size_t round_up(size_t value, size_t alignment) {
   return (value + alignment - 1) & ~(alignment - 1);
 }
 
-uint64_t now_nanoseconds() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
-}
-
 void set_protection(uintptr_t start, size_t length, int protection) {
   int saved_errno = errno;
   mprotect(reinterpret_cast<void*>(start), length, protection);
@@ -69,9 +62,9 @@ void set_protection(uintptr_t start, size_t length, int protection) {
 // set_protection, its cost charged to the budget.
 void set_protection_charged(uintptr_t start, size_t length, int protection) {
   if (g_time_percent == 0) return set_protection(start, length, protection);
-  uint64_t started = now_nanoseconds();
+  uint64_t started = monotonic_nanoseconds();
   set_protection(start, length, protection);
-  uint64_t cost = now_nanoseconds() - started;
+  uint64_t cost = monotonic_nanoseconds() - started;
   g_budget.fetch_sub(static_cast<int64_t>(cost), std::memory_order_relaxed);
   g_protect_nanoseconds.fetch_add(cost, std::memory_order_relaxed);
 }
@@ -79,7 +72,7 @@ void set_protection_charged(uintptr_t start, size_t length, int protection) {
 // Under g_lock: fills the bucket for the time passed; false when it is empty.
 bool budget_allows_locked() {
   if (g_time_percent == 0) return true;
-  uint64_t now = now_nanoseconds();
+  uint64_t now = monotonic_nanoseconds();
   uint64_t passed = now - g_budget_filled_at;
   g_budget_filled_at = now;
   int64_t earned = static_cast<int64_t>(passed / 100 * g_time_percent);
@@ -97,7 +90,7 @@ bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_
                            uint32_t time_percent) {
   if (slot_count == 0 || max_block_size == 0) return false;
   g_time_percent = time_percent;
-  g_budget_filled_at = now_nanoseconds();
+  g_budget_filled_at = monotonic_nanoseconds();
   g_data_size = round_up(max_block_size, kOsPageSize);
   g_stride = g_data_size + kOsPageSize;
   size_t total = kOsPageSize + slot_count * g_stride;
@@ -219,7 +212,7 @@ GuardPoolStats guard_pool_stats() {
 void guard_pool_set_time_percent(uint32_t percent) {
   LockGuard guard(g_lock);
   g_time_percent = percent;
-  g_budget_filled_at = now_nanoseconds();
+  g_budget_filled_at = monotonic_nanoseconds();
   g_budget.store(kBudgetCap, std::memory_order_relaxed);
 }
 

@@ -6,7 +6,8 @@
 //   4. records its stack, poisons the block and puts it in the quarantine.
 // When the block leaves the quarantine its poison is verified (a changed byte is a write
 // after free) and it is freed for real. Large blocks are made inaccessible instead of
-// poisoned; guarded blocks stay inaccessible until their slot is reused.
+// poisoned where protect_large asks for it (debug mode); guarded blocks stay inaccessible
+// until their slot is reused.
 #include "api/checked_allocation.h"
 
 #include <errno.h>
@@ -163,17 +164,18 @@ void release_from_quarantine(uintptr_t address) {
     return really_free_small(page, index);
   }
   BlockLookup lookup = lookup_block(address);
-  if (lookup.where == BlockLookup::kLarge) return large_leave_quarantine(lookup.large);
-  if (lookup.where != BlockLookup::kSmall) return;
-  if (g_safety.poison) {
+  if (lookup.where != BlockLookup::kSmall && lookup.where != BlockLookup::kLarge) return;
+  if (g_safety.poison && !(lookup.where == BlockLookup::kLarge && g_safety.protect_large)) {
     size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(address),
-                                            poisoned_bytes(lookup.page->block_size), kPoisonByte);
+                                            poisoned_bytes(span_of(lookup)), kPoisonByte);
     if (damaged != SIZE_MAX) {
       BlockHistory history = history_of(lookup);
       history.freed = true;
       report_write_after_free(address + damaged, history);
     }
   }
+  if (lookup.where == BlockLookup::kLarge)
+    return large_leave_quarantine(lookup.large, g_safety.protect_large);
   really_free_small(lookup.page, lookup.index);
 }
 
@@ -410,11 +412,12 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
       // Before the pages become inaccessible.
       check_and_record_free(address, lookup.extent.size, span_of(lookup), lookup.record, call,
                             caller);
-      large_protect_quarantined(lookup.large);
-      if (g_safety.quarantine)
-        quarantine_put(heap, address, lookup.large->usable_size);
-      else
-        large_leave_quarantine(lookup.large);
+      if (!g_safety.quarantine) return large_leave_quarantine(lookup.large, false);
+      if (g_safety.protect_large)
+        large_protect_quarantined(lookup.large);
+      else if (g_safety.poison)
+        pattern_fill(pointer, poisoned_bytes(lookup.large->usable_size), kPoisonByte);
+      quarantine_put(heap, address, lookup.large->usable_size);
       return;
     }
     case BlockLookup::kGuarded: {

@@ -30,6 +30,10 @@ TALLY_OPTION(tristate, poison, "auto",
 TALLY_OPTION(size, poison_bytes, "0",
              "bytes of each freed block that are poisoned and verified (0: 4k in safe mode, "
              "the whole block in debug mode)")
+TALLY_OPTION(tristate, protect_large, "auto",
+             "make freed large blocks inaccessible while quarantined, so any access faults "
+             "(auto: on in debug; off: their first poison_bytes are poisoned like small "
+             "blocks; each protection costs two system calls and refaults every page)")
 TALLY_OPTION(tristate, canaries, "auto",
              "fill the slack after each block and verify it at free and realloc (overflow)")
 TALLY_OPTION(tristate, alloc_dealloc_mismatch, "auto",

@@ -63,6 +63,7 @@ void configure_safety() {
   SafetyConfig& config = g_safety;
   config.quarantine = resolve(g_options.quarantine, safe || debug);
   config.poison = config.quarantine && resolve(g_options.poison, safe || debug);
+  config.protect_large = config.quarantine && resolve(g_options.protect_large, debug);
   config.canaries = resolve(g_options.canaries, safe || debug);
   // Filling and verifying costs as much as the program's own use of a big block; safe mode
   // bounds it, debug mode poisons everything.

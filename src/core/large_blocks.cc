@@ -302,10 +302,12 @@ void large_protect_quarantined(LargeBlock* block) {
   errno = saved_errno;
 }
 
-void large_leave_quarantine(LargeBlock* block) {
-  int saved_errno = errno;
-  mprotect(reinterpret_cast<void*>(block->base), block->usable_size, PROT_READ | PROT_WRITE);
-  errno = saved_errno;
+void large_leave_quarantine(LargeBlock* block, bool was_protected) {
+  if (was_protected) {
+    int saved_errno = errno;
+    mprotect(reinterpret_cast<void*>(block->base), block->usable_size, PROT_READ | PROT_WRITE);
+    errno = saved_errno;
+  }
   g_quarantined_bytes.fetch_sub(block->usable_size, std::memory_order_relaxed);
   {
     LockGuard guard(g_lock);

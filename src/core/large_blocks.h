@@ -47,11 +47,11 @@ FreeOutcome large_free(LargeBlock* block, uintptr_t address);
 // Resizes in place or by moving the mapping; nullptr (errno ENOMEM) if neither works.
 void* large_reallocate(LargeBlock* block, size_t new_size);
 void large_trim_cache();
-// Checked modes: a quarantined block's pages are inaccessible (any access faults), still
-// committed; release makes them accessible again and frees the block.
+// Checked modes: a quarantined block's pages may be made inaccessible (any access faults),
+// still committed; release makes them accessible again (`was_protected`) and frees the block.
 bool large_enter_quarantine(LargeBlock* block);  // claims it; false if it was not live
 void large_protect_quarantined(LargeBlock* block);
-void large_leave_quarantine(LargeBlock* block);
+void large_leave_quarantine(LargeBlock* block, bool was_protected);
 // Visits every live (not cached, not quarantined) large block. Only with no other thread
 // changing large blocks (the marker stops the world and holds the lock, see
 // large_lock_for_fork); `visit` must not allocate.

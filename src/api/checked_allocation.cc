@@ -288,6 +288,40 @@ void* reallocate_in_place(const BlockLookup& lookup, size_t size, uintptr_t call
   return reinterpret_cast<void*>(start);
 }
 
+// Debug mode's realloc of a large block moves it, like every realloc, so that a stale
+// pointer to the old block reaches the quarantine; but by moving its pages, not copying
+// them (a string grown by appends to 4 MiB was copied over and over: realloc_growth ran
+// slower than under memcheck). The old range stays behind, empty and inaccessible, as a
+// quarantined husk. nullptr when the kernel refuses: the caller copies.
+void* reallocate_large_moving_pages(const BlockLookup& lookup, size_t size, size_t needed,
+                                    uintptr_t caller) {
+  LargeBlock* large = lookup.large;
+  uintptr_t old_start = lookup.extent.start;
+  BlockRecord saved = *lookup.record;
+  check_and_record_free(old_start, lookup.extent.size, span_of(lookup), lookup.record, kCallFree,
+                        caller);
+  bool not_live;
+  LargeBlock* husk = large_move_leaving_husk(large, needed, &not_live);
+  if (!husk) {
+    if (not_live)
+      report_double_free_after_claim(lookup, old_start, caller);
+    else
+      *lookup.record = saved;
+    return nullptr;
+  }
+  BlockRecord record;
+  record.set(size, AllocationKind::kMalloc);
+  record.alloc_stack = g_safety.alloc_stacks ? stack_record_current(g_safety.stack_depth) : 0;
+  record.free_stack = 0;
+  record.alloc_thread = static_cast<uint16_t>(current_thread_number());
+  record.free_thread = 0;
+  large->record = record;
+  large->requested_size = size;
+  fill_canary(large->base, size, large->usable_size);
+  quarantine_put(t_heap, husk->base, husk->usable_size);
+  return reinterpret_cast<void*>(large->base);
+}
+
 }  // namespace
 
 const char* allocation_kind_name(AllocationKind kind, bool for_free) {
@@ -452,6 +486,11 @@ TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call
     if (void* same = reallocate_in_place(lookup, size, caller)) return same;
   }
   // Move: a stale pointer to the old block then points into quarantine.
+  size_t needed = size + (g_safety.guard_all && g_safety.canaries ? 1 : 0);
+  if (lookup.where == BlockLookup::kLarge && needed > kMaxSmallSize && g_safety.protect_large) {
+    if (void* moved = reallocate_large_moving_pages(lookup, size, needed, caller)) return moved;
+    if (lookup.large->state.load(std::memory_order_acquire) != LargeState::kLive) return nullptr;
+  }
   void* fresh = allocate_checked(size, 0, call);
   if (!fresh) return nullptr;
   memcpy(fresh, pointer, size < lookup.extent.size ? size : lookup.extent.size);

@@ -22,7 +22,8 @@ TALLY_OPTION(int, verbosity, "0", "1: print the options in effect at start-up")
 TALLY_OPTION(tristate, quarantine, "auto", "hold freed blocks back (auto: on in safe and debug)")
 TALLY_OPTION(size, quarantine_bytes, "0",
              "bound of the quarantine (0: in safe mode a quarter of the live heap, at least "
-             "4m and at most 256m; 256m in debug mode)")
+             "4m and at most 256m; in debug mode the live heap, at least 64m and at most "
+             "256m)")
 TALLY_OPTION(size, thread_quarantine_bytes, "1m",
              "a thread's quarantined bytes that go to the global quarantine together")
 TALLY_OPTION(tristate, poison, "auto",

@@ -320,6 +320,69 @@ void large_leave_quarantine(LargeBlock* block, bool was_protected) {
   TALLY_HOLD_POINTER(base);
 }
 
+LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* not_live) {
+  *not_live = false;
+  size_t usable = round_to_os_pages(new_size == 0 ? 1 : new_size);
+  LargeBlock* husk;
+  {
+    LockGuard guard(g_lock);
+    husk = g_spare_descriptors;
+    if (husk) g_spare_descriptors = husk->next;
+  }
+  if (!husk) husk = static_cast<LargeBlock*>(metadata_allocate(sizeof(LargeBlock)));
+  if (!husk) return nullptr;
+  LargeState expected = LargeState::kLive;
+  if (!block->state.compare_exchange_strong(expected, LargeState::kQuarantined,
+                                            std::memory_order_acq_rel)) {
+    *not_live = true;
+    LockGuard guard(g_lock);
+    husk->next = g_spare_descriptors;
+    g_spare_descriptors = husk;
+    return nullptr;
+  }
+  size_t moved = block->usable_size;
+  size_t reservation = round_to_slots(usable > moved ? usable : moved);
+  void* target = os_map_aligned(reservation, kSegmentSize);
+  if (!target || !registry_initialize() ||
+      !os_move_pages_leaving_range(reinterpret_cast<void*>(block->base), moved, target)) {
+    if (target) os_unmap(target, reservation);
+    block->state.store(LargeState::kLive, std::memory_order_release);
+    LockGuard guard(g_lock);
+    husk->next = g_spare_descriptors;
+    g_spare_descriptors = husk;
+    return nullptr;
+  }
+  g_bytes_mapped.fetch_add(reservation, std::memory_order_relaxed);
+  uintptr_t new_base = reinterpret_cast<uintptr_t>(target);
+  husk->base = block->base;
+  husk->mapped_size = block->mapped_size;
+  husk->usable_size = moved;
+  husk->committed_size = block->committed_size;  // the stale pages past the moved ones
+  husk->record = block->record;
+  husk->requested_size = block->requested_size;
+  husk->mark_flags.store(0, std::memory_order_relaxed);
+  husk->state.store(LargeState::kQuarantined, std::memory_order_release);
+  g_quarantined_bytes.fetch_add(moved, std::memory_order_relaxed);
+  {
+    LockGuard guard(g_lock);
+    live_remove_locked(block);
+    block->base = new_base;
+    block->mapped_size = reservation;
+    block->usable_size = usable;
+    block->committed_size = moved;
+    live_insert_locked(block);
+  }
+  // The block's new slots first, then the old ones go to the husk: a lookup of either
+  // address never sees a hole.
+  registry_set(new_base, reservation, registry_value(block));
+  registry_set(husk->base, husk->mapped_size, registry_value(husk));
+  uintptr_t base = new_base;
+  TALLY_HOLD_POINTER(base);  // the store makes it live
+  block->state.store(LargeState::kLive, std::memory_order_release);
+  TALLY_HOLD_POINTER(base);
+  return husk;
+}
+
 void large_trim_cache() {
   LockGuard guard(g_lock);
   while (LargeBlock* block = g_cache) {

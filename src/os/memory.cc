@@ -49,6 +49,20 @@ bool os_move_mapping(void* old_address, size_t old_size, void* new_address, size
   return p == new_address;
 }
 
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+bool os_move_pages_leaving_range(void* old_address, size_t size, void* new_address) {
+  int saved_errno = errno;
+  void* p = mremap(old_address, size, size, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+                   new_address);
+  bool moved = p == new_address;
+  if (moved) mprotect(old_address, size, PROT_NONE);
+  errno = saved_errno;
+  return moved;
+}
+
 bool os_grow_in_place(void* address, size_t old_size, size_t new_size) {
   int saved_errno = errno;
   void* p = mremap(address, old_size, new_size, 0);

@@ -17,5 +17,9 @@ void os_decommit(void* address, size_t size);  // contents become zero, RSS fall
 bool os_move_mapping(void* old_address, size_t old_size, void* new_address, size_t new_size);
 // Grows a mapping in place when the address space after it is free.
 bool os_grow_in_place(void* address, size_t old_size, size_t new_size);
+// Moves the pages of [old_address, +size) to new_address (which must be mapped) without
+// copying, and leaves the old range mapped, empty (it reads as zero) and inaccessible.
+// False (nothing changed) where the kernel cannot (MREMAP_DONTUNMAP needs Linux 5.7).
+bool os_move_pages_leaving_range(void* old_address, size_t size, void* new_address);
 
 }  // namespace tally

@@ -93,7 +93,7 @@ void release_batches(QuarantineBatch* batches) {
   g_spare = batches;
 }
 
-// A quarter of the live heap (the heaps' estimates and the large blocks, which count
+// A share of the live heap (the heaps' estimates and the large blocks, which count
 // quarantined blocks too: take them out), within the configured bounds. Not the committed
 // pages: quarantined blocks pin the pages they sit in, so a bound that grew with those would
 // feed itself (a thread-churning test saw 200 MiB committed for 4 MiB live).
@@ -103,8 +103,9 @@ size_t current_bound() {
   int64_t live = static_cast<int64_t>(g_live_estimate.load(std::memory_order_relaxed) +
                                       large_live_bytes() + large_quarantined_bytes()) -
                  static_cast<int64_t>(__atomic_load_n(&g_bytes, __ATOMIC_RELAXED));
-  size_t quarter = live > 0 ? static_cast<size_t>(live) / 4 : 0;
-  return quarter < low ? low : (quarter > high ? high : quarter);
+  size_t divisor = g_safety.quarantine_live_divisor ? g_safety.quarantine_live_divisor : 1;
+  size_t share = live > 0 ? static_cast<size_t>(live) / divisor : 0;
+  return share < low ? low : (share > high ? high : share);
 }
 
 void publish(QuarantineBatch* batch) {

@@ -34,8 +34,9 @@ struct SafetyConfig {
   size_t guard_max_size;
   size_t guard_pool_slots;  // bounds the guarded blocks alive at once, and their mappings
   bool guard_left;          // guard page before the block instead of after it
-  // The global bound of the quarantine is a quarter of the live heap, within these (equal
-  // when the bound is fixed).
+  // The global bound of the quarantine is the live heap divided by this, within the two
+  // bytes bounds (equal when the bound is fixed).
+  size_t quarantine_live_divisor;
   size_t quarantine_min_bytes;
   size_t quarantine_max_bytes;
   size_t thread_quarantine_bytes;  // a thread's batch spills to the global FIFO past this

@@ -122,7 +122,7 @@ TEST(StressThreadChurn, ExitedThreadsMemoryIsReused) {
          start.bytes_mapped >> 20, after_first_wave.bytes_mapped >> 20, peak_mapped >> 20,
          end.bytes_mapped >> 20);
   // In safe and debug modes freed blocks wait in quarantine (a quarter of the live heap in
-  // safe mode, 256 MiB in debug mode) and pin the pages they sit in: the first waves may
+  // safe mode, 64 to 256 MiB in debug mode) and pin the pages they sit in: the first waves may
   // grow more. And every segment carries a reservation for its block records as big as
   // itself, so the same number of segments maps twice the bytes: the limits count segments.
   // Not reusing exited threads' memory would add about eight heaps' pages per wave (over

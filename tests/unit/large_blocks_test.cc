@@ -2,7 +2,10 @@
 #include "core/large_blocks.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/registry.h"
 #include "tally.h"
@@ -96,6 +99,44 @@ TEST(LargeBlocks, ImpossibleSizesFailWithENOMEM) {
   errno = 0;
   EXPECT_EQ(large_allocate(size_t{1} << 62, 0, false), nullptr);
   EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST(LargeBlocks, MovingLeavesAnInaccessibleQuarantinedHuskBehind) {
+  size_t size = 1 << 20;
+  char* block = static_cast<char*>(large_allocate(size, 0, false));
+  ASSERT_NE(block, nullptr);
+  for (size_t i = 0; i < size; i += 512) block[i] = static_cast<char>(i >> 9);
+  LargeBlock* descriptor = descriptor_of(block);
+  bool not_live = true;
+  LargeBlock* husk = large_move_leaving_husk(descriptor, 3 * size, &not_live);
+  ASSERT_NE(husk, nullptr);
+  EXPECT_FALSE(not_live);
+  char* moved = reinterpret_cast<char*>(descriptor->base);
+  ASSERT_NE(moved, block);
+  EXPECT_GE(descriptor->usable_size, 3 * size);
+  for (size_t i = 0; i < size; i += 512) ASSERT_EQ(moved[i], static_cast<char>(i >> 9)) << i;
+  moved[3 * size - 1] = 1;  // the new reservation holds the grown block
+  // The old range now names the husk, quarantined; its pages are gone and inaccessible.
+  EXPECT_EQ(descriptor_of(block), husk);
+  EXPECT_EQ(husk->state.load(), LargeState::kQuarantined);
+  EXPECT_EQ(husk->base, reinterpret_cast<uintptr_t>(block));
+  unsigned char residency = 1;
+  ASSERT_EQ(mincore(block, kOsPageSize, &residency), 0);
+  EXPECT_EQ(residency & 1, 0);
+  EXPECT_EXIT(
+      {
+        volatile char* stale = block;
+        (void)*stale;
+        _exit(0);
+      },
+      ::testing::KilledBySignal(SIGSEGV), "");
+  // A second move of the husk is refused as a double free.
+  EXPECT_EQ(large_move_leaving_husk(husk, size, &not_live), nullptr);
+  EXPECT_TRUE(not_live);
+  // The husk leaves the quarantine into the cache, and serves the next request.
+  large_leave_quarantine(husk, true);
+  EXPECT_EQ(husk->state.load(), LargeState::kCached);
+  EXPECT_EQ(large_free(descriptor, descriptor->base), FreeOutcome::kFreed);
 }
 
 }  // namespace

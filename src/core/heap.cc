@@ -243,8 +243,10 @@ void heap_purge_empty_pages(Heap* heap, bool everything) {
 }
 
 // Abandoned heaps run no slow paths of their own: live threads purge their expired empty
-// pages for them, taking each off the abandoned list while they do, so nobody adopts a
-// heap that is being purged.
+// pages for them, one heap at a time, marking it so that nobody adopts it meanwhile. (The
+// purger once took the whole list: a purger preempted halfway left every new thread to
+// make a fresh heap, and a churn of short threads on an oversubscribed machine mapped
+// twice the memory it needed.)
 uint32_t g_last_abandoned_purge = 0;
 
 void heap_purge_abandoned(uint32_t now) {
@@ -252,18 +254,18 @@ void heap_purge_abandoned(uint32_t now) {
     return;
   if (!g_heaps_lock.try_lock()) return;
   g_last_abandoned_purge = now;
-  Heap* list = g_abandoned_heaps;
-  g_abandoned_heaps = nullptr;
+  Heap* first = g_all_heaps;  // heaps are never freed, and next_all never changes
   g_heaps_lock.unlock();
-  Heap* last = nullptr;
-  for (Heap* heap = list; heap; heap = heap->next_abandoned) {
+  for (Heap* heap = first; heap; heap = heap->next_all) {
+    {
+      LockGuard guard(g_heaps_lock);
+      if (!heap->abandoned || heap->being_purged) continue;
+      heap->being_purged = true;
+    }
     heap_purge_empty_pages(heap, false);
-    last = heap;
+    LockGuard guard(g_heaps_lock);
+    heap->being_purged = false;
   }
-  if (!last) return;
-  LockGuard guard(g_heaps_lock);
-  last->next_abandoned = g_abandoned_heaps;
-  g_abandoned_heaps = list;
 }
 
 void heap_retire_page(Heap* heap, Page* page) {
@@ -416,9 +418,11 @@ Heap* heap_acquire_for_thread() {
   Heap* heap = nullptr;
   {
     LockGuard guard(g_heaps_lock);
-    if (g_abandoned_heaps) {
-      heap = g_abandoned_heaps;
-      g_abandoned_heaps = heap->next_abandoned;
+    Heap** link = &g_abandoned_heaps;
+    while (*link && (*link)->being_purged) link = &(*link)->next_abandoned;
+    if (*link) {
+      heap = *link;
+      *link = heap->next_abandoned;
       heap->next_abandoned = nullptr;
       heap->abandoned = false;
     } else {
@@ -489,6 +493,7 @@ void heap_unlock_after_fork(bool in_child) {
   g_abandoned_heaps = nullptr;
   for (Heap* heap = g_all_heaps; heap; heap = heap->next_all) {
     if (heap == t_heap) continue;
+    heap->being_purged = false;  // its purger did not come along
     heap->abandoned = true;
     heap->next_abandoned = g_abandoned_heaps;
     g_abandoned_heaps = heap;

@@ -73,6 +73,7 @@ struct Heap {
   size_t activity_since_estimate;
   uint32_t thread_number;
   bool abandoned;
+  bool being_purged;  // abandoned, and a live thread is purging its empty pages: not adoptable
   Heap* next_all;
   Heap* next_abandoned;
 };

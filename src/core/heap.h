@@ -55,6 +55,9 @@ struct Heap {
   uint32_t guard_tokens;       // debug mode: guarded allocations this thread may still make
   uint32_t guard_refilled_at;  // monotonic_milliseconds() of the last refill
   QuarantineBatch* quarantine_batch;
+  // Batches of this heap's frees that left the global FIFO, handed back for this thread to
+  // release (its blocks then go back with local frees); pushed by any thread, taken whole.
+  std::atomic<QuarantineBatch*> returned_batches;
   StackMemo* stack_memo;  // checked modes: recent stack walks (report/stack_recorder.cc)
   // By heap class (size_classes.h): ordinary pages, then pages of blocks without pointers.
   Page* current[kHeapClassCount];  // never null: g_empty_page when the heap has no page yet

@@ -1,7 +1,12 @@
 // The quarantine's batches and global FIFO. Blocks leave in the order they came (per
 // thread exactly, across threads by batch), and the thread whose batch pushes the global
-// FIFO past its bound releases the oldest batches itself: freeing faster than the
-// quarantine drains slows the freer down instead of growing memory.
+// FIFO past its bound releases the oldest batches: freeing faster than the quarantine
+// drains slows the freer down instead of growing memory. An expired batch of another live
+// thread is handed back to it, to be released on its next publish: releasing it here
+// would make every one of its blocks a remote free (two threads that never share a block
+// ran at half speed). A thread that has not taken back the last batch handed to it, or
+// has exited, gets no more: the publisher releases those itself, so the memory a stalled
+// thread holds stays within one expiry.
 #include "safety/quarantine.h"
 
 #include "core/heap.h"
@@ -16,6 +21,7 @@ constexpr uint32_t kBatchCapacity = 508;
 
 struct QuarantineBatch {
   QuarantineBatch* next;
+  Heap* owner;  // whose frees these are (nullptr: threads without a heap)
   uint32_t count;
   size_t bytes;
   uintptr_t blocks[kBatchCapacity];
@@ -40,6 +46,7 @@ QuarantineBatch* new_batch_locked() {
     if (!batch) return nullptr;
   }
   batch->next = nullptr;
+  batch->owner = nullptr;
   batch->count = 0;
   batch->bytes = 0;
   return batch;
@@ -108,7 +115,35 @@ size_t current_bound() {
   return share < low ? low : (share > high ? high : share);
 }
 
-void publish(QuarantineBatch* batch) {
+// Releases the batches handed back to `heap`, the calling thread's.
+void release_returned(Heap* heap) {
+  if (!heap->returned_batches.load(std::memory_order_relaxed)) return;
+  release_batches(heap->returned_batches.exchange(nullptr, std::memory_order_acquire));
+}
+
+// Hands each expired batch of another live heap back to it, unless it still has one to
+// take; returns the batches the caller releases itself.
+QuarantineBatch* hand_back(QuarantineBatch* expired, Heap* publisher) {
+  QuarantineBatch* kept = nullptr;
+  QuarantineBatch** kept_tail = &kept;
+  while (expired) {
+    QuarantineBatch* batch = expired;
+    expired = batch->next;
+    batch->next = nullptr;
+    Heap* owner = batch->owner;
+    if (owner && owner != publisher && !__atomic_load_n(&owner->abandoned, __ATOMIC_RELAXED)) {
+      QuarantineBatch* none = nullptr;
+      if (owner->returned_batches.compare_exchange_strong(none, batch, std::memory_order_release,
+                                                          std::memory_order_relaxed))
+        continue;
+    }
+    *kept_tail = batch;
+    kept_tail = &batch->next;
+  }
+  return kept;
+}
+
+void publish(QuarantineBatch* batch, Heap* publisher) {
   size_t bound = current_bound();
   QuarantineBatch* expired;
   {
@@ -116,7 +151,8 @@ void publish(QuarantineBatch* batch) {
     append_locked(batch);
     expired = take_expired_locked(bound);
   }
-  release_batches(expired);
+  release_batches(hand_back(expired, publisher));
+  if (publisher) release_returned(publisher);
 }
 
 }  // namespace
@@ -147,7 +183,7 @@ void quarantine_put(Heap* heap, uintptr_t block, size_t bytes) {
       }
     }
     if (!held) return g_release(block);  // out of metadata memory: no quarantine for it
-    if (full) publish(full);
+    if (full) publish(full, nullptr);
     return;
   }
   QuarantineBatch* batch = heap->quarantine_batch;
@@ -160,6 +196,7 @@ void quarantine_put(Heap* heap, uintptr_t block, size_t bytes) {
       g_release(block);
       return;
     }
+    batch->owner = heap;
     heap->quarantine_batch = batch;
   }
   batch->blocks[batch->count++] = block;
@@ -167,15 +204,17 @@ void quarantine_put(Heap* heap, uintptr_t block, size_t bytes) {
   if (batch->count == kBatchCapacity || batch->bytes >= g_safety.thread_quarantine_bytes) {
     heap->quarantine_batch = nullptr;
     heap_note_activity(heap, batch->bytes);
-    publish(batch);
+    publish(batch, heap);
   }
 }
 
 void quarantine_flush_heap(Heap* heap) {
   QuarantineBatch* batch = heap->quarantine_batch;
-  if (!batch) return;
-  heap->quarantine_batch = nullptr;
-  publish(batch);
+  if (batch) {
+    heap->quarantine_batch = nullptr;
+    publish(batch, heap);
+  }
+  release_returned(heap);
 }
 
 void quarantine_drain() {
@@ -190,6 +229,24 @@ void quarantine_drain() {
     expired = take_expired_locked(0);
   }
   release_batches(expired);
+  // Whatever was handed back to other threads and not taken yet (the check at exit and
+  // tally_trim want everything verified and released).
+  // Collected under the heap-list lock, released after it (a release may report).
+  QuarantineBatch* returned = nullptr;
+  heap_for_each(
+      [](Heap* heap, void* context) {
+        QuarantineBatch*& list = *static_cast<QuarantineBatch**>(context);
+        QuarantineBatch* batch =
+            heap->returned_batches.exchange(nullptr, std::memory_order_acquire);
+        while (batch) {
+          QuarantineBatch* next = batch->next;
+          batch->next = list;
+          list = batch;
+          batch = next;
+        }
+      },
+      &returned);
+  release_batches(returned);
 }
 
 size_t quarantine_bytes_held() {

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <string.h>
 
+#include <algorithm>
+#include <atomic>
 #include <set>
 #include <thread>
 #include <vector>
@@ -17,14 +19,16 @@ namespace tally {
 namespace {
 
 std::vector<uintptr_t> g_released;
-void record_release(uintptr_t block) { g_released.push_back(block); }
+void record_release(uintptr_t block) {
+  g_released.push_back(block);
+}
 
 class QuarantineTest : public testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(g_safety.quarantine) << "run with TALLY_OPTIONS=mode=safe";
     tally_free(tally_malloc(1));  // this thread gets its heap
-    quarantine_drain();  // whatever the runtime held so far leaves through its own hook
+    quarantine_drain();           // whatever the runtime held so far leaves through its own hook
     saved_ = g_safety;
     saved_release_ = quarantine_release();
     quarantine_set_release(record_release);
@@ -74,6 +78,55 @@ TEST_F(QuarantineTest, ExitingThreadsHandTheirBatchOver) {
   EXPECT_TRUE(g_released.empty());
   quarantine_drain();
   EXPECT_EQ(std::count(g_released.begin(), g_released.end(), 0x4560u), 1);
+}
+
+std::vector<std::thread::id> g_releasers;
+void record_release_and_thread(uintptr_t block) {
+  g_released.push_back(block);
+  g_releasers.push_back(std::this_thread::get_id());
+}
+
+// An expired batch of another live thread goes back to it (its blocks are its own, so
+// releasing them there makes local frees); while it has not taken one back, the next ones
+// are released by whoever expires them.
+TEST_F(QuarantineTest, ExpiredBatchesOfALiveThreadAreReleasedByIt) {
+  g_safety.quarantine_min_bytes = g_safety.quarantine_max_bytes = 1000;
+  g_safety.thread_quarantine_bytes = 100;
+  quarantine_set_release(record_release_and_thread);
+  g_releasers.clear();
+  std::atomic<int> step{0};
+  std::thread::id worker_id;
+  std::thread worker([&] {
+    tally_free(tally_malloc(8));  // the worker gets a heap
+    worker_id = std::this_thread::get_id();
+    for (uintptr_t block = 1; block <= 4; ++block)
+      quarantine_put(t_heap, 0x100000 + block * 16, 50);
+    step.store(1);
+    while (step.load() != 2) std::this_thread::yield();
+    quarantine_flush_heap(t_heap);  // takes back what was handed to it
+    step.store(3);
+  });
+  while (step.load() != 1) std::this_thread::yield();
+  // This thread's frees push the worker's two published batches out of the FIFO.
+  for (uintptr_t block = 1; block <= 60; ++block) quarantine_put(t_heap, 0x200000 + block * 16, 50);
+  size_t worker_blocks_released_here = 0;
+  for (uintptr_t block : g_released) worker_blocks_released_here += block < 0x200000;
+  // The first of its batches was handed back; the second found one still waiting there.
+  EXPECT_EQ(worker_blocks_released_here, 2u);
+  step.store(2);
+  while (step.load() != 3) std::this_thread::yield();
+  worker.join();
+  size_t released_by_worker = 0;
+  for (size_t i = 0; i < g_released.size(); ++i) {
+    if (g_releasers[i] != worker_id) continue;
+    EXPECT_LT(g_released[i], 0x200000u);
+    ++released_by_worker;
+  }
+  EXPECT_EQ(released_by_worker, 2u);
+  quarantine_drain();
+  EXPECT_EQ(std::count_if(g_released.begin(), g_released.end(),
+                          [](uintptr_t block) { return block < 0x200000; }),
+            4);
 }
 
 TEST(QuarantineReuse, FreedBlocksAreNotReusedWhileQuarantined) {

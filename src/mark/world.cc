@@ -51,6 +51,31 @@ int g_thread_count = 0;  // slots the current stop reports
 __thread MemoryRange t_descriptor_range;
 __thread bool t_descriptor_known = false;
 
+}  // namespace
+}  // namespace tally
+
+// The loader's size of a thread's static TLS block (descriptor included), GLIBC_PRIVATE:
+// weak, so that a C library without it leaves the fallback bound.
+extern "C" void _dl_get_tls_static_info(size_t* size, size_t* alignment) __attribute__((weak));
+
+namespace tally {
+namespace {
+
+// The static TLS and the descriptor of the thread whose descriptor is at `self`, within the
+// writable mapping [start, end) that holds it. The kernel merges neighbouring anonymous
+// mappings with the same permissions into one: the main thread's TLS mapping (the
+// loader's) took in a mapping the program made next to it, which was then scanned as a
+// root (its blocks never leaked) and, once unmapped, faulted the marker.
+MemoryRange descriptor_range_within(uintptr_t self, uintptr_t start, uintptr_t end) {
+  size_t static_size = 0, alignment = 0;
+  if (_dl_get_tls_static_info) _dl_get_tls_static_info(&static_size, &alignment);
+  if (static_size == 0 || static_size > (size_t{16} << 20)) static_size = size_t{64} << 10;
+  // Static TLS lies below the descriptor, the descriptor (a few KiB) above it.
+  uintptr_t low = self > static_size + alignment ? self - static_size - alignment : 0;
+  uintptr_t high = self + 2 * kOsPageSize;
+  return MemoryRange{low > start ? low : start, high < end ? high : end};
+}
+
 long futex(std::atomic<int>* word, int op, int value, const timespec* timeout) {
   return syscall(SYS_futex, reinterpret_cast<int*>(word), op, value, timeout, nullptr, 0);
 }
@@ -84,14 +109,25 @@ void describe_ranges(StoppedThread* thread, uintptr_t sp) {
     uintptr_t start = 0, end = 0;
     bool writable = false;
     if (process_find_mapping(self, &start, &end, &writable) && writable) {
-      if (known && start <= low && high <= end)
-        t_descriptor_range = MemoryRange{high, end};  // above the stack in the same mapping
-      else
-        t_descriptor_range = MemoryRange{start, end};
+      if (known && start <= low && high <= end) start = high;  // above the stack
+      t_descriptor_range = descriptor_range_within(self, start, end);
     }
     t_descriptor_known = true;
   }
-  thread->ranges[2] = t_descriptor_range;
+  // Within the mapping as it is now: what merged into it when the range was found may
+  // have been unmapped since (the bound below the descriptor is generous by the
+  // descriptor's size, and may reach past the loader's own mapping).
+  MemoryRange range = t_descriptor_range;
+  uintptr_t start = 0, end = 0;
+  bool writable = false;
+  uintptr_t self = reinterpret_cast<uintptr_t>(pthread_self());
+  if (range.low < range.high && process_find_mapping(self, &start, &end, &writable) && writable) {
+    if (range.low < start) range.low = start;
+    if (range.high > end) range.high = end;
+  } else {
+    range = MemoryRange{0, 0};
+  }
+  thread->ranges[2] = range;
 }
 
 void describe_registers(StoppedThread* thread, const ucontext_t* context) {

@@ -47,10 +47,6 @@ std::atomic<int> g_answered{0};  // as a futex word
 std::atomic<int> g_in_handler{0};
 int g_thread_count = 0;  // slots the current stop reports
 
-// Each thread's static TLS and descriptor, found once (a read of /proc/self/maps).
-__thread MemoryRange t_descriptor_range;
-__thread bool t_descriptor_known = false;
-
 }  // namespace
 }  // namespace tally
 
@@ -101,33 +97,17 @@ void describe_ranges(StoppedThread* thread, uintptr_t sp) {
       thread->ranges[0] = MemoryRange{sp, end};
     if (known) thread->ranges[1] = MemoryRange{low, high};
   }
-  if (!t_descriptor_known) {
-    // The thread pointer is the descriptor; static TLS lies just below it. For threads of
-    // pthread_create both sit at the top of the stack's mapping, above the stack's bounds;
-    // the main thread's are in a mapping the loader made.
-    uintptr_t self = reinterpret_cast<uintptr_t>(pthread_self());
-    uintptr_t start = 0, end = 0;
-    bool writable = false;
-    if (process_find_mapping(self, &start, &end, &writable) && writable) {
-      if (known && start <= low && high <= end) start = high;  // above the stack
-      t_descriptor_range = descriptor_range_within(self, start, end);
-    }
-    t_descriptor_known = true;
-  }
-  // Within the mapping as it is now: what merged into it when the range was found may
-  // have been unmapped since (the bound below the descriptor is generous by the
-  // descriptor's size, and may reach past the loader's own mapping).
-  MemoryRange range = t_descriptor_range;
+  // The thread pointer is the descriptor; static TLS lies just below it. For threads of
+  // pthread_create both sit at the top of the stack's mapping, above the stack's bounds;
+  // the main thread's are in a mapping the loader made. Found at every stop, within the
+  // mapping as it is then: what merged into it may have been unmapped since.
+  uintptr_t self = reinterpret_cast<uintptr_t>(pthread_self());
   uintptr_t start = 0, end = 0;
   bool writable = false;
-  uintptr_t self = reinterpret_cast<uintptr_t>(pthread_self());
-  if (range.low < range.high && process_find_mapping(self, &start, &end, &writable) && writable) {
-    if (range.low < start) range.low = start;
-    if (range.high > end) range.high = end;
-  } else {
-    range = MemoryRange{0, 0};
+  if (process_find_mapping(self, &start, &end, &writable) && writable) {
+    if (known && start <= low && high <= end) start = high;  // above the stack
+    thread->ranges[2] = descriptor_range_within(self, start, end);
   }
-  thread->ranges[2] = range;
 }
 
 void describe_registers(StoppedThread* thread, const ucontext_t* context) {

@@ -6,8 +6,8 @@
 //   4. records its stack, poisons the block and puts it in the quarantine.
 // When the block leaves the quarantine its poison is verified (a changed byte is a write
 // after free) and it is freed for real. Large blocks are made inaccessible instead of
-// poisoned where protect_large asks for it (debug mode); guarded blocks stay inaccessible
-// until their slot is reused.
+// poisoned where protect_large asks for it (debug mode) and the page-protection budget
+// allows it; guarded blocks stay inaccessible until their slot is reused.
 #include "api/checked_allocation.h"
 
 #include <errno.h>
@@ -25,6 +25,7 @@
 #include "safety/fault_handler.h"
 #include "safety/fill_patterns.h"
 #include "safety/guard_pool.h"
+#include "safety/protection_budget.h"
 #include "safety/quarantine.h"
 #include "safety/safety_config.h"
 
@@ -165,7 +166,7 @@ void release_from_quarantine(uintptr_t address) {
   }
   BlockLookup lookup = lookup_block(address);
   if (lookup.where != BlockLookup::kSmall && lookup.where != BlockLookup::kLarge) return;
-  if (g_safety.poison && !(lookup.where == BlockLookup::kLarge && g_safety.protect_large)) {
+  if (g_safety.poison && !(lookup.where == BlockLookup::kLarge && lookup.large->pages_protected)) {
     size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(address),
                                             poisoned_bytes(span_of(lookup)), kPoisonByte);
     if (damaged != SIZE_MAX) {
@@ -174,8 +175,14 @@ void release_from_quarantine(uintptr_t address) {
       report_write_after_free(address + damaged, history);
     }
   }
-  if (lookup.where == BlockLookup::kLarge)
-    return large_leave_quarantine(lookup.large, g_safety.protect_large);
+  if (lookup.where == BlockLookup::kLarge) {
+    if (lookup.large->pages_protected) {
+      uint64_t started = protection_budget_clock();
+      large_unprotect_quarantined(lookup.large);
+      protection_budget_charge(started, 0);  // the refaults were charged at protection
+    }
+    return large_leave_quarantine(lookup.large);
+  }
   really_free_small(lookup.page, lookup.index);
 }
 
@@ -293,6 +300,14 @@ void* reallocate_in_place(const BlockLookup& lookup, size_t size, uintptr_t call
 // them (a string grown by appends to 4 MiB was copied over and over: realloc_growth ran
 // slower than under memcheck). The old range stays behind, empty and inaccessible, as a
 // quarantined husk. nullptr when the kernel refuses: the caller copies.
+// Whether a freed large block may be made inaccessible now: past the budget it is
+// poisoned instead (writes after free are still caught, at release).
+bool protect_large_allowed() {
+  if (protection_budget_allows()) return true;
+  protection_budget_note_refusal();
+  return false;
+}
+
 void* reallocate_large_moving_pages(const BlockLookup& lookup, size_t size, size_t needed,
                                     uintptr_t caller) {
   LargeBlock* large = lookup.large;
@@ -301,7 +316,11 @@ void* reallocate_large_moving_pages(const BlockLookup& lookup, size_t size, size
   check_and_record_free(old_start, lookup.extent.size, span_of(lookup), lookup.record, kCallFree,
                         caller);
   bool not_live;
+  uint64_t started = protection_budget_clock();
   LargeBlock* husk = large_move_leaving_husk(large, needed, &not_live);
+  // The system calls only: the moved pages refault where they are touched, as a copy's
+  // fresh pages would fault.
+  if (husk) protection_budget_charge(started, 0);
   if (!husk) {
     if (not_live)
       report_double_free_after_claim(lookup, old_start, caller);
@@ -446,10 +465,13 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
       // Before the pages become inaccessible.
       check_and_record_free(address, lookup.extent.size, span_of(lookup), lookup.record, call,
                             caller);
-      if (!g_safety.quarantine) return large_leave_quarantine(lookup.large, false);
-      if (g_safety.protect_large)
+      if (!g_safety.quarantine) return large_leave_quarantine(lookup.large);
+      if (g_safety.protect_large && protect_large_allowed()) {
+        uint64_t started = protection_budget_clock();
         large_protect_quarantined(lookup.large);
-      else if (g_safety.poison)
+        // Its pages refault when the block is used again, if they ever are.
+        protection_budget_charge(started, lookup.large->usable_size / kOsPageSize);
+      } else if (g_safety.poison)
         pattern_fill(pointer, poisoned_bytes(lookup.large->usable_size), kPoisonByte);
       quarantine_put(heap, address, lookup.large->usable_size);
       return;
@@ -487,6 +509,8 @@ TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call
   }
   // Move: a stale pointer to the old block then points into quarantine.
   size_t needed = size + (g_safety.guard_all && g_safety.canaries ? 1 : 0);
+  // Not subject to the budget: a copy costs more (the new block's pages fault as they are
+  // filled, and the old ones are poisoned and verified).
   if (lookup.where == BlockLookup::kLarge && needed > kMaxSmallSize && g_safety.protect_large) {
     if (void* moved = reallocate_large_moving_pages(lookup, size, needed, caller)) return moved;
     if (lookup.large->state.load(std::memory_order_acquire) != LargeState::kLive) return nullptr;
@@ -501,8 +525,8 @@ TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call
 void checked_initialize() {
   quarantine_set_release(release_from_quarantine);
   if (g_safety.guard_all || g_safety.sample_rate)
-    guard_pool_initialize(g_safety.guard_pool_slots, g_safety.guard_max_size, g_safety.guard_left,
-                          g_safety.guard_time_percent);
+    guard_pool_initialize(g_safety.guard_pool_slots, g_safety.guard_max_size, g_safety.guard_left);
+  protection_budget_set_time_percent(g_safety.guard_time_percent);
   // Quarantined large blocks are inaccessible too, so the handler is wanted even without a pool.
   if (guard_pool_enabled() || g_safety.quarantine)
     fault_handler_install(report_guard_fault_from_handler);

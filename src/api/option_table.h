@@ -22,7 +22,7 @@ TALLY_OPTION(int, verbosity, "0", "1: print the options in effect at start-up")
 TALLY_OPTION(tristate, quarantine, "auto", "hold freed blocks back (auto: on in safe and debug)")
 TALLY_OPTION(size, quarantine_bytes, "0",
              "bound of the quarantine (0: in safe mode a quarter of the live heap, at least "
-             "4m and at most 256m; in debug mode the live heap, at least 64m and at most "
+             "4m and at most 256m; in debug mode the live heap, at least 20m and at most "
              "256m)")
 TALLY_OPTION(size, thread_quarantine_bytes, "1m",
              "a thread's quarantined bytes that go to the global quarantine together")
@@ -33,8 +33,8 @@ TALLY_OPTION(size, poison_bytes, "0",
              "the whole block in debug mode)")
 TALLY_OPTION(tristate, protect_large, "auto",
              "make freed large blocks inaccessible while quarantined, so any access faults "
-             "(auto: on in debug; off: their first poison_bytes are poisoned like small "
-             "blocks; each protection costs two system calls and refaults every page)")
+             "(auto: on in debug, within guard_time_percent; a block past the budget, or with "
+             "this off, has its first poison_bytes poisoned like small blocks)")
 TALLY_OPTION(tristate, canaries, "auto",
              "fill the slack after each block and verify it at free and realloc (overflow)")
 TALLY_OPTION(tristate, alloc_dealloc_mismatch, "auto",
@@ -52,9 +52,10 @@ TALLY_OPTION(int, guard_rate, "20000",
              "debug mode: guarded allocations per second and thread; past it the others get "
              "canaries and poison only, so busy programs stay fast (0: no limit)")
 TALLY_OPTION(int, guard_time_percent, "10",
-             "guarded allocations pause while the page-protection calls of the whole process "
-             "take more than this share of its time (threads make each other's calls dearer: "
-             "every one interrupts the other processors); 0: no limit")
+             "page protection (guard pages, freed large blocks) pauses while its cost to the "
+             "whole process, the protection calls plus the refaults of the pages they "
+             "change, is above this share of its time; past it blocks get canaries and "
+             "poison only; 0: no limit")
 TALLY_OPTION(int, guard_pool_size, "0",
              "guarded blocks alive at once (0: 256 in safe mode, 4096 in debug mode)")
 TALLY_OPTION(string, guard_side, "right",

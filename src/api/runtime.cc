@@ -89,15 +89,16 @@ void configure_safety() {
                                 : (debug ? 4096 : 256);
   // The quarantine follows the live heap, so that a small program's freed blocks stay in
   // cache and a big one's detection window grows with it: a quarter of it in safe mode; in
-  // debug mode as much as the live heap, at least 64 MiB (three times memcheck's 20 MB
-  // freelist) and at most 256 MiB (AddressSanitizer's). A fixed 256 MiB made every small
-  // program cycle through 256 MiB of cold, refaulted memory: debug mode ran twice as slow
-  // on larson and small_churn as with 64 MiB.
+  // debug mode as much as the live heap, at least 20 MiB (memcheck's freelist: debug mode
+  // is to catch what memcheck catches) and at most 256 MiB (AddressSanitizer's). A fixed
+  // 256 MiB made every small program cycle through 256 MiB of cold, refaulted memory: debug
+  // mode ran twice as slow on larson and small_churn as with 64 MiB, and 64 MiB a quarter
+  // slower than 20 MiB (realloc_growth, which frees a block per realloc, twice as slow).
   config.quarantine_live_divisor = debug ? 1 : 4;
   if (g_options.quarantine_bytes) {
     config.quarantine_min_bytes = config.quarantine_max_bytes = g_options.quarantine_bytes;
   } else if (debug) {
-    config.quarantine_min_bytes = size_t{64} << 20;
+    config.quarantine_min_bytes = size_t{20} << 20;
     config.quarantine_max_bytes = size_t{256} << 20;
   } else {
     config.quarantine_min_bytes = size_t{4} << 20;

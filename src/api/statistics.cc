@@ -14,6 +14,7 @@
 #include "report/stack_depot.h"
 #include "report/stack_recorder.h"
 #include "safety/guard_pool.h"
+#include "safety/protection_budget.h"
 #include "safety/safety_config.h"
 
 namespace tally {
@@ -164,9 +165,19 @@ void statistics_print() {
         .decimal(guards.guarded)
         .text(" allocated, ")
         .decimal(guards.refused_for_time)
-        .text(" refused for time (guard_time_percent), ")
-        .decimal(guards.protect_nanoseconds / 1000000)
-        .text(" ms in mprotect\n");
+        .text(" refused for time (guard_time_percent)\n");
+  }
+  if (guard_pool_enabled() || g_safety.protect_large) {
+    ProtectionBudgetStats budget = protection_budget_stats();
+    out.text("  page protection:   ")
+        .decimal(budget.call_nanoseconds / 1000000)
+        .text(" ms in system calls, ")
+        .decimal(budget.refault_nanoseconds / 1000000)
+        .text(" ms of refaults (estimated at ")
+        .decimal(budget.refault_cost_per_page)
+        .text(" ns a page), ")
+        .decimal(budget.refusals)
+        .text(" protections refused for time\n");
   }
   if (totals.stack_walks + totals.stack_memo_hits) {
     size_t depot_stacks = 0, depot_bytes = 0, depot_dropped = 0;

@@ -300,14 +300,19 @@ void large_protect_quarantined(LargeBlock* block) {
   int saved_errno = errno;
   mprotect(reinterpret_cast<void*>(block->base), block->usable_size, PROT_NONE);
   errno = saved_errno;
+  block->pages_protected = true;
 }
 
-void large_leave_quarantine(LargeBlock* block, bool was_protected) {
-  if (was_protected) {
-    int saved_errno = errno;
-    mprotect(reinterpret_cast<void*>(block->base), block->usable_size, PROT_READ | PROT_WRITE);
-    errno = saved_errno;
-  }
+void large_unprotect_quarantined(LargeBlock* block) {
+  if (!block->pages_protected) return;
+  int saved_errno = errno;
+  mprotect(reinterpret_cast<void*>(block->base), block->usable_size, PROT_READ | PROT_WRITE);
+  errno = saved_errno;
+  block->pages_protected = false;
+}
+
+void large_leave_quarantine(LargeBlock* block) {
+  large_unprotect_quarantined(block);
   g_quarantined_bytes.fetch_sub(block->usable_size, std::memory_order_relaxed);
   {
     LockGuard guard(g_lock);
@@ -361,6 +366,7 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
   husk->record = block->record;
   husk->requested_size = block->requested_size;
   husk->mark_flags.store(0, std::memory_order_relaxed);
+  husk->pages_protected = true;
   husk->state.store(LargeState::kQuarantined, std::memory_order_release);
   g_quarantined_bytes.fetch_add(moved, std::memory_order_relaxed);
   {

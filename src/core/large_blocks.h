@@ -25,6 +25,7 @@ struct LargeBlock {
   size_t committed_size;  // bytes from base that may be backed by pages (stale contents)
   std::atomic<LargeState> state;
   uint32_t cached_at;     // monotonic_milliseconds() when it entered the cache
+  bool pages_protected;   // quarantined with its pages inaccessible (else poisoned)
   BlockRecord record;     // checked modes (its size field is too narrow for large blocks:
   size_t requested_size;  // this is the requested size)
   // The marker's bits (mark/): kMarkedFlag ... kNoScanFlag, cleared when the block is
@@ -48,10 +49,12 @@ FreeOutcome large_free(LargeBlock* block, uintptr_t address);
 void* large_reallocate(LargeBlock* block, size_t new_size);
 void large_trim_cache();
 // Checked modes: a quarantined block's pages may be made inaccessible (any access faults),
-// still committed; release makes them accessible again (`was_protected`) and frees the block.
+// still committed (pages_protected); unprotecting makes them accessible again, and release
+// frees the block (unprotecting it first if that was not done).
 bool large_enter_quarantine(LargeBlock* block);  // claims it; false if it was not live
 void large_protect_quarantined(LargeBlock* block);
-void large_leave_quarantine(LargeBlock* block, bool was_protected);
+void large_unprotect_quarantined(LargeBlock* block);
+void large_leave_quarantine(LargeBlock* block);
 // Checked modes' moving realloc without the copy: claims the live `block` (true in
 // *not_live if it was not: a double free), moves its pages to a new reservation of at
 // least `new_size` bytes and returns the husk, a new descriptor of its old address range

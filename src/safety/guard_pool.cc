@@ -4,13 +4,12 @@
 // protections with mprotect, so they take a lock; the pool serves sampled allocations
 // (safe mode) and small ones (debug mode), not the fast path.
 //
-// The time those calls take is budgeted for the whole process: a token bucket of
-// nanoseconds, filled at guard_time_percent of the time that passes (at most kBudgetCap
-// banked), spent by the measured cost of every protection change. An empty bucket makes
-// allocation refuse (the caller gives an unguarded block, with canaries and poison). One
-// thread's mprotect costs a microsecond or two; with two threads on two processors it
-// costs ten times that (the kernel's map lock, and a TLB flush that interrupts the other
-// processor), and debug mode ran 10-40 times slower with two threads than with one.
+// Every protection change is paid from the process's page-protection budget
+// (protection_budget.h); when it is empty, allocation refuses and the caller gives an
+// unguarded block, with canaries and poison. With two threads on two processors an
+// mprotect costs ten times what it costs one thread (the kernel's map lock, and a TLB flush
+// that interrupts the other processor), and before the budget debug mode ran 10-40 times
+// slower with two threads than with one.
 #include "safety/guard_pool.h"
 
 #include <errno.h>
@@ -20,6 +19,7 @@
 #include "core/registry.h"
 #include "os/memory.h"
 #include "os/process.h"
+#include "safety/protection_budget.h"
 
 namespace tally {
 namespace {
@@ -27,15 +27,10 @@ namespace {
 constexpr uint32_t kNone = UINT32_MAX;
 
 SpinLock g_lock;
-uint32_t g_time_percent = 0;
-constexpr int64_t kBudgetCap = 20 * 1000 * 1000;  // 20 ms of protection calls banked at most
-std::atomic<int64_t> g_budget{kBudgetCap};        // nanoseconds; frees may take it below zero
-uint64_t g_budget_filled_at = 0;                  // under g_lock
-uint64_t g_guarded = 0;                           // under g_lock
-uint64_t g_refused_for_time = 0;                  // under g_lock
-std::atomic<uint64_t> g_protect_nanoseconds{0};
-uintptr_t g_start = 0;  // first guard page
-size_t g_stride = 0;    // data pages plus one guard page
+uint64_t g_guarded = 0;           // under g_lock
+uint64_t g_refused_for_time = 0;  // under g_lock
+uintptr_t g_start = 0;            // first guard page
+size_t g_stride = 0;              // data pages plus one guard page
 size_t g_data_size = 0;
 size_t g_slot_count = 0;
 bool g_left = false;
@@ -59,38 +54,17 @@ void set_protection(uintptr_t start, size_t length, int protection) {
   errno = saved_errno;
 }
 
-// set_protection, its cost charged to the budget.
-void set_protection_charged(uintptr_t start, size_t length, int protection) {
-  if (g_time_percent == 0) return set_protection(start, length, protection);
-  uint64_t started = monotonic_nanoseconds();
+// set_protection, its cost charged to the budget with the refaults of `pages_touched`.
+void set_protection_charged(uintptr_t start, size_t length, int protection, size_t pages_touched) {
+  uint64_t started = protection_budget_clock();
   set_protection(start, length, protection);
-  uint64_t cost = monotonic_nanoseconds() - started;
-  g_budget.fetch_sub(static_cast<int64_t>(cost), std::memory_order_relaxed);
-  g_protect_nanoseconds.fetch_add(cost, std::memory_order_relaxed);
-}
-
-// Under g_lock: fills the bucket for the time passed; false when it is empty.
-bool budget_allows_locked() {
-  if (g_time_percent == 0) return true;
-  uint64_t now = monotonic_nanoseconds();
-  uint64_t passed = now - g_budget_filled_at;
-  g_budget_filled_at = now;
-  int64_t earned = static_cast<int64_t>(passed / 100 * g_time_percent);
-  int64_t budget = g_budget.load(std::memory_order_relaxed);
-  int64_t filled;
-  do {
-    filled = budget + earned < kBudgetCap ? budget + earned : kBudgetCap;
-  } while (!g_budget.compare_exchange_weak(budget, filled, std::memory_order_relaxed));
-  return filled > 0;
+  protection_budget_charge(started, pages_touched);
 }
 
 }  // namespace
 
-bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_left,
-                           uint32_t time_percent) {
+bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_left) {
   if (slot_count == 0 || max_block_size == 0) return false;
-  g_time_percent = time_percent;
-  g_budget_filled_at = monotonic_nanoseconds();
   g_data_size = round_up(max_block_size, kOsPageSize);
   g_stride = g_data_size + kOsPageSize;
   size_t total = kOsPageSize + slot_count * g_stride;
@@ -127,8 +101,9 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
   size_t index;
   {
     LockGuard guard(g_lock);
-    if (!budget_allows_locked()) {
+    if (!protection_budget_allows()) {
       ++g_refused_for_time;
+      protection_budget_note_refusal();
       return nullptr;
     }
     if (g_next_unused < g_slot_count) {
@@ -149,7 +124,9 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
   // that rounding leaves are covered by a canary), or against the left one.
   uintptr_t block = g_left ? data : (data + g_data_size - size) & ~(alignment - 1);
   // The whole slot, so the protection change never splits its mapping.
-  set_protection_charged(data, g_data_size, PROT_READ | PROT_WRITE);
+  size_t pages_touched =
+      (block + size - (block & ~(kOsPageSize - 1)) + kOsPageSize - 1) / kOsPageSize;
+  set_protection_charged(data, g_data_size, PROT_READ | PROT_WRITE, pages_touched);
   slot.block = block;
   slot.record = record;
   slot.mark_flags.store(0, std::memory_order_relaxed);
@@ -187,7 +164,7 @@ FreeOutcome guard_pool_free(GuardSlot* slot) {
   uintptr_t data = data_start(index);
   // The pages stay committed but inaccessible: the pool bounds what that holds (mostly one
   // page per slot), and reuse then costs one mprotect instead of a page fault as well.
-  set_protection_charged(data, g_data_size, PROT_NONE);
+  set_protection_charged(data, g_data_size, PROT_NONE, 0);  // refaults charged at reuse
   LockGuard guard(g_lock);
   --g_live;
   slot->next_freed = kNone;
@@ -205,15 +182,7 @@ size_t guard_pool_live_slots() {
 
 GuardPoolStats guard_pool_stats() {
   LockGuard guard(g_lock);
-  return GuardPoolStats{g_guarded, g_refused_for_time,
-                        g_protect_nanoseconds.load(std::memory_order_relaxed)};
-}
-
-void guard_pool_set_time_percent(uint32_t percent) {
-  LockGuard guard(g_lock);
-  g_time_percent = percent;
-  g_budget_filled_at = monotonic_nanoseconds();
-  g_budget.store(kBudgetCap, std::memory_order_relaxed);
+  return GuardPoolStats{g_guarded, g_refused_for_time};
 }
 
 void guard_pool_for_each_live(void (*visit)(GuardSlot* slot, void* context), void* context) {

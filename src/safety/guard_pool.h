@@ -28,9 +28,8 @@ struct GuardSlot {
 };
 
 // Reserves the pool; false if the kernel refuses (then nothing is guarded).
-// `time_percent`: the share of the process's time the protection calls may take (0: any).
-bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_left,
-                           uint32_t time_percent);
+// Allocations are paid from the page-protection budget (protection_budget.h).
+bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_left);
 extern bool g_guard_pool_enabled;
 inline bool guard_pool_enabled() {
   return g_guard_pool_enabled;
@@ -52,13 +51,10 @@ FreeOutcome guard_pool_free(GuardSlot* slot);
 size_t guard_pool_live_slots();
 
 struct GuardPoolStats {
-  uint64_t guarded;                // allocations that got a slot
-  uint64_t refused_for_time;       // allocations the time budget turned away
-  uint64_t protect_nanoseconds;    // spent in mprotect, measured when the budget is on
+  uint64_t guarded;           // allocations that got a slot
+  uint64_t refused_for_time;  // allocations the time budget turned away
 };
 GuardPoolStats guard_pool_stats();
-// Changes guard_time_percent after start-up (tests).
-void guard_pool_set_time_percent(uint32_t percent);
 // Every slot that holds a live block (the marker, with the world stopped).
 void guard_pool_for_each_live(void (*visit)(GuardSlot* slot, void* context), void* context);
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <string.h>
 #include <time.h>
 
 #include <atomic>
@@ -13,6 +14,9 @@
 #include <vector>
 
 #include "core/registry.h"
+#include "os/process.h"
+#include "safety/fill_patterns.h"
+#include "safety/protection_budget.h"
 #include "safety/safety_config.h"
 #include "tally.h"
 
@@ -67,8 +71,8 @@ TEST(GuardPool, FreedBlocksFaultOnAccess) {
 // Time budget off for the tests that count guarded blocks: under a loaded machine the
 // budget could turn some away.
 struct NoTimeBudget {
-  NoTimeBudget() { guard_pool_set_time_percent(0); }
-  ~NoTimeBudget() { guard_pool_set_time_percent(g_safety.guard_time_percent); }
+  NoTimeBudget() { protection_budget_set_time_percent(0); }
+  ~NoTimeBudget() { protection_budget_set_time_percent(g_safety.guard_time_percent); }
 };
 
 TEST(GuardPool, SlotsAreReusedOldestFirstAndBounded) {
@@ -119,8 +123,9 @@ uint64_t MonotonicNanoseconds() {
 // time in mprotect near that share (plus the 20 ms the bucket starts with), and still guard
 // some blocks.
 TEST(GuardPool, ProtectionTimeIsBudgeted) {
-  guard_pool_set_time_percent(1);
+  protection_budget_set_time_percent(1);
   GuardPoolStats before = guard_pool_stats();
+  ProtectionBudgetStats budget_before = protection_budget_stats();
   uint64_t started = MonotonicNanoseconds();
   std::atomic<bool> stop{false};
   auto churn = [&] {
@@ -138,14 +143,47 @@ TEST(GuardPool, ProtectionTimeIsBudgeted) {
   second.join();
   uint64_t elapsed = MonotonicNanoseconds() - started;
   GuardPoolStats after = guard_pool_stats();
-  guard_pool_set_time_percent(g_safety.guard_time_percent);
-  uint64_t spent = after.protect_nanoseconds - before.protect_nanoseconds;
+  ProtectionBudgetStats budget_after = protection_budget_stats();
+  protection_budget_set_time_percent(g_safety.guard_time_percent);
+  // The calls as measured plus the refaults as estimated: what the budget bounds.
+  uint64_t spent = budget_after.call_nanoseconds + budget_after.refault_nanoseconds -
+                   budget_before.call_nanoseconds - budget_before.refault_nanoseconds;
   EXPECT_GT(after.guarded, before.guarded);
   EXPECT_GT(after.refused_for_time, before.refused_for_time);
   // 1% of the time, the 20 ms banked at the start, and the frees of blocks guarded before
   // the bucket ran dry (charged after the fact): well under 10%.
   EXPECT_LT(spent, elapsed / 100 + 20000000 + elapsed / 20)
-      << spent / 1000000 << " ms in mprotect over " << elapsed / 1000000 << " ms";
+      << spent / 1000000 << " ms of protection work over " << elapsed / 1000000 << " ms";
+}
+
+// The budget covers freed large blocks too: within it their pages become inaccessible;
+// once it is spent they are poisoned instead (a write after free is still caught when
+// they leave the quarantine), and guarded allocations are refused.
+TEST(ProtectionBudget, PastItLargeBlocksArePoisonedAndSmallOnesUnguarded) {
+  ASSERT_TRUE(g_safety.protect_large) << "run with TALLY_OPTIONS=mode=debug";
+  protection_budget_set_time_percent(10);  // a full bucket
+  const size_t size = 1 << 20;
+  char* protected_block = static_cast<char*>(tally_malloc(size));
+  ASSERT_NE(protected_block, nullptr);
+  memset(protected_block, 1, size);
+  tally_free(protected_block);
+  EXPECT_TRUE(read_faults(protected_block + size / 2));
+  EXPECT_GT(protection_budget_stats().refault_cost_per_page, 0u);
+
+  // A second's worth of protection work, charged at once, empties the bucket.
+  ProtectionBudgetStats before = protection_budget_stats();
+  protection_budget_charge(monotonic_nanoseconds() - 1000000000ull, 0);
+  char* poisoned_block = static_cast<char*>(tally_malloc(size));
+  ASSERT_NE(poisoned_block, nullptr);
+  memset(poisoned_block, 1, size);
+  tally_free(poisoned_block);
+  EXPECT_FALSE(read_faults(poisoned_block + size / 2));
+  EXPECT_EQ(static_cast<unsigned char>(poisoned_block[size / 2]), kPoisonByte);
+  void* unguarded = tally_malloc(32);
+  EXPECT_NE(registry_lookup(reinterpret_cast<uintptr_t>(unguarded)), kRegistryGuarded);
+  tally_free(unguarded);
+  EXPECT_GE(protection_budget_stats().refusals, before.refusals + 2);
+  protection_budget_set_time_percent(g_safety.guard_time_percent);
 }
 
 }  // namespace

@@ -134,7 +134,9 @@ TEST(LargeBlocks, MovingLeavesAnInaccessibleQuarantinedHuskBehind) {
   EXPECT_EQ(large_move_leaving_husk(husk, size, &not_live), nullptr);
   EXPECT_TRUE(not_live);
   // The husk leaves the quarantine into the cache, and serves the next request.
-  large_leave_quarantine(husk, true);
+  EXPECT_TRUE(husk->pages_protected);
+  large_leave_quarantine(husk);
+  EXPECT_FALSE(husk->pages_protected);
   EXPECT_EQ(husk->state.load(), LargeState::kCached);
   EXPECT_EQ(large_free(descriptor, descriptor->base), FreeOutcome::kFreed);
 }

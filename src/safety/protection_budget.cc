@@ -1,0 +1,122 @@
+// The page-protection budget (protection_budget.h). The bucket may go below zero: a
+// protection that was allowed charges what it cost even when that overdraws, and the
+// overdraft is paid back by the time that must pass before the next one is allowed.
+#include "safety/protection_budget.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#include <atomic>
+
+#include "core/config.h"
+#include "os/memory.h"
+#include "os/process.h"
+
+namespace tally {
+namespace {
+
+constexpr int64_t kBudgetCap = 20 * 1000 * 1000;  // 20 ms of protection work banked at most
+// Until the measurement is done (and if it fails): a bare-metal figure.
+constexpr uint64_t kDefaultRefaultNanoseconds = 200;
+constexpr size_t kProbePages = 8;
+
+std::atomic<uint32_t> g_time_percent{0};
+std::atomic<int64_t> g_budget{kBudgetCap};  // nanoseconds
+std::atomic<uint64_t> g_filled_at{0};
+std::atomic<uint64_t> g_call_nanoseconds{0};
+std::atomic<uint64_t> g_refault_nanoseconds{0};
+std::atomic<uint64_t> g_refusals{0};
+
+enum : int { kUnmeasured, kMeasuring, kMeasured };
+std::atomic<int> g_probe_state{kUnmeasured};
+std::atomic<uint64_t> g_refault_cost{0};  // per page; 0 until measured
+
+// Times the first write to pages whose protection was just taken away and given back:
+// the refault every protected page pays when it is used again. The best of three rounds,
+// so a preemption does not inflate it.
+TALLY_COLD uint64_t measure_refault_cost() {
+  size_t size = kProbePages * kOsPageSize;
+  void* probe = os_map(size);
+  if (!probe) return kDefaultRefaultNanoseconds;
+  volatile char* bytes = static_cast<volatile char*>(probe);
+  for (size_t page = 0; page < kProbePages; ++page) bytes[page * kOsPageSize] = 1;
+  uint64_t best = UINT64_MAX;
+  int saved_errno = errno;
+  for (int round = 0; round < 3; ++round) {
+    if (mprotect(probe, size, PROT_NONE) != 0 || mprotect(probe, size, PROT_READ | PROT_WRITE) != 0)
+      break;
+    uint64_t started = monotonic_nanoseconds();
+    for (size_t page = 0; page < kProbePages; ++page) bytes[page * kOsPageSize] = 2;
+    uint64_t took = monotonic_nanoseconds() - started;
+    if (took < best) best = took;
+  }
+  errno = saved_errno;
+  os_unmap(probe, size);
+  return best == UINT64_MAX ? kDefaultRefaultNanoseconds : best / kProbePages + 1;
+}
+
+uint64_t refault_cost_per_page() {
+  uint64_t cost = g_refault_cost.load(std::memory_order_relaxed);
+  if (TALLY_LIKELY(cost)) return cost;
+  int expected = kUnmeasured;
+  if (g_probe_state.compare_exchange_strong(expected, kMeasuring, std::memory_order_acq_rel)) {
+    cost = measure_refault_cost();
+    g_refault_cost.store(cost, std::memory_order_relaxed);
+    g_probe_state.store(kMeasured, std::memory_order_release);
+    return cost;
+  }
+  return kDefaultRefaultNanoseconds;  // another thread is measuring
+}
+
+}  // namespace
+
+void protection_budget_set_time_percent(uint32_t percent) {
+  g_time_percent.store(percent, std::memory_order_relaxed);
+  g_filled_at.store(monotonic_nanoseconds(), std::memory_order_relaxed);
+  g_budget.store(kBudgetCap, std::memory_order_relaxed);
+}
+
+bool protection_budget_allows() {
+  uint32_t percent = g_time_percent.load(std::memory_order_relaxed);
+  if (percent == 0) return true;
+  refault_cost_per_page();  // measured before the first protection, not during one
+  uint64_t now = monotonic_nanoseconds();
+  uint64_t last = g_filled_at.load(std::memory_order_relaxed);
+  // One thread claims each interval of time passed, so no interval is earned twice.
+  if (now > last && g_filled_at.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    int64_t earned = static_cast<int64_t>((now - last) / 100 * percent);
+    int64_t budget = g_budget.load(std::memory_order_relaxed);
+    int64_t filled;
+    do {
+      filled = budget + earned < kBudgetCap ? budget + earned : kBudgetCap;
+    } while (!g_budget.compare_exchange_weak(budget, filled, std::memory_order_relaxed));
+    return filled > 0;
+  }
+  return g_budget.load(std::memory_order_relaxed) > 0;
+}
+
+uint64_t protection_budget_clock() {
+  return g_time_percent.load(std::memory_order_relaxed) ? monotonic_nanoseconds() : 0;
+}
+
+void protection_budget_charge(uint64_t started, size_t pages_refaulted) {
+  if (started == 0) return;
+  uint64_t call = monotonic_nanoseconds() - started;
+  uint64_t refault = pages_refaulted * refault_cost_per_page();
+  g_budget.fetch_sub(static_cast<int64_t>(call + refault), std::memory_order_relaxed);
+  g_call_nanoseconds.fetch_add(call, std::memory_order_relaxed);
+  g_refault_nanoseconds.fetch_add(refault, std::memory_order_relaxed);
+}
+
+void protection_budget_note_refusal() {
+  g_refusals.fetch_add(1, std::memory_order_relaxed);
+}
+
+ProtectionBudgetStats protection_budget_stats() {
+  return ProtectionBudgetStats{g_call_nanoseconds.load(std::memory_order_relaxed),
+                               g_refault_nanoseconds.load(std::memory_order_relaxed),
+                               g_refault_cost.load(std::memory_order_relaxed),
+                               g_refusals.load(std::memory_order_relaxed)};
+}
+
+}  // namespace tally

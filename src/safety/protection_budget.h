@@ -1,0 +1,41 @@
+// The page-protection budget. Safe and debug modes make memory inaccessible with mprotect
+// (guard pages, quarantined large blocks), and what that costs is more than the system
+// call: every page whose protection changed faults again at its next access, and with
+// several processors each change interrupts the others to flush their TLBs. Under a
+// hypervisor's shadow page tables that refault costs about 5 microseconds a page (measured
+// on our CI machines: 150 times the cost of writing the page), on bare metal a tenth of a
+// microsecond.
+//
+// One process-wide token bucket of nanoseconds is filled at guard_time_percent of the
+// time that passes and spent by the measured time of every protection call plus an
+// estimate of the refaults it causes (pages × a per-page cost measured once, the first
+// time a protection is asked for). An empty bucket refuses: the caller falls back to
+// canaries and poison, so a busy program slows by a bounded share instead of tenfold.
+// Lock-free: any thread may ask and charge.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace tally {
+
+// 0: no limit (nothing is timed).
+void protection_budget_set_time_percent(uint32_t percent);
+// True while the bucket holds time; fills it for the time passed since the last call.
+bool protection_budget_allows();
+// A timestamp for protection_budget_charge, 0 when there is no limit.
+uint64_t protection_budget_clock();
+// Charges the time since `started` plus `pages_refaulted` refaults.
+void protection_budget_charge(uint64_t started, size_t pages_refaulted);
+// Counts a protection the budget refused (statistics only).
+void protection_budget_note_refusal();
+
+struct ProtectionBudgetStats {
+  uint64_t call_nanoseconds;       // measured in mprotect/mremap calls
+  uint64_t refault_nanoseconds;    // estimated refaults charged
+  uint64_t refault_cost_per_page;  // the measured estimate (0 until measured)
+  uint64_t refusals;               // protections turned away
+};
+ProtectionBudgetStats protection_budget_stats();
+
+}  // namespace tally

@@ -7,6 +7,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <set>
+#include <vector>
+
 #include "core/registry.h"
 #include "tally.h"
 
@@ -54,6 +57,32 @@ TEST(LargeBlocks, CachedMappingsAreReusedAndZeroedWhenAskedTo) {
   void* third = large_allocate(2 << 20, 0, false);
   for (size_t i = 0; i < (2u << 20); i += 512) ASSERT_EQ(static_cast<unsigned char*>(third)[i], 0);
   large_free(descriptor_of(third), reinterpret_cast<uintptr_t>(third));
+}
+
+// A program that frees its whole working set of large blocks and builds it again (a thread
+// ending, the next one starting) finds every mapping in the cache: with room for only 64,
+// mstress with two threads faulted in twice the pages mimalloc did and ran 1.7x its time.
+TEST(LargeBlocks, AWorkingSetOfHundredsOfBlocksComesBackFromTheCache) {
+  constexpr size_t kBlocks = 200, kSize = 300 * 1024;
+  std::vector<void*> blocks;
+  for (size_t i = 0; i < kBlocks; ++i) blocks.push_back(large_allocate(kSize, 0, false));
+  // One page each is enough to tell, and quick: cached pages are given back after 500 ms.
+  for (void* block : blocks) {
+    static_cast<char*>(block)[0] = 1;
+    large_free(descriptor_of(block), reinterpret_cast<uintptr_t>(block));
+  }
+  // A mapping from the cache still has its pages; a fresh one (even at a recycled address)
+  // has none until they are touched.
+  size_t with_pages = 0;
+  blocks.clear();
+  for (size_t i = 0; i < kBlocks; ++i) {
+    blocks.push_back(large_allocate(kSize, 0, false));
+    unsigned char residency = 0;
+    ASSERT_EQ(mincore(blocks.back(), 4096, &residency), 0);
+    with_pages += residency & 1;
+  }
+  EXPECT_EQ(with_pages, kBlocks);
+  for (void* block : blocks) large_free(descriptor_of(block), reinterpret_cast<uintptr_t>(block));
 }
 
 TEST(LargeBlocks, CallocOfAReusedDirtyMappingIsZero) {

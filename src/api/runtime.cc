@@ -185,6 +185,7 @@ void runtime_ensure_initialized() {
   }
   options_parse(environment_get("TALLY_OPTIONS"));
   output_set_log_path(g_options.log_path);
+  if (runtime_leak_check_at_exit()) output_keep_stderr_copy();
   report_set_policy(ReportPolicy{g_options.halt_on_error, g_options.exitcode});
   g_report_late_double_free = late_double_free;
   configure_safety();

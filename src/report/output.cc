@@ -2,6 +2,7 @@
 // sanitizers do, so each process of a forking program gets a file of its own.
 #include "report/output.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -38,10 +39,27 @@ int log_fd(LogFile& log) {
   return fd;
 }
 
+// A copy of the program's stderr, kept when a report is due at exit (the leak check).
+// Programs built with gnulib (tar, sort, the coreutils) close stderr in an exit handler,
+// which runs before tally's check: their leak reports were lost while the exit status said
+// 23. Like valgrind's own log descriptor, the copy is a high, close-on-exec descriptor;
+// it is written to only while descriptor 2 is closed, so a program that redirects its
+// stderr still gets the reports where it sent them.
+constexpr int kStderrCopyLowest = 200;
+int g_stderr_copy = -1;
+
+int stderr_fd() {
+  if (g_stderr_copy < 0) return STDERR_FILENO;
+  int saved_errno = errno;
+  bool closed = fcntl(STDERR_FILENO, F_GETFD) < 0;
+  errno = saved_errno;
+  return closed ? g_stderr_copy : STDERR_FILENO;
+}
+
 int sink_fd() {
-  if (g_log_path[0] == '\0') return STDERR_FILENO;
+  if (g_log_path[0] == '\0') return stderr_fd();
   int fd = log_fd(g_text_log);
-  return fd < 0 ? STDERR_FILENO : fd;
+  return fd < 0 ? stderr_fd() : fd;
 }
 
 }  // namespace
@@ -119,6 +137,13 @@ void output_set_log_path(const char* log_path) {
   if (length >= sizeof g_log_path) length = sizeof g_log_path - 1;
   memcpy(g_log_path, log_path, length);
   g_log_path[length] = '\0';
+}
+
+void output_keep_stderr_copy() {
+  if (g_stderr_copy >= 0) return;
+  int saved_errno = errno;
+  g_stderr_copy = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, kStderrCopyLowest);
+  errno = saved_errno;
 }
 
 void output_write(const char* data, size_t length) {

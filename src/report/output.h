@@ -30,6 +30,9 @@ class Formatter {
 
 // Configures the sink from the log_path option (called once options are parsed).
 void output_set_log_path(const char* log_path);
+// Keeps a copy of stderr for reports written after the program closed it (its exit
+// handlers may, before the leak check at exit runs).
+void output_keep_stderr_copy();
 // Writes to the sink. After a fork, a log file is reopened under the child's pid.
 void output_write(const char* data, size_t length);
 // Writes one JSON line to log_path.PID.json; nothing when log_path is not set.

@@ -22,6 +22,8 @@ and replaces the unqualified value (for LEAK-EXPECT: the whole list) in them.
       else 0)
   LEAK-EXPECT-REGEX: <regex>      must match the report text               (repeatable)
   LEAK-EXPECT-NO-REGEX: <regex>   must not match the report text or stderr (repeatable)
+  LEAK-REPORT-TO: stderr          no log_path: the report is read from the program's stderr
+      (and there is no JSON to check)
 
 Every run must also: print 'TALLY-LEAK-TEST: OK' on stdout and no 'TALLY-LEAK-TEST: FAIL'
 line (the programs check what tally_check_leaks returns); write no heap-bug report; have a
@@ -51,7 +53,7 @@ SUMMARY_RE = re.compile(r"^SUMMARY: tally: (?P<bytes>\d+) byte\(s\) leaked in "
 FRAME_RE = re.compile(r"^    #\d+ 0x[0-9a-f]+ (?:in (?P<function>.+?)(?: \S+:\d+(?::\d+)?| \(.*\))?)?"
                       r"(?: \(.*\))?$")
 REPEATABLE = {"LEAK-EXPECT", "LEAK-EXPECT-REGEX", "LEAK-EXPECT-NO-REGEX"}
-SINGLE = {"LEAK-MODES", "LEAK-OPTIONS", "LEAK-EXPECT-STATUS"}
+SINGLE = {"LEAK-MODES", "LEAK-OPTIONS", "LEAK-EXPECT-STATUS", "LEAK-REPORT-TO"}
 
 
 class HeaderError(Exception):
@@ -188,7 +190,9 @@ def run(args):
     options = (values(entries, "LEAK-OPTIONS", mode) or [""])[0].replace("{source_dir}", source_dir)
     with tempfile.TemporaryDirectory(prefix="tally-leak-") as scratch:
         report_prefix = os.path.join(scratch, "report")
-        tally_options = f"mode={mode}:log_path={report_prefix}" + (f":{options}" if options else "")
+        to_stderr = (values(entries, "LEAK-REPORT-TO", mode) or ["log"])[0] == "stderr"
+        tally_options = (f"mode={mode}" + ("" if to_stderr else f":log_path={report_prefix}") +
+                         (f":{options}" if options else ""))
         environment = dict(os.environ, LD_PRELOAD=args.library, TALLY_OPTIONS=tally_options,
                            LEAK_TEST_DIR=scratch)
         try:
@@ -200,6 +204,8 @@ def run(args):
         text_paths = sorted(p for p in glob.glob(report_prefix + ".*") if not p.endswith(".json"))
         json_paths = sorted(glob.glob(report_prefix + ".*.json"))
         report = "".join(open(p, encoding="utf-8", errors="replace").read() for p in text_paths)
+        if to_stderr:
+            report = completed.stderr
         json_records = []
         for path in json_paths:
             with open(path, encoding="utf-8") as lines:
@@ -228,7 +234,8 @@ def run(args):
             problems.append(f"SUMMARY lines {summaries} do not add up to the groups {total}")
     elif summaries:
         problems.append(f"SUMMARY without any group: {summaries}")
-    problems += check_json(json_records, groups, summaries)
+    if not to_stderr:
+        problems += check_json(json_records, groups, summaries)
     for pattern in values(entries, "LEAK-EXPECT-REGEX", mode):
         if not re.search(pattern, report, re.MULTILINE):
             problems.append(f"report does not match {pattern!r}")

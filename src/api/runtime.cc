@@ -185,7 +185,8 @@ void runtime_ensure_initialized() {
   }
   options_parse(environment_get("TALLY_OPTIONS"));
   output_set_log_path(g_options.log_path);
-  if (runtime_leak_check_at_exit()) output_keep_stderr_copy();
+  // Output due at exit outlives a program that closes stderr in its exit handlers.
+  if (runtime_leak_check_at_exit() || g_options.stats) output_keep_stderr_copy();
   report_set_policy(ReportPolicy{g_options.halt_on_error, g_options.exitcode});
   g_report_late_double_free = late_double_free;
   configure_safety();

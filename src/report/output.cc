@@ -39,7 +39,7 @@ int log_fd(LogFile& log) {
   return fd;
 }
 
-// A copy of the program's stderr, kept when a report is due at exit (the leak check).
+// A copy of the program's stderr, kept when output is due at exit (the leak check, stats).
 // Programs built with gnulib (tar, sort, the coreutils) close stderr in an exit handler,
 // which runs before tally's check: their leak reports were lost while the exit status said
 // 23. Like valgrind's own log descriptor, the copy is a high, close-on-exec descriptor;

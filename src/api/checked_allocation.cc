@@ -124,14 +124,25 @@ size_t span_of(const BlockLookup& lookup) {
   }
 }
 
-void really_free_small(Page* page, uint32_t index) {
+// A block being handed out must not carry a claim, or its next free would look double.
+// A release drops its claims before this thread allocates again, but one can be left
+// behind by a release cut short: a fork while another thread released a batch leaves the
+// child that batch's claims. Checked here, so that such a block is only ever stale.
+TALLY_INLINE void drop_stale_claim(Page* page, uint32_t index) {
+  std::atomic<uint64_t>& claims = page->quarantine_bits[index >> 6];
+  uint64_t bit = uint64_t{1} << (index & 63);
+  if (TALLY_UNLIKELY(claims.load(std::memory_order_relaxed) & bit))
+    claims.fetch_and(~bit, std::memory_order_seq_cst);
+}
+
+void really_free_small(Page* page, uint32_t index, ClaimDrops& drops) {
   uint32_t word = index >> 6;
   uint64_t bit = uint64_t{1} << (index & 63);
   Heap* heap = t_heap;
   if (heap && page->heap == heap) {
     // The quarantine bit is our claim: set the free bit, then drop the claim. A free racing
     // this release sees the free bit (or the claim) and is reported as a double free.
-    return heap_free_local_claimed(heap, page, index);
+    return heap_free_local_claimed(heap, page, index, drops);
   }
   // Out of quarantine first: a free racing this release then sees a live block and is
   // caught by the bitmaps as a double free, never frees the block twice. Between the two
@@ -141,13 +152,23 @@ void really_free_small(Page* page, uint32_t index) {
   page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
   FreeOutcome outcome = heap_free_remote(page, index);
   TALLY_HOLD_POINTER(block);
-  if (outcome != FreeOutcome::kFreed)
+  if (outcome != FreeOutcome::kFreed) {
+    drops.drop_all();  // the report may allocate
     report_double_free(block, BlockExtent{block, page->block_size}, 0);
+  }
 }
 
-// The quarantine's release hook: verify the poison, then free for real.
-void release_from_quarantine(uintptr_t address) {
-  if (registry_lookup(address) == kRegistrySegment) {
+TALLY_COLD void report_poison_damage(uintptr_t address, size_t damaged, ClaimDrops& drops) {
+  drops.drop_all();  // the report may allocate
+  BlockLookup lookup = lookup_block(address);
+  BlockHistory history = history_of(lookup);
+  history.freed = true;
+  report_write_after_free(address + damaged, history);
+}
+
+// One block leaving the quarantine: verify the poison, then free for real.
+TALLY_INLINE void release_one(uintptr_t address, ClaimDrops& drops) {
+  if (TALLY_LIKELY(registry_lookup(address) == kRegistrySegment)) {
     // The quarantine only holds block starts it was given, so the index is exact.
     Page* page = page_of(segment_of(address), address);
     uint32_t index =
@@ -155,25 +176,16 @@ void release_from_quarantine(uintptr_t address) {
     if (g_safety.poison) {
       size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(address),
                                               poisoned_bytes(page->block_size), kPoisonByte);
-      if (TALLY_UNLIKELY(damaged != SIZE_MAX)) {
-        BlockLookup lookup = lookup_block(address);
-        BlockHistory history = history_of(lookup);
-        history.freed = true;
-        report_write_after_free(address + damaged, history);
-      }
+      if (TALLY_UNLIKELY(damaged != SIZE_MAX)) report_poison_damage(address, damaged, drops);
     }
-    return really_free_small(page, index);
+    return really_free_small(page, index, drops);
   }
   BlockLookup lookup = lookup_block(address);
   if (lookup.where != BlockLookup::kSmall && lookup.where != BlockLookup::kLarge) return;
   if (g_safety.poison && !(lookup.where == BlockLookup::kLarge && lookup.large->pages_protected)) {
     size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(address),
                                             poisoned_bytes(span_of(lookup)), kPoisonByte);
-    if (damaged != SIZE_MAX) {
-      BlockHistory history = history_of(lookup);
-      history.freed = true;
-      report_write_after_free(address + damaged, history);
-    }
+    if (damaged != SIZE_MAX) report_poison_damage(address, damaged, drops);
   }
   if (lookup.where == BlockLookup::kLarge) {
     if (lookup.large->pages_protected) {
@@ -183,7 +195,22 @@ void release_from_quarantine(uintptr_t address) {
     }
     return large_leave_quarantine(lookup.large);
   }
-  really_free_small(lookup.page, lookup.index);
+  really_free_small(lookup.page, lookup.index, drops);
+}
+
+// The quarantine's release hook, a batch at a time.
+void release_from_quarantine(const uintptr_t* blocks, uint32_t count) {
+  ClaimDrops drops;
+  // The blocks are cold (they were freed a quarantine ago): fetch a few ahead, so that
+  // verifying one overlaps with loading the next.
+  constexpr uint32_t kAhead = 4;
+  for (uint32_t i = 0; i < count && i < kAhead; ++i)
+    __builtin_prefetch(reinterpret_cast<const void*>(blocks[i]));
+  for (uint32_t i = 0; i < count; ++i) {
+    if (i + kAhead < count) __builtin_prefetch(reinterpret_cast<const void*>(blocks[i + kAhead]));
+    release_one(blocks[i], drops);
+  }
+  drops.drop_all();
 }
 
 bool report_guard_fault_from_handler(const GuardFault& fault) {
@@ -375,14 +402,14 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
   }
   ++heap->api_calls[call];
   if (alignment < kMaxAlignmentOfMalloc) alignment = kMaxAlignmentOfMalloc;
-  BlockRecord record;
-  record.set(size, kind_of_call(call));
-  record.alloc_stack = g_safety.alloc_stacks ? stack_record_current(g_safety.stack_depth) : 0;
-  record.free_stack = 0;
-  record.alloc_thread = static_cast<uint16_t>(current_thread_number());
-  record.free_thread = 0;
+  AllocationKind kind = kind_of_call(call);
+  uint32_t alloc_stack =
+      g_safety.alloc_stacks ? stack_record_current(g_safety.stack_depth) : kNoStack;
+  uint16_t alloc_thread = static_cast<uint16_t>(current_thread_number());
 
   if (wants_guard(heap, size, alignment)) {
+    BlockRecord record;
+    record.store_fresh(size, kind, alloc_stack, alloc_thread);
     GuardSlot* slot;
     if (void* block = guard_pool_allocate(size, alignment, record, &slot)) {
       if (call == kCallMallocAtomic) marker_set_no_scan(reinterpret_cast<uintptr_t>(block));
@@ -406,13 +433,14 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
     Page* page = page_of(segment_of(block), block);
     uint32_t index =
         static_cast<uint32_t>(((block - page->start) * page->reciprocal) >> kReciprocalShift);
-    *record_of(page, index) = record;
+    drop_stale_claim(page, index);
+    record_of(page, index)->store_fresh(size, kind, alloc_stack, alloc_thread);
     span = page->block_size;
   } else {
     block = reinterpret_cast<uintptr_t>(large_allocate(needed, alignment, false));
     if (!block) return nullptr;
     LargeBlock* large = large_block_of_entry(registry_lookup(block));
-    large->record = record;
+    large->record.store_fresh(size, kind, alloc_stack, alloc_thread);
     large->requested_size = size;
     if (call == kCallMallocAtomic)
       large->mark_flags.fetch_or(kNoScanFlag, std::memory_order_relaxed);
@@ -447,8 +475,11 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
         if (g_safety.poison) pattern_fill(pointer, poisoned_bytes(block_size), kPoisonByte);
         if (g_safety.quarantine)
           quarantine_put(heap, address, block_size);
-        else
-          really_free_small(page, index);
+        else {
+          ClaimDrops drops;
+          really_free_small(page, index, drops);
+          drops.drop_all();
+        }
         return;
       }
     }

@@ -156,20 +156,58 @@ TALLY_INLINE FreeOutcome heap_free_local(Heap* heap, Page* page, uint32_t index)
   return FreeOutcome::kFreed;
 }
 
+// Quarantine claims to drop in bulk. A block leaving the quarantine gets its free bit
+// back, then loses its claim (its quarantine bit) with an atomic AND, because other threads
+// set claims of other blocks in the same word. Releasing a batch of hundreds of blocks,
+// several of one word at a time, one AND per word costs a fraction of one per block. Until
+// it is dropped a claim on a free block is harmless (the block reads as free, and a second
+// free of it is caught either way) as long as nothing allocates from the heap meanwhile:
+// an allocation would hand out a block whose claim makes its next free look double. So
+// the drops are made before anything that may allocate or retire the page, and at the end
+// of the batch. Kept on the releasing function's stack, so a release nested in it (a
+// signal handler's) has its own.
+struct ClaimDrops {
+  static constexpr unsigned kSlots = 16;
+  std::atomic<uint64_t>* word[kSlots] = {};
+  uint64_t bits[kSlots] = {};
+
+  TALLY_INLINE void add(std::atomic<uint64_t>* target, uint64_t bit) {
+    uintptr_t key = reinterpret_cast<uintptr_t>(target);
+    unsigned slot = static_cast<unsigned>((key >> 3) ^ (key >> 10)) % kSlots;
+    if (TALLY_UNLIKELY(word[slot] != target)) {
+      if (word[slot]) word[slot]->fetch_and(~bits[slot], std::memory_order_seq_cst);
+      word[slot] = target;
+      bits[slot] = 0;
+    }
+    bits[slot] |= bit;
+  }
+  void drop_all() {
+    for (unsigned slot = 0; slot < kSlots; ++slot) {
+      if (!word[slot]) continue;
+      word[slot]->fetch_and(~bits[slot], std::memory_order_seq_cst);
+      word[slot] = nullptr;
+    }
+  }
+};
+
 // Free of block `index` of a page `heap` owns, by a caller that holds an exclusive claim
 // on the block (its quarantine bit): no other free can race this one, so the free bit is
-// set with a plain store (only the owner writes free words), and the claim is dropped
-// before the page can be retired (its header may go back to the kernel with it).
-TALLY_INLINE void heap_free_local_claimed(Heap* heap, Page* page, uint32_t index) {
+// set with a plain store (only the owner writes free words). The claim goes to `drops`,
+// all of which are dropped before the page can be retired (its header may go back to the
+// kernel with it).
+TALLY_INLINE void heap_free_local_claimed(Heap* heap, Page* page, uint32_t index,
+                                          ClaimDrops& drops) {
   uint32_t word = index >> 6;
   uint64_t bit = uint64_t{1} << (index & 63);
   page->free_bits[word].store(page->free_bits[word].load(std::memory_order_relaxed) | bit,
                               std::memory_order_release);
-  page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
+  drops.add(&page->quarantine_bits[word], bit);
   if (word < page->cursor) page->cursor = word;
   if (TALLY_UNLIKELY(--page->used == 0 || page->status == PageStatus::kFull) &&
-      page->status != PageStatus::kCurrent)
+      page->status != PageStatus::kCurrent) {
+    drops.drop_all();
     heap_page_freed_slow(heap, page);
+  }
 }
 
 }  // namespace tally

@@ -10,7 +10,8 @@
 //               free sets it with an atomic bit-test-and-set);
 //   remote_bits set atomically by other threads' frees, harvested by the owner.
 //   quarantine_bits set atomically by a free in safe and debug modes, cleared when the
-//               block leaves quarantine and is really freed.
+//               block leaves quarantine and is really freed (in bulk, a word at a time,
+//               after its free bit is set: see ClaimDrops in heap.h).
 // A block is live exactly when all its bits are clear. A free sets its own bitmap's
 // bit and then reads the other bitmap: with both accesses sequentially consistent, of two
 // racing frees of one block at least one sees the other, so a block can never become free

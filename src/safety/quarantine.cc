@@ -82,16 +82,7 @@ QuarantineBatch* take_expired_locked(size_t limit) {
 void release_batches(QuarantineBatch* batches) {
   QuarantineBatch* last = nullptr;
   for (QuarantineBatch* batch = batches; batch; batch = batch->next) {
-    // The blocks are cold (they were freed a quarantine ago): fetch a few ahead, so that
-    // verifying one overlaps with loading the next.
-    constexpr uint32_t kAhead = 4;
-    for (uint32_t i = 0; i < batch->count && i < kAhead; ++i)
-      __builtin_prefetch(reinterpret_cast<const void*>(batch->blocks[i]));
-    for (uint32_t i = 0; i < batch->count; ++i) {
-      if (i + kAhead < batch->count)
-        __builtin_prefetch(reinterpret_cast<const void*>(batch->blocks[i + kAhead]));
-      g_release(batch->blocks[i]);
-    }
+    g_release(batch->blocks, batch->count);
     last = batch;
   }
   if (!last) return;
@@ -182,7 +173,7 @@ void quarantine_put(Heap* heap, uintptr_t block, size_t bytes) {
         }
       }
     }
-    if (!held) return g_release(block);  // out of metadata memory: no quarantine for it
+    if (!held) return g_release(&block, 1);  // out of metadata memory: no quarantine for it
     if (full) publish(full, nullptr);
     return;
   }
@@ -193,7 +184,7 @@ void quarantine_put(Heap* heap, uintptr_t block, size_t bytes) {
       batch = new_batch_locked();
     }
     if (!batch) {
-      g_release(block);
+      g_release(&block, 1);
       return;
     }
     batch->owner = heap;

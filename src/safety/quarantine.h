@@ -16,8 +16,10 @@ namespace tally {
 struct Heap;
 struct QuarantineBatch;
 
-// Called for each block as it leaves: verify its poison and free it for real.
-using QuarantineRelease = void (*)(uintptr_t block);
+// Called with the blocks of a batch as they leave, oldest first: verify their poison and
+// free them for real. A whole batch at a time, so that the release can share work between
+// the blocks (one atomic operation per bitmap word rather than one per block).
+using QuarantineRelease = void (*)(const uintptr_t* blocks, uint32_t count);
 void quarantine_set_release(QuarantineRelease release);
 QuarantineRelease quarantine_release();
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/heap.h"
+#include "core/segment.h"
 #include "safety/safety_config.h"
 #include "tally.h"
 
@@ -19,8 +20,8 @@ namespace tally {
 namespace {
 
 std::vector<uintptr_t> g_released;
-void record_release(uintptr_t block) {
-  g_released.push_back(block);
+void record_release(const uintptr_t* blocks, uint32_t count) {
+  g_released.insert(g_released.end(), blocks, blocks + count);
 }
 
 class QuarantineTest : public testing::Test {
@@ -81,9 +82,11 @@ TEST_F(QuarantineTest, ExitingThreadsHandTheirBatchOver) {
 }
 
 std::vector<std::thread::id> g_releasers;
-void record_release_and_thread(uintptr_t block) {
-  g_released.push_back(block);
-  g_releasers.push_back(std::this_thread::get_id());
+void record_release_and_thread(const uintptr_t* blocks, uint32_t count) {
+  for (uint32_t i = 0; i < count; ++i) {
+    g_released.push_back(blocks[i]);
+    g_releasers.push_back(std::this_thread::get_id());
+  }
 }
 
 // An expired batch of another live thread goes back to it (its blocks are its own, so
@@ -168,6 +171,56 @@ TEST(QuarantineReuse, PoisonCoversTheBoundedPrefixOfBigBlocks) {
   tally_free(block);
   for (size_t i = 0; i < 4096; ++i) ASSERT_EQ(block[i], kPoisonByte) << i;
   for (size_t i = 4096; i < kSize; ++i) ASSERT_EQ(block[i], 0x11) << i;
+  g_safety.sample_rate = saved_rate;
+}
+
+bool claimed(void* block) {
+  uintptr_t address = reinterpret_cast<uintptr_t>(block);
+  Page* page = page_of(segment_of(address), address);
+  uint32_t index = block_index_of(page, address);
+  return (page->quarantine_bits[index >> 6].load() >> (index & 63)) & 1;
+}
+
+// A released batch drops its blocks' claims in bulk, one atomic AND per bitmap word: after
+// the release none is left, or the next free of each block would be reported as double.
+TEST(QuarantineReuse, ReleasedBlocksKeepNoClaim) {
+  uint32_t saved_rate = g_safety.sample_rate;
+  g_safety.sample_rate = 0;
+  std::vector<void*> blocks;
+  for (int i = 0; i < 300; ++i) blocks.push_back(tally_malloc(i % 2 ? 48 : 80));
+  for (void* block : blocks) tally_free(block);
+  for (void* block : blocks) ASSERT_TRUE(claimed(block));
+  quarantine_drain();
+  for (void* block : blocks) EXPECT_FALSE(claimed(block)) << block;
+  g_safety.sample_rate = saved_rate;
+}
+
+// A claim left on a free block (a fork while another thread was releasing a batch leaves
+// the child its pending claims) is dropped when the block is handed out again, not taken
+// for a double free at the block's next free.
+TEST(QuarantineReuse, AStaleClaimOnAFreeBlockIsDroppedWhenItIsReused) {
+  uint32_t saved_rate = g_safety.sample_rate;
+  g_safety.sample_rate = 0;
+  void* block = tally_malloc(48);
+  tally_free(block);
+  quarantine_drain();
+  uintptr_t address = reinterpret_cast<uintptr_t>(block);
+  Page* page = page_of(segment_of(address), address);
+  uint32_t index = block_index_of(page, address);
+  page->quarantine_bits[index >> 6].fetch_or(uint64_t{1} << (index & 63));
+  std::vector<void*> taken;
+  void* again = nullptr;
+  for (int i = 0; i < 100000 && !again; ++i) {
+    void* next = tally_malloc(48);
+    if (next == block)
+      again = next;
+    else
+      taken.push_back(next);
+  }
+  ASSERT_EQ(again, block) << "the freed block did not come back";
+  EXPECT_FALSE(claimed(again));
+  tally_free(again);  // a double-free report here ends the test
+  for (void* other : taken) tally_free(other);
   g_safety.sample_rate = saved_rate;
 }
 

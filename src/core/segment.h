@@ -104,7 +104,11 @@ struct MarkSlotView {
   uint8_t no_scan;
 };
 struct MarkBooks {
-  std::atomic<uint8_t> marks[kSlotsPerSegment][kMaxBlocksPerPage];
+  // One byte per block, each page's run placed by the marker at the start of every mark
+  // (MarkSlotView::marks), one after the other: laid out by slot, at most 4096 bytes a
+  // slot, the bytes of a page of 48-byte blocks touched one memory page in three, and
+  // first touching the books (the check at exit) cost a page fault for each.
+  std::atomic<uint8_t> marks[kSlotsPerSegment * kMaxBlocksPerPage];
   std::atomic<uint64_t> ignored[kSlotsPerSegment][kBitmapWords];
   MarkSlotView views[kSlotsPerSegment];
 };

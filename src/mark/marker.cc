@@ -328,11 +328,20 @@ void for_each_page(Segment* segment, Visit&& visit) {
   }
 }
 
+// The mark byte of block `index` of the page at `slot`, if the last marker_begin laid the
+// page's marks out (a page made since has none yet).
+uint8_t mark_of(const MarkBooks* books, unsigned slot, const Page* page, uint32_t index) {
+  if (!books) return kMarkNone;
+  const MarkSlotView& view = books->views[slot];
+  if (view.start != page->start || view.marks == nullptr || index >= view.capacity)
+    return kMarkNone;
+  return view.marks[index].load(std::memory_order_relaxed);
+}
+
 MarkBlock describe_small(Segment* segment, unsigned slot, Page* page, uint32_t index) {
   MarkBooks* books = segment->mark_books.load(std::memory_order_relaxed);
   uint64_t mask = uint64_t{1} << (index & 63);
-  uint8_t mark = books ? books->marks[slot][index].load(std::memory_order_relaxed)
-                       : static_cast<uint8_t>(kMarkNone);
+  uint8_t mark = mark_of(books, slot, page, index);
   MarkBlock block;
   block.start = page->start + uintptr_t{index} * page->block_size;
   block.span = page->block_size;
@@ -405,7 +414,9 @@ void for_each_unreached_block(Visit&& visit) {
     MarkBooks* books = segment->mark_books.load(std::memory_order_relaxed);
     if (!books) return;
     for_each_page(segment, [&](unsigned slot, Page* page) {
-      const uint8_t* marks = reinterpret_cast<const uint8_t*>(books->marks[slot]);
+      const MarkSlotView& view = books->views[slot];
+      if (view.start != page->start || view.marks == nullptr) return;
+      const uint8_t* marks = reinterpret_cast<const uint8_t*>(view.marks);
       uint32_t capacity = page->capacity;
       for (uint32_t i = 0; i < capacity; i += 8) {
         uint32_t end = i + 8 < capacity ? i + 8 : capacity;
@@ -626,13 +637,17 @@ bool marker_begin(const MarkSettings& settings) {
       return;
     }
     for (MarkSlotView& view : books->views) view.start = 0;
+    size_t marks_used = 0;
     uintptr_t start = reinterpret_cast<uintptr_t>(segment);
     if (start < low) low = start;
     if (start + kSegmentSize > high) high = start + kSegmentSize;
     for_each_page(segment, [&](unsigned slot, Page* page) {
+      // Eight-byte aligned runs: the walks read the marks eight at a time.
+      std::atomic<uint8_t>* page_marks = books->marks + marks_used;
+      marks_used += (page->capacity + 7u) & ~7u;
       MarkSlotView view{page->start,
                         page->reciprocal,
-                        books->marks[slot],
+                        page_marks,
                         page->block_size,
                         static_cast<uint16_t>(page->capacity),
                         static_cast<uint8_t>(is_no_scan_class(page->size_class))};
@@ -641,7 +656,7 @@ bool marker_begin(const MarkSettings& settings) {
       // Blocks that are not live start out marked, so the pointer test need not look at
       // the free, remote and quarantine bits again.
       uint32_t words = page->bitmap_words();
-      uint8_t* marks = reinterpret_cast<uint8_t*>(books->marks[slot]);
+      uint8_t* marks = reinterpret_cast<uint8_t*>(page_marks);
       for (uint32_t w = 0; w < words; ++w) {
         uint64_t live = live_mask(page, w);
         uint32_t count = page->capacity - w * 64 < 64 ? page->capacity - w * 64 : 64;

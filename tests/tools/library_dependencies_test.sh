@@ -8,16 +8,21 @@ if [ "$needed" != "libc.so.6 " ] && [ "$needed" != "ld-linux-x86-64.so.2 libc.so
   echo "libtally.so must depend on libc only"
   exit 1
 fi
+# The symbol tables are read once into variables: `nm | grep -q` under pipefail fails when
+# grep stops reading at its match and nm dies of SIGPIPE.
+undefined=$(nm -D --undefined-only "$library")
+defined=$(nm -D --defined-only "$library")
 # No static constructors beyond tally's own init, and no C++ runtime symbols required.
-if nm -D --undefined-only "$library" | grep -vE ' w ' | grep -qE '_Z|__cxa|_Unwind'; then
+strong_runtime=$(grep -vE ' w ' <<<"$undefined" | grep -E '_Z|__cxa|_Unwind' || true)
+if [ -n "$strong_runtime" ]; then
   echo "libtally.so has strong references to the C++ runtime:"
-  nm -D --undefined-only "$library" | grep -vE ' w ' | grep -E '_Z|__cxa|_Unwind'
+  echo "$strong_runtime"
   exit 1
 fi
 for symbol in malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign \
               valloc pvalloc malloc_usable_size mallinfo2 malloc_trim malloc_stats _Znwm _ZdlPv \
               _ZnwmSt11align_val_t _ZdlPvmSt11align_val_t tally_malloc tally_get_stats; do
-  if ! nm -D --defined-only "$library" | grep -qE " T $symbol\$"; then
+  if ! grep -qE " T $symbol\$" <<<"$defined"; then
     echo "libtally.so does not export $symbol"
     exit 1
   fi

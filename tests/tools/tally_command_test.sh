@@ -4,13 +4,18 @@ set -euo pipefail
 tally=$1
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$tally" --help | grep -q "usage: tally run" || fail "--help"
-"$tally" --version | grep -qE '^tally [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
-"$tally" --help-options | grep -q "halt_on_error" || fail "--help-options"
+# Output captured first: `grep -q` stops reading at its match, and under pipefail the
+# command's SIGPIPE from a later write failed the test now and then on a loaded machine.
+help=$("$tally" --help) || fail "--help exited $?"
+grep -q "usage: tally run" <<<"$help" || fail "--help"
+version=$("$tally" --version) || fail "--version exited $?"
+grep -qE '^tally [0-9]+\.[0-9]+\.[0-9]+$' <<<"$version" || fail "--version"
+options=$("$tally" --help-options) || fail "--help-options exited $?"
+grep -q "halt_on_error" <<<"$options" || fail "--help-options"
 
 # The program runs with the library preloaded and the options set.
 out=$("$tally" run --stats --options=verbosity=1 -- sh -c 'echo "$LD_PRELOAD|$TALLY_OPTIONS"')
-echo "$out" | grep -q "libtally.so|stats=1:verbosity=1" || fail "environment: $out"
+grep -q "libtally.so|stats=1:verbosity=1" <<<"$out" || fail "environment: $out"
 
 # Its exit status is the program's.
 set +e
@@ -27,6 +32,6 @@ set -e
 
 # Statistics appear at exit; an unknown option is reported once.
 err=$("$tally" run --stats --options=no_such_option=3 -- true 2>&1 >/dev/null)
-echo "$err" | grep -q "tally statistics (mode safe)" || fail "no statistics: $err"
+grep -q "tally statistics (mode safe)" <<<"$err" || fail "no statistics: $err"
 [ "$(echo "$err" | grep -c "unknown option in TALLY_OPTIONS: 'no_such_option=3'")" -eq 1 ] || fail "unknown option: $err"
 echo "tally command behaves"

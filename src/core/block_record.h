@@ -36,8 +36,8 @@ struct BlockRecord {
   void set(size_t size, AllocationKind kind) {
     requested_size = static_cast<uint32_t>(size & 0xFFFFFF) | (static_cast<uint32_t>(kind) << 24);
   }
-  // A new block's whole record in two word stores. Built field by field on the stack and
-  // copied as one 16-byte value, it stalled every checked allocation on store forwarding.
+  // A new block's whole record, written in place with two word stores (rather than built
+  // field by field on the stack and copied).
   void store_fresh(size_t size, AllocationKind kind, uint32_t stack, uint16_t thread) {
     uint64_t words[2];
     words[0] = (static_cast<uint64_t>(stack) << 32) | static_cast<uint32_t>(size & 0xFFFFFF) |

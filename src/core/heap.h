@@ -168,25 +168,28 @@ TALLY_INLINE FreeOutcome heap_free_local(Heap* heap, Page* page, uint32_t index)
 // signal handler's) has its own.
 struct ClaimDrops {
   static constexpr unsigned kSlots = 16;
-  std::atomic<uint64_t>* word[kSlots] = {};
-  uint64_t bits[kSlots] = {};
+  uint32_t filled = 0;  // bit i: slot i holds a word (the arrays are not cleared up front)
+  std::atomic<uint64_t>* word[kSlots];
+  uint64_t bits[kSlots];
 
   TALLY_INLINE void add(std::atomic<uint64_t>* target, uint64_t bit) {
     uintptr_t key = reinterpret_cast<uintptr_t>(target);
     unsigned slot = static_cast<unsigned>((key >> 3) ^ (key >> 10)) % kSlots;
-    if (TALLY_UNLIKELY(word[slot] != target)) {
-      if (word[slot]) word[slot]->fetch_and(~bits[slot], std::memory_order_seq_cst);
+    uint32_t mask = uint32_t{1} << slot;
+    if (TALLY_UNLIKELY(!(filled & mask) || word[slot] != target)) {
+      if (filled & mask) word[slot]->fetch_and(~bits[slot], std::memory_order_seq_cst);
+      filled |= mask;
       word[slot] = target;
       bits[slot] = 0;
     }
     bits[slot] |= bit;
   }
   void drop_all() {
-    for (unsigned slot = 0; slot < kSlots; ++slot) {
-      if (!word[slot]) continue;
+    for (uint32_t pending = filled; pending; pending &= pending - 1) {
+      unsigned slot = static_cast<unsigned>(__builtin_ctz(pending));
       word[slot]->fetch_and(~bits[slot], std::memory_order_seq_cst);
-      word[slot] = nullptr;
     }
+    filled = 0;
   }
 };
 

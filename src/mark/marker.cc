@@ -328,14 +328,18 @@ void for_each_page(Segment* segment, Visit&& visit) {
   }
 }
 
-// The mark byte of block `index` of the page at `slot`, if the last marker_begin laid the
-// page's marks out (a page made since has none yet).
-uint8_t mark_of(const MarkBooks* books, unsigned slot, const Page* page, uint32_t index) {
-  if (!books) return kMarkNone;
+// The mark bytes of the page at `slot`, if the last marker_begin laid them out for the page
+// as it is (a page made since, or remade for another size, has none yet), else null.
+std::atomic<uint8_t>* marks_of(const MarkBooks* books, unsigned slot, const Page* page) {
+  if (!books) return nullptr;
   const MarkSlotView& view = books->views[slot];
-  if (view.start != page->start || view.marks == nullptr || index >= view.capacity)
-    return kMarkNone;
-  return view.marks[index].load(std::memory_order_relaxed);
+  return view.start == page->start && view.capacity == page->capacity ? view.marks : nullptr;
+}
+
+uint8_t mark_of(const MarkBooks* books, unsigned slot, const Page* page, uint32_t index) {
+  std::atomic<uint8_t>* marks = marks_of(books, slot, page);
+  if (!marks || index >= page->capacity) return kMarkNone;
+  return marks[index].load(std::memory_order_relaxed);
 }
 
 MarkBlock describe_small(Segment* segment, unsigned slot, Page* page, uint32_t index) {
@@ -414,9 +418,9 @@ void for_each_unreached_block(Visit&& visit) {
     MarkBooks* books = segment->mark_books.load(std::memory_order_relaxed);
     if (!books) return;
     for_each_page(segment, [&](unsigned slot, Page* page) {
-      const MarkSlotView& view = books->views[slot];
-      if (view.start != page->start || view.marks == nullptr) return;
-      const uint8_t* marks = reinterpret_cast<const uint8_t*>(view.marks);
+      std::atomic<uint8_t>* page_marks = marks_of(books, slot, page);
+      if (!page_marks) return;
+      const uint8_t* marks = reinterpret_cast<const uint8_t*>(page_marks);
       uint32_t capacity = page->capacity;
       for (uint32_t i = 0; i < capacity; i += 8) {
         uint32_t end = i + 8 < capacity ? i + 8 : capacity;

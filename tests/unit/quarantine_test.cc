@@ -174,11 +174,18 @@ TEST(QuarantineReuse, PoisonCoversTheBoundedPrefixOfBigBlocks) {
   g_safety.sample_rate = saved_rate;
 }
 
-bool claimed(void* block) {
+// The quarantine word of a small block, and the block's bit in it.
+std::atomic<uint64_t>& claim_word(void* block, uint64_t* bit) {
   uintptr_t address = reinterpret_cast<uintptr_t>(block);
   Page* page = page_of(segment_of(address), address);
   uint32_t index = block_index_of(page, address);
-  return (page->quarantine_bits[index >> 6].load() >> (index & 63)) & 1;
+  *bit = uint64_t{1} << (index & 63);
+  return page->quarantine_bits[index >> 6];
+}
+
+bool claimed(void* block) {
+  uint64_t bit;
+  return (claim_word(block, &bit).load() & bit) != 0;
 }
 
 // A released batch drops its blocks' claims in bulk, one atomic AND per bitmap word: after
@@ -204,10 +211,8 @@ TEST(QuarantineReuse, AStaleClaimOnAFreeBlockIsDroppedWhenItIsReused) {
   void* block = tally_malloc(48);
   tally_free(block);
   quarantine_drain();
-  uintptr_t address = reinterpret_cast<uintptr_t>(block);
-  Page* page = page_of(segment_of(address), address);
-  uint32_t index = block_index_of(page, address);
-  page->quarantine_bits[index >> 6].fetch_or(uint64_t{1} << (index & 63));
+  uint64_t bit;
+  claim_word(block, &bit).fetch_or(bit);
   std::vector<void*> taken;
   void* again = nullptr;
   for (int i = 0; i < 100000 && !again; ++i) {

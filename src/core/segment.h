@@ -91,6 +91,7 @@ enum : uint8_t {
   kMarkNone = 0,      // not reached (yet)
   kMarkReached = 1,   // reached from the roots, or not a live block
   kMarkIndirect = 2,  // leak check: reached only from leaked blocks
+  kMarkPending = 3,   // during a mark: reached, left for the sweep of its segment to scan
 };
 //   views    the pages as the marker sees them, one entry per slot (a page's entry in
 //            each of its slots), filled when a mark begins: the pointer test reads one
@@ -111,6 +112,10 @@ struct MarkBooks {
   std::atomic<uint8_t> marks[kSlotsPerSegment * kMaxBlocksPerPage];
   std::atomic<uint64_t> ignored[kSlotsPerSegment][kBitmapWords];
   MarkSlotView views[kSlotsPerSegment];
+  // Set while the segment waits in the marker's sweep queue (or is about to be put there),
+  // on a line of its own: workers set it while others read the views.
+  alignas(64) std::atomic<uint8_t> sweep_queued;
+  std::atomic<uint8_t> sweeps;  // sweeps of the segment in the current mark
 };
 
 struct Segment {

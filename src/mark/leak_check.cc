@@ -408,6 +408,7 @@ void leak_check_print_last_mark() {
       .text(" thread(s): ")
       .decimal(rate)
       .text(" MiB/s");
+  out.text(", ").decimal(mark.segment_sweeps).text(" segment sweeps");
   if (mark.overflow_passes)
     out.text(", ").decimal(mark.overflow_passes).text(" passes after a full mark stack");
   out.text("; the world was stopped for ")

@@ -17,7 +17,11 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
+#include <algorithm>
 #include <atomic>
 
 #include "core/heap.h"
@@ -56,6 +60,12 @@ struct Candidate {
   bool no_scan;
 };
 constexpr unsigned kPendingCandidates = 8;  // measured: 4 .. 32 within noise, 8 best
+constexpr unsigned kNotedSegments = 16;
+// A structure whose blocks alternate between segments (a list built by two threads taking
+// turns) would send the sweep back and forth, one block per sweep of a whole segment: a
+// chain of 2.8 million blocks across two segments took 54 s instead of 50 ms. After this
+// many sweeps of a segment, blocks reached in it go on the mark stack instead.
+constexpr uint8_t kMaxSweepsPerSegment = 1;
 
 // Each worker's state sits on cache lines of its own: it changes with every block.
 struct alignas(128) Worker {
@@ -64,9 +74,20 @@ struct alignas(128) Worker {
   size_t top;
   uint64_t scanned;
   uint64_t marked;
+  uint64_t segment_sweeps;
   Candidate pending[kPendingCandidates];
   unsigned pending_head;
   unsigned pending_count;
+  // The sweep: while `sweeping`, a block reached with pointers to scan is left pending for
+  // the sweep of its segment instead of pushed, unless it lies in the segment this worker
+  // sweeps now at or above its finger (the sweep has passed it). Segments given pending
+  // blocks are noted here (registry slots) and queued a batch at a time.
+  bool sweeping;
+  uintptr_t sweep_low;  // start of the segment being swept, 0 between segments
+  uintptr_t finger;     // the block being swept: pending blocks below it are still ahead
+  uint32_t noted[kNotedSegments];
+  unsigned noted_count;
+  std::atomic<int>* idle;  // the idle count of the phase this worker is in
 };
 
 MarkSettings g_settings;
@@ -84,9 +105,19 @@ std::atomic<size_t> g_root_cursor{0};
 // The pool's count and the idle count are read after every block a worker scans; they
 // change only when work moves, so they get a line of their own, apart from the lock.
 alignas(128) std::atomic<size_t> g_pool_count{0};
-std::atomic<int> g_idle{0};
+std::atomic<int> g_idle_roots{0};  // workers with nothing left to do in the roots phase
+std::atomic<int> g_idle_sweep{0};  // and in the sweep phase
+std::atomic<size_t> g_sweep_queue_count{0};
 alignas(128) SpinLock g_pool_lock;
 Range g_pool[kPoolCapacity];
+// Segments with pending blocks (registry slots), highest address first: a structure built
+// by allocating its blocks one after the other and pointing each new one at the ones
+// before (a list grown at its head, a tree built from its leaves up) is followed by
+// sweeping down from its newest block. Each segment is queued at most once (its
+// sweep_queued flag); the queue is small and touched once per segment sweep.
+alignas(128) SpinLock g_sweep_queue_lock;
+MappedArray<uint32_t> g_sweep_queue;
+std::atomic<int> g_roots_done{0};  // workers past the roots phase (a barrier)
 
 // --- Locating the block a word points into -------------------------------------------------
 
@@ -209,13 +240,79 @@ bool take_from_pool(Worker& worker) {
   return take > 0;
 }
 
+// --- The sweep queue ---------------------------------------------------------------------
+
+void enqueue_segment(uint32_t slot) {
+  LockGuard guard(g_sweep_queue_lock);
+  // Room for every segment of the mark was made when it began, and each is queued once.
+  g_sweep_queue.push(slot);
+  std::push_heap(g_sweep_queue.begin(), g_sweep_queue.end());
+  g_sweep_queue_count.store(g_sweep_queue.count, std::memory_order_release);
+}
+
+bool dequeue_segment(uint32_t* slot) {
+  if (g_sweep_queue_count.load(std::memory_order_acquire) == 0) return false;
+  LockGuard guard(g_sweep_queue_lock);
+  if (g_sweep_queue.count == 0) return false;
+  std::pop_heap(g_sweep_queue.begin(), g_sweep_queue.end());
+  *slot = g_sweep_queue[--g_sweep_queue.count];
+  g_sweep_queue_count.store(g_sweep_queue.count, std::memory_order_release);
+  return true;
+}
+
+// Queues the noted segments that are not queued already. The fence orders the pending
+// marks before the flag loads, and a sweep clears its segment's flag with a locked
+// exchange before it reads the marks: so either the sweep sees the marks, or this sees the
+// flag cleared and queues the segment again.
+void flush_notes(Worker& worker) {
+  if (worker.noted_count == 0) return;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  for (unsigned i = 0; i < worker.noted_count; ++i) {
+    std::atomic<uint8_t>& queued = g_books_by_slot[worker.noted[i]]->sweep_queued;
+    if (queued.load(std::memory_order_seq_cst) == 0 &&
+        queued.exchange(1, std::memory_order_seq_cst) == 0)
+      enqueue_segment(worker.noted[i]);
+  }
+  worker.noted_count = 0;
+}
+
+TALLY_INLINE void note_segment(Worker& worker, uint32_t slot) {
+  for (unsigned i = worker.noted_count; i-- > 0;)
+    if (worker.noted[i] == slot) return;
+  if (worker.noted_count == kNotedSegments) flush_notes(worker);
+  worker.noted[worker.noted_count++] = slot;
+}
+
+// For the sweep: leaves a newly reached block pending (its segment's sweep will scan it)
+// unless the sweep of this worker's own segment has passed it already.
+TALLY_INLINE bool leave_pending(Worker& worker, const Candidate& candidate) {
+  if (candidate.start - worker.sweep_low < worker.finger - worker.sweep_low) {
+    candidate.mark->store(kMarkPending, std::memory_order_relaxed);
+    return true;
+  }
+  uintptr_t segment = candidate.start & ~(kSegmentSize - 1);
+  if (segment == worker.sweep_low) return false;
+  uint32_t slot = static_cast<uint32_t>(segment >> kSegmentShift);
+  if (g_books_by_slot[slot]->sweeps.load(std::memory_order_relaxed) >= kMaxSweepsPerSegment)
+    return false;
+  candidate.mark->store(kMarkPending, std::memory_order_relaxed);
+  note_segment(worker, slot);
+  return true;
+}
+
 template <Bit bit>
 TALLY_INLINE void settle(Worker& worker, const Candidate& candidate) {
   uint8_t mark = candidate.mark->load(std::memory_order_relaxed);
-  if (bit == Bit::kMarked ? mark == kMarkReached : mark != kMarkNone) return;
+  if (bit == Bit::kMarked) {
+    if (mark == kMarkReached || mark == kMarkPending) return;
+    ++worker.marked;
+    if (!candidate.no_scan && worker.sweeping && leave_pending(worker, candidate)) return;
+  } else {
+    if (mark != kMarkNone) return;
+    ++worker.marked;
+  }
   candidate.mark->store(bit == Bit::kMarked ? kMarkReached : kMarkIndirect,
                         std::memory_order_relaxed);
-  ++worker.marked;
   if (!candidate.no_scan) push(worker, candidate.start, candidate.start + candidate.span);
 }
 
@@ -243,7 +340,9 @@ void settle_pending(Worker& worker) {
   }
 }
 
-template <Bit bit>
+// `immediate`: settle each candidate at once (the sweep: a block below the finger must be
+// left pending before the finger passes it) rather than after a few more.
+template <Bit bit, bool immediate = false>
 TALLY_INLINE void scan(Worker& worker, uintptr_t low, uintptr_t high, bool interior) {
   low = (low + 7) & ~uintptr_t{7};
   if (high < low + sizeof(uintptr_t)) return;
@@ -254,7 +353,12 @@ TALLY_INLINE void scan(Worker& worker, uintptr_t low, uintptr_t high, bool inter
     // (Every word in the heap's range is below 2^47, as the table needs.)
     if (MarkBooks* books = books_of(word)) {
       Candidate candidate;
-      if (locate_in(books, word, interior, &candidate)) offer<bit>(worker, candidate);
+      if (locate_in(books, word, interior, &candidate)) {
+        if (immediate)
+          settle<bit>(worker, candidate);
+        else
+          offer<bit>(worker, candidate);
+      }
       continue;
     }
     uintptr_t entry = registry_lookup(word);
@@ -284,7 +388,8 @@ void drain(Worker& worker, bool share) {
     }
     scan<bit>(worker, range.low, range.high, interior);
     if (share && worker.top > kDonateThreshold &&
-        g_pool_count.load(std::memory_order_relaxed) == 0 && g_idle.load(std::memory_order_relaxed))
+        g_pool_count.load(std::memory_order_relaxed) == 0 &&
+        worker.idle->load(std::memory_order_relaxed))
       donate(worker);
   }
 }
@@ -487,28 +592,228 @@ void recover_from_overflow(Worker& worker, MarkStatistics* statistics) {
   }
 }
 
+// --- The sweep ---------------------------------------------------------------------------
+
+// The bytes of `eight` equal to kMarkPending, as their high bits (exact: no borrow
+// crosses from one byte into the next).
+TALLY_INLINE uint64_t pending_bytes(uint64_t eight) {
+  constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7full;
+  uint64_t differs = eight ^ (0x0101010101010101ull * kMarkPending);
+  return ~(((differs & kLow7) + kLow7) | differs | kLow7);
+}
+
+TALLY_NOINLINE void sweep_settle_elsewhere(Worker& worker, uintptr_t word, bool interior) {
+  Candidate candidate;
+  if (MarkBooks* books = books_of(word)) {
+    if (locate_in(books, word, interior, &candidate)) settle<Bit::kMarked>(worker, candidate);
+    return;
+  }
+  uintptr_t entry = registry_lookup(word);
+  Target other;
+  if (!claim_other<Bit::kMarked>(entry, word, interior, &other)) return;
+  ++worker.marked;
+  if (!other.no_scan) push(worker, other.start, other.start + other.span);
+}
+
+constexpr bool every_block_size_is_a_multiple_of_16() {
+  for (const SizeClassInfo& size_class : g_size_classes)
+    if (size_class.block_size % 16 != 0) return false;
+  return true;
+}
+static_assert(every_block_size_is_a_multiple_of_16(), "the sweep reads two words a step");
+
+// The page being swept, in locals: the mark stores are byte stores, which may alias
+// anything, so fields read through the view were read again for every word (11
+// instructions a word where 4 do).
+struct SweptPage {
+  uintptr_t heap_low;
+  uintptr_t heap_span;
+  uintptr_t start;
+  uintptr_t span;
+  uint64_t reciprocal;
+  std::atomic<uint8_t>* marks;
+  uint32_t block_size;
+  bool interior;
+};
+
+// A first test of two aligned words at once against the heap's range: false when neither
+// can lie in it; true may still be neither (the exact test follows). With SSE2 (every
+// x86-64) it compares the high halves of word - heap_low, which are zero or small for a
+// word in the range, in one vector compare: 5 instructions for two words where the scalar
+// test takes 8 and a branch.
+#if defined(__SSE2__)
+struct HeapWordFilter {
+  __m128i low;
+  __m128i sign;
+  __m128i limit;  // high halves below this (compared as signed after flipping the sign)
+};
+
+inline HeapWordFilter make_heap_word_filter(uintptr_t heap_low, uintptr_t heap_span) {
+  // The heap lies below 2^47, so the high half of heap_span - 1 plus one does not overflow.
+  uint32_t high_limit = heap_span ? static_cast<uint32_t>((heap_span - 1) >> 32) + 1 : 0;
+  return HeapWordFilter{_mm_set1_epi64x(static_cast<long long>(heap_low)),
+                        _mm_set1_epi32(INT32_MIN),
+                        _mm_set1_epi32(static_cast<int>(high_limit ^ 0x80000000u))};
+}
+
+TALLY_INLINE bool may_hold_heap_words(const uintptr_t* pair, const HeapWordFilter& filter) {
+  __m128i offsets =
+      _mm_sub_epi64(_mm_load_si128(reinterpret_cast<const __m128i*>(pair)), filter.low);
+  __m128i below = _mm_cmpgt_epi32(filter.limit, _mm_xor_si128(offsets, filter.sign));
+  return (_mm_movemask_ps(_mm_castsi128_ps(below)) & 0b1010) != 0;  // the high halves' lanes
+}
+#else
+struct HeapWordFilter {
+  uintptr_t low;
+  uintptr_t span;
+};
+
+inline HeapWordFilter make_heap_word_filter(uintptr_t heap_low, uintptr_t heap_span) {
+  return HeapWordFilter{heap_low, heap_span};
+}
+
+TALLY_INLINE bool may_hold_heap_words(const uintptr_t* pair, const HeapWordFilter& filter) {
+  return (pair[0] - filter.low < filter.span) | (pair[1] - filter.low < filter.span);
+}
+#endif
+
+// Settles a heap word found in `block`. A word pointing into the same page (a linked
+// structure allocated in order has most of them) is settled from the page at hand,
+// without the table lookups of the general test.
+TALLY_INLINE void sweep_settle(Worker& worker, const SweptPage& page, uintptr_t word,
+                               uintptr_t block, uint64_t& marked) {
+  if (word - page.start >= page.span) return sweep_settle_elsewhere(worker, word, page.interior);
+  uint64_t index = ((word - page.start) * page.reciprocal) >> kReciprocalShift;
+  uintptr_t target = page.start + index * page.block_size;
+  if (!page.interior && word != target) return;
+  uint8_t mark = page.marks[index].load(std::memory_order_relaxed);
+  if (mark == kMarkReached || mark == kMarkPending) return;
+  ++marked;
+  if (target < block) {  // the sweep is still to come to it
+    page.marks[index].store(kMarkPending, std::memory_order_relaxed);
+  } else {
+    page.marks[index].store(kMarkReached, std::memory_order_relaxed);
+    push(worker, target, target + page.block_size);
+  }
+}
+
+// Scans the pending blocks of one page from its last block down, each before the blocks
+// below it, so a chain of blocks that point at lower ones is read in one pass in address
+// order. Eight marks at a time tell where pending blocks are; within those eight the marks
+// are read a byte at a time, since a scan may just have left the next one pending (reading
+// the eight again right after a byte store to them waits for the store to reach the cache:
+// that made a sweep of adjacent blocks twice as slow).
+void sweep_page(Worker& worker, const MarkSlotView& view, bool interior, bool share) {
+  const SweptPage page{
+      g_heap_low,      g_heap_span, view.start,      uintptr_t{view.capacity} * view.block_size,
+      view.reciprocal, view.marks,  view.block_size, interior};
+  const uint8_t* marks = reinterpret_cast<const uint8_t*>(page.marks);
+  const HeapWordFilter filter = make_heap_word_filter(page.heap_low, page.heap_span);
+  uint64_t marked = 0, swept = 0;
+  for (uint32_t group = (view.capacity - 1u) & ~7u;; group -= 8) {
+    uint32_t in_group = view.capacity - group < 8 ? view.capacity - group : 8;
+    uint64_t eight;
+    memcpy(&eight, marks + group, sizeof eight);
+    uint64_t pending = pending_bytes(eight);
+    if (in_group < 8) pending &= (uint64_t{1} << (in_group * 8)) - 1;
+    if (pending) {
+      uint32_t top = group + ((63 - static_cast<unsigned>(__builtin_clzll(pending))) >> 3);
+      for (uint32_t index = top + 1; index-- > group;) {
+        if (page.marks[index].load(std::memory_order_relaxed) != kMarkPending) continue;
+        uintptr_t block = page.start + uintptr_t{index} * page.block_size;
+        worker.finger = block;
+        page.marks[index].store(kMarkReached, std::memory_order_relaxed);
+        ++swept;
+        const uintptr_t* end = reinterpret_cast<const uintptr_t*>(block + page.block_size);
+        // Two words a step, one branch for both when neither is in the heap's range.
+        for (const uintptr_t* at = reinterpret_cast<const uintptr_t*>(block); at < end; at += 2) {
+          if (TALLY_LIKELY(!may_hold_heap_words(at, filter))) continue;
+          uintptr_t first = at[0], second = at[1];
+          if (first - page.heap_low < page.heap_span)
+            sweep_settle(worker, page, first, block, marked);
+          if (second - page.heap_low < page.heap_span)
+            sweep_settle(worker, page, second, block, marked);
+        }
+        if (worker.top) drain<Bit::kMarked>(worker, share);
+      }
+    }
+    if (group == 0) break;
+  }
+  worker.marked += marked;
+  worker.scanned += swept * page.block_size;
+}
+
+void sweep_segment(Worker& worker, uint32_t slot, bool share) {
+  MarkBooks* books = g_books_by_slot[slot];
+  ++worker.segment_sweeps;
+  books->sweep_queued.exchange(0, std::memory_order_seq_cst);  // before reading any mark
+  books->sweeps.store(books->sweeps.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  bool interior = g_settings.interior_pointers;
+  worker.sweep_low = uintptr_t{slot} << kSegmentShift;
+  for (unsigned page_slot = kSlotsPerSegment; page_slot-- > kHeaderSlots;) {
+    const MarkSlotView& view = books->views[page_slot];
+    // A page spanning several slots has its view in each; it is swept once, at its first.
+    if (view.start == 0 || view.no_scan ||
+        (page_slot > kHeaderSlots && books->views[page_slot - 1].start == view.start))
+      continue;
+    sweep_page(worker, view, interior, share);
+  }
+  worker.sweep_low = worker.finger = 0;
+  flush_notes(worker);
+}
+
 // --- Workers ---------------------------------------------------------------------------------
 
+// Waits until the pool or (`sweeps`) the sweep queue has work, or every worker of the phase
+// is idle: then false.
+bool wait_for_work(Worker& worker, bool sweeps) {
+  worker.idle->fetch_add(1, std::memory_order_acq_rel);
+  for (unsigned spins = 0;; ++spins) {
+    if (g_pool_count.load(std::memory_order_acquire) > 0 ||
+        (sweeps && g_sweep_queue_count.load(std::memory_order_acquire) > 0)) {
+      worker.idle->fetch_sub(1, std::memory_order_acq_rel);
+      return true;
+    }
+    if (worker.idle->load(std::memory_order_acquire) == g_active_workers) return false;
+    if (spins > 64) sched_yield();
+  }
+}
+
+// Two phases. The roots: every block they reach is left pending and its segment queued.
+// Then, after every worker is done with the roots, the sweeps: segments taken from the
+// queue, highest first; blocks a sweep cannot leave pending go on the worker's stack.
 void run_worker(int index) {
   Worker& worker = g_workers[index];
+  bool share = g_active_workers > 1;
+  worker.sweeping = true;
+  worker.idle = &g_idle_roots;
   for (;;) {
-    drain<Bit::kMarked>(worker, g_active_workers > 1);
+    drain<Bit::kMarked>(worker, share);
     size_t root = g_root_cursor.fetch_add(1, std::memory_order_acq_rel);
     if (root < g_roots.count) {
       scan<Bit::kMarked>(worker, g_roots[root].low, g_roots[root].high, true);
       continue;
     }
     if (take_from_pool(worker)) continue;
-    g_idle.fetch_add(1, std::memory_order_acq_rel);
-    for (unsigned spins = 0;; ++spins) {
-      if (g_pool_count.load(std::memory_order_acquire) > 0) {
-        g_idle.fetch_sub(1, std::memory_order_acq_rel);
-        break;
-      }
-      if (g_idle.load(std::memory_order_acquire) == g_active_workers) return;
-      if (spins > 64) sched_yield();
-    }
+    if (!wait_for_work(worker, false)) break;
   }
+  flush_notes(worker);
+  g_roots_done.fetch_add(1, std::memory_order_acq_rel);
+  while (g_roots_done.load(std::memory_order_acquire) < g_active_workers) sched_yield();
+
+  worker.idle = &g_idle_sweep;
+  for (;;) {
+    drain<Bit::kMarked>(worker, share);
+    flush_notes(worker);  // what the drain left pending must be queued before going idle
+    uint32_t slot;
+    if (dequeue_segment(&slot)) {
+      sweep_segment(worker, slot, share);
+      continue;
+    }
+    if (take_from_pool(worker)) continue;
+    if (!wait_for_work(worker, true)) break;
+  }
+  worker.sweeping = false;
 }
 
 // Helper threads: started before the world stops, parked on a futex between marks.
@@ -621,14 +926,22 @@ bool marker_begin(const MarkSettings& settings) {
   for (int i = 0; i < workers; ++i) {
     if (!ensure_stack(g_workers[i], settings.stack_entries)) return false;
     g_workers[i].top = 0;
-    g_workers[i].scanned = g_workers[i].marked = 0;
+    g_workers[i].scanned = g_workers[i].marked = g_workers[i].segment_sweeps = 0;
     g_workers[i].pending_head = g_workers[i].pending_count = 0;
+    g_workers[i].sweeping = false;
+    g_workers[i].sweep_low = g_workers[i].finger = 0;
+    g_workers[i].noted_count = 0;
+    g_workers[i].idle = &g_idle_roots;
   }
   g_roots.clear();
   g_root_bytes = g_root_ranges = 0;
   g_root_cursor.store(0, std::memory_order_relaxed);
   g_pool_count.store(0, std::memory_order_relaxed);
-  g_idle.store(0, std::memory_order_relaxed);
+  g_idle_roots.store(0, std::memory_order_relaxed);
+  g_idle_sweep.store(0, std::memory_order_relaxed);
+  g_roots_done.store(0, std::memory_order_relaxed);
+  g_sweep_queue.clear();
+  g_sweep_queue_count.store(0, std::memory_order_relaxed);
   g_overflowed.store(false, std::memory_order_relaxed);
 
   uintptr_t low = UINTPTR_MAX, high = 0;
@@ -641,6 +954,8 @@ bool marker_begin(const MarkSettings& settings) {
       return;
     }
     for (MarkSlotView& view : books->views) view.start = 0;
+    books->sweep_queued.store(0, std::memory_order_relaxed);
+    books->sweeps.store(0, std::memory_order_relaxed);
     size_t marks_used = 0;
     uintptr_t start = reinterpret_cast<uintptr_t>(segment);
     if (start < low) low = start;
@@ -698,6 +1013,9 @@ bool marker_begin(const MarkSettings& settings) {
           *b->high = slot->block + guarded_span(slot);
       },
       &bounds);
+  // Room in the sweep queue for every segment, so queueing one never needs memory mid-mark.
+  for (size_t i = 0; ok && i < g_books_set.count; ++i) ok = g_sweep_queue.push(0);
+  g_sweep_queue.clear();
   if (low >= high) low = high = 0;
   g_heap_low = low;
   g_heap_span = high - low;
@@ -786,6 +1104,7 @@ void marker_run(MarkStatistics* statistics) {
   for (int i = 0; i < workers; ++i) {
     totals.bytes_scanned += g_workers[i].scanned;
     totals.blocks_marked += g_workers[i].marked;
+    totals.segment_sweeps += g_workers[i].segment_sweeps;
   }
   totals.workers = workers;
   totals.nanoseconds = monotonic_nanoseconds() - started;

@@ -38,6 +38,7 @@ struct MarkStatistics {
   uint64_t bytes_scanned;  // roots and blocks
   uint64_t blocks_marked;
   uint64_t overflow_passes;  // heap passes that recovered from a full mark stack
+  uint64_t segment_sweeps;   // segments swept in address order (a segment may be swept again)
   uint64_t nanoseconds;
   int workers;
 };

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <thread>
 #include <vector>
 
 #include "tally.h"
@@ -176,6 +178,81 @@ TEST(Marker, SeveralWorkersMarkTheSame) {
     for (Node* node = heads[i]; node; node = node->next) ASSERT_TRUE(marked(node));
   for (int i = 0; i < 64; ++i) free_list(heads[i]);
   tally_free(heads);
+}
+
+// Lists over many segments, linked in every direction the sweep meets: each node pointing
+// at the one allocated before it (down in memory, what the sweep follows in one pass), at
+// the one after it (up: the sweep hands those to the mark stack), and lists interleaved so
+// that every step jumps far and crosses segments.
+std::vector<Node*> build_lists(int lists, int per_list, bool point_up, bool interleaved) {
+  std::vector<Node*> heads(lists, nullptr), tails(lists, nullptr);
+  for (int i = 0; i < lists * per_list; ++i) {
+    int list = interleaved ? i % lists : i / per_list;
+    Node* node = static_cast<Node*>(tally_malloc(sizeof(Node)));
+    node->next = nullptr;
+    node->payload[0] = node->payload[1] = node->payload[2] = 0;
+    if (!point_up) {
+      node->next = heads[list];
+      heads[list] = node;
+    } else {
+      (tails[list] ? tails[list]->next : heads[list]) = node;
+      tails[list] = node;
+    }
+  }
+  return heads;
+}
+
+TEST(Marker, TheSweepMarksListsLinkedInEveryDirectionAcrossSegments) {
+  marker_prepare_helpers(3);
+  constexpr int kLists = 64, kPerList = 8000;  // 512,000 blocks: about 6 segments
+  for (bool point_up : {false, true}) {
+    for (bool interleaved : {false, true}) {
+      std::vector<Node*> heads = build_lists(kLists, kPerList, point_up, interleaved);
+      for (int workers : {1, 3}) {
+        MarkSettings settings;
+        settings.workers = workers;
+        MarkStatistics statistics = mark_from(heads.data(), heads.size() * sizeof(Node*), settings);
+        SCOPED_TRACE(testing::Message() << "up " << point_up << " interleaved " << interleaved
+                                        << " workers " << workers);
+        EXPECT_GT(statistics.segment_sweeps, 0u);
+        EXPECT_GE(statistics.blocks_marked, uint64_t{kLists} * kPerList);
+        for (Node* head : heads)
+          for (Node* node = head; node; node = node->next) ASSERT_TRUE(marked(node));
+      }
+      for (Node* head : heads) free_list(head);
+    }
+  }
+}
+
+TEST(Marker, AChainBetweenTwoThreadsHeapsIsSweptOncePerSegment) {
+  // Nodes from two threads' heaps (segments of their own), linked alternately: without a
+  // bound on sweeps, every step would sweep a whole segment again for one block.
+  constexpr int kPerThread = 100000;
+  std::vector<Node*> halves[2];
+  for (auto& half : halves) {
+    std::thread filler([&half] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Node* node = static_cast<Node*>(tally_calloc(1, sizeof(Node)));
+        half.push_back(node);
+      }
+    });
+    filler.join();
+  }
+  Node* head = nullptr;
+  std::set<uintptr_t> segments;
+  for (int i = kPerThread; i-- > 0;) {
+    for (auto& half : halves) {
+      half[i]->next = head;
+      head = half[i];
+      segments.insert(reinterpret_cast<uintptr_t>(head) >> 22);
+    }
+  }
+  void* roots[1] = {head};
+  MarkStatistics statistics = mark_from(roots, sizeof roots);  // one worker: no races
+  EXPECT_LE(statistics.segment_sweeps, segments.size());
+  EXPECT_EQ(statistics.blocks_marked, 2u * kPerThread);
+  for (Node* node = head; node; node = node->next) ASSERT_TRUE(marked(node));
+  free_list(head);
 }
 
 TEST(Marker, ClassifiesDirectAndIndirectLeaks) {

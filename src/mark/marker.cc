@@ -1,13 +1,17 @@
-// The marker's engine: the pointer test, the mark stacks, the workers and the passes that
-// recover from a full stack. docs/design.md ("Marking") gives the measurements behind
-// its shape: mark bytes set with plain stores, page views per slot, candidates prefetched
-// and settled a few later, worker state on cache lines of its own.
+// The marker's engine: the pointer test, the sweep, the mark stacks, the workers and the
+// passes that recover from a full stack. docs/design.md ("Marking", "Sweeping in address
+// order") gives the measurements behind its shape: mark bytes set with plain stores, page
+// views per slot, candidates prefetched and settled a few later, worker state on cache
+// lines of its own, segments swept from the top down.
 //
-// Work flows through three places: the root list (ranges cut into chunks, taken by an
-// atomic cursor), each worker's own stack (last in, first out, so a linked structure is
-// followed depth first and its next block is often in cache), and a small shared pool
-// that a busy worker fills when it sees the pool empty, so idle workers get work. The
-// mark ends when every worker is idle with the roots and the pool exhausted.
+// Work flows through four places: the root list (ranges cut into chunks, taken by an
+// atomic cursor); the sweep queue of segments holding pending blocks (reached, not yet
+// scanned: the roots leave every small block they reach pending, and so does a sweep for
+// blocks it has still to pass); each worker's own stack (last in, first out) for blocks a
+// sweep has passed and for large blocks; and a small shared pool that a busy worker fills
+// when it sees the pool empty, so idle workers get work. Invariant: when the mark ends no
+// block is pending. The roots phase ends when every worker is idle with the roots and the
+// pool exhausted; the sweep phase when every worker is idle with the queue empty too.
 #include "mark/marker.h"
 
 #include <linux/futex.h>

@@ -344,9 +344,29 @@ void settle_pending(Worker& worker) {
   }
 }
 
-// `immediate`: settle each candidate at once (the sweep: a block below the finger must be
-// left pending before the finger passes it) rather than after a few more.
-template <Bit bit, bool immediate = false>
+// Follows a word in the heap's range (every such word is below 2^47, as the table needs)
+// to the block it points into, if any. `immediate`: settle a small block at once (the
+// sweep: a block below the finger must be left pending before the finger passes it)
+// rather than a few candidates later.
+template <Bit bit, bool immediate>
+TALLY_INLINE void follow(Worker& worker, uintptr_t word, bool interior) {
+  if (MarkBooks* books = books_of(word)) {
+    Candidate candidate;
+    if (!locate_in(books, word, interior, &candidate)) return;
+    if (immediate)
+      settle<bit>(worker, candidate);
+    else
+      offer<bit>(worker, candidate);
+    return;
+  }
+  uintptr_t entry = registry_lookup(word);
+  Target target;
+  if (!claim_other<bit>(entry, word, interior, &target)) return;
+  ++worker.marked;
+  if (!target.no_scan) push(worker, target.start, target.start + target.span);
+}
+
+template <Bit bit>
 TALLY_INLINE void scan(Worker& worker, uintptr_t low, uintptr_t high, bool interior) {
   low = (low + 7) & ~uintptr_t{7};
   if (high < low + sizeof(uintptr_t)) return;
@@ -354,22 +374,7 @@ TALLY_INLINE void scan(Worker& worker, uintptr_t low, uintptr_t high, bool inter
   for (uintptr_t at = low; at + sizeof(uintptr_t) <= high; at += sizeof(uintptr_t)) {
     uintptr_t word = *reinterpret_cast<const uintptr_t*>(at);
     if (TALLY_LIKELY(word - heap_low >= heap_span)) continue;
-    // (Every word in the heap's range is below 2^47, as the table needs.)
-    if (MarkBooks* books = books_of(word)) {
-      Candidate candidate;
-      if (locate_in(books, word, interior, &candidate)) {
-        if (immediate)
-          settle<bit>(worker, candidate);
-        else
-          offer<bit>(worker, candidate);
-      }
-      continue;
-    }
-    uintptr_t entry = registry_lookup(word);
-    Target target;
-    if (!claim_other<bit>(entry, word, interior, &target)) continue;
-    ++worker.marked;
-    if (!target.no_scan) push(worker, target.start, target.start + target.span);
+    follow<bit, false>(worker, word, interior);
   }
   worker.scanned += high - low;
 }
@@ -606,17 +611,9 @@ TALLY_INLINE uint64_t pending_bytes(uint64_t eight) {
   return ~(((differs & kLow7) + kLow7) | differs | kLow7);
 }
 
+// A word of a swept block that points outside the block's page: kept out of line.
 TALLY_NOINLINE void sweep_settle_elsewhere(Worker& worker, uintptr_t word, bool interior) {
-  Candidate candidate;
-  if (MarkBooks* books = books_of(word)) {
-    if (locate_in(books, word, interior, &candidate)) settle<Bit::kMarked>(worker, candidate);
-    return;
-  }
-  uintptr_t entry = registry_lookup(word);
-  Target other;
-  if (!claim_other<Bit::kMarked>(entry, word, interior, &other)) return;
-  ++worker.marked;
-  if (!other.no_scan) push(worker, other.start, other.start + other.span);
+  follow<Bit::kMarked, true>(worker, word, interior);
 }
 
 constexpr bool every_block_size_is_a_multiple_of_16() {

@@ -257,6 +257,12 @@ TALLY_COLD void report_free_problem(uintptr_t start, ApiCall call, uintptr_t cal
 }
 
 // `size` is the requested size (a large block's is wider than its record's size field).
+TALLY_COLD Heap* heap_for_freeing_thread() {
+  if (t_heap_given_back) return nullptr;
+  runtime_ensure_initialized();
+  return heap_acquire_for_thread();
+}
+
 TALLY_INLINE void check_and_record_free(uintptr_t start, size_t size, size_t span,
                                         BlockRecord* record, ApiCall call, uintptr_t caller) {
   if (g_safety.alloc_dealloc_mismatch && TALLY_UNLIKELY(record->kind() != kind_of_call(call)))
@@ -453,6 +459,10 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
 TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t caller) {
   if (!pointer) return;
   Heap* heap = t_heap;
+  // A thread that only frees (the consumer of a producer/consumer pair) takes a heap
+  // too: without one its frees would share the quarantine's locked batch for heapless
+  // threads and walk their stacks without the memo (4x slower on xmalloc_test).
+  if (TALLY_UNLIKELY(!heap)) heap = heap_for_freeing_thread();
   if (heap) ++heap->api_calls[call];
   uintptr_t address = reinterpret_cast<uintptr_t>(pointer);
   if (TALLY_LIKELY(registry_lookup(address) == kRegistrySegment)) {

@@ -24,6 +24,7 @@
 namespace tally {
 
 __thread Heap* t_heap = nullptr;
+__thread bool t_heap_given_back = false;
 Page g_empty_page;
 void (*g_report_late_double_free)(uintptr_t block, size_t size) = nullptr;
 void (*g_before_heap_release)(Heap* heap) = nullptr;
@@ -75,6 +76,7 @@ pthread_key_t g_thread_exit_key;
 bool g_thread_exit_key_created = false;
 
 void thread_exit_destructor(void*) {
+  t_heap_given_back = true;
   heap_release_for_thread();
 }
 

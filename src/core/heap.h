@@ -82,6 +82,9 @@ struct Heap {
 };
 
 extern __thread Heap* t_heap;
+// Set once the thread's exit has given its heap back: a free after that (a later TLS
+// destructor, the C library's own clean-up) must not take a heap that nothing would return.
+extern __thread bool t_heap_given_back;
 extern Page g_empty_page;
 // Set by the runtime: reports a double free found while harvesting remote frees.
 extern void (*g_report_late_double_free)(uintptr_t block, size_t size);

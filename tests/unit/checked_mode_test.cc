@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "api/checked_allocation.h"
 #include "core/heap.h"
 #include "os/process.h"
@@ -94,6 +96,22 @@ TEST(CheckedMode, CleanUseIsSilentAndUsableSizeIsTheRequestedSize) {
   }
   quarantine_drain();
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
+
+// A thread that only frees (a consumer) takes a heap of its own at its first free, so its
+// frees batch into its own quarantine and reuse its stack memo instead of sharing the
+// locked batch of heapless threads.
+TEST(CheckedMode, AThreadThatOnlyFreesTakesAHeapOfItsOwn) {
+  char* block = allocate_orders(100);
+  bool had_heap_before = true, has_heap_after = false;
+  std::thread consumer([&] {
+    had_heap_before = t_heap != nullptr;
+    release_orders(block);
+    has_heap_after = t_heap != nullptr;
+  });
+  consumer.join();
+  EXPECT_FALSE(had_heap_before);
+  EXPECT_TRUE(has_heap_after);
 }
 
 // Safe mode's realloc (realloc_moves=0) keeps a block that has room; the canary follows the

@@ -113,11 +113,11 @@ size_t span_of(const BlockLookup& lookup) {
     case BlockLookup::kLarge:
       return lookup.large->usable_size;
     case BlockLookup::kGuarded: {
-      // Right-flush blocks have the alignment's slack before the guard page; left-flush
-      // blocks the rest of their last page.
+      // Up to the end of the block's last page: a right-flush block's slack before its
+      // guard page (its size rounded to its alignment, 128 bytes for 96 aligned to 64, not
+      // just to 16), a left-flush block's rest of the page.
       uintptr_t end = lookup.extent.start + lookup.extent.size;
-      uintptr_t page_end = (end + kOsPageSize - 1) & ~(kOsPageSize - 1);
-      return (g_safety.guard_left ? page_end : (end + 15) & ~uintptr_t{15}) - lookup.extent.start;
+      return ((end + kOsPageSize - 1) & ~(kOsPageSize - 1)) - lookup.extent.start;
     }
     default:
       return lookup.extent.size;

@@ -36,7 +36,14 @@ TALLY_COLD void report_guard_fault(const char* kind, uintptr_t address, bool is_
                                    const BlockHistory& block) {
   Report report = report_for(kind, address, block);
   report.access = is_write ? "WRITE" : "READ";
-  emit_with_stack(report, pc);
+  uintptr_t frames[kMaxReportFrames];
+  report.frames = frames;
+  report.frame_count = report_capture_stack(frames, kMaxReportFrames, pc);
+  // Stacks hold return addresses, printed and symbolized one byte back, inside the call.
+  // The faulting instruction is no return address: kept one byte on, it prints as itself
+  // (a fault on a function's first instruction was named after the function before it).
+  if (report.frame_count > 0 && frames[0] == pc) frames[0] = pc + 1;
+  report_emit(report);
 }
 
 TALLY_COLD void report_overflow_found_at_free(uintptr_t address, const BlockHistory& block,

@@ -570,7 +570,7 @@ void checked_initialize() {
   protection_budget_set_time_percent(g_safety.guard_time_percent);
   // Quarantined large blocks are inaccessible too, so the handler is wanted even without a pool.
   if (guard_pool_enabled() || g_safety.quarantine)
-    fault_handler_install(report_guard_fault_from_handler);
+    fault_handler_install(report_guard_fault_from_handler, report_wild_fault);
 }
 
 void checked_at_exit() {

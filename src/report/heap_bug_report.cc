@@ -30,20 +30,49 @@ void emit_with_stack(Report& report, uintptr_t first_pc) {
   report_emit(report);
 }
 
+// The stack of a fault, from the faulting instruction `pc`. Stacks hold return addresses,
+// printed and symbolized one byte back, inside the call; the faulting instruction is no
+// return address: kept one byte on, it prints as itself (a fault on a function's first
+// instruction was named after the function laid out before it).
+void emit_with_fault_stack(Report& report, uintptr_t pc) {
+  uintptr_t frames[kMaxReportFrames];
+  report.frames = frames;
+  report.frame_count = report_capture_stack(frames, kMaxReportFrames, pc);
+  if (report.frame_count > 0 && frames[0] == pc) frames[0] = pc + 1;
+  report_emit(report);
+}
+
 }  // namespace
 
 TALLY_COLD void report_guard_fault(const char* kind, uintptr_t address, bool is_write, uintptr_t pc,
                                    const BlockHistory& block) {
   Report report = report_for(kind, address, block);
   report.access = is_write ? "WRITE" : "READ";
-  uintptr_t frames[kMaxReportFrames];
-  report.frames = frames;
-  report.frame_count = report_capture_stack(frames, kMaxReportFrames, pc);
-  // Stacks hold return addresses, printed and symbolized one byte back, inside the call.
-  // The faulting instruction is no return address: kept one byte on, it prints as itself
-  // (a fault on a function's first instruction was named after the function before it).
-  if (report.frame_count > 0 && frames[0] == pc) frames[0] = pc + 1;
-  report_emit(report);
+  emit_with_fault_stack(report, pc);
+}
+
+TALLY_COLD void report_wild_fault(const char* kind, uintptr_t address, uintptr_t pc,
+                                  const char* poisoned_register, uintptr_t poisoned_value) {
+  Report report{};
+  report.kind = kind;
+  report.headline = ReportHeadline::kUnknownAddress;
+  report.address = address;
+  report.pc = pc;
+  char note[320];
+  if (poisoned_register) {
+    Formatter text(note, sizeof note - 1);
+    text.text("HINT: register ")
+        .text(poisoned_register)
+        .text(" holds ")
+        .hex(poisoned_value)
+        .text(
+            ", tally's poison of freed blocks (bytes 0xdf): the program read a pointer out of "
+            "a freed block and followed it (heap-use-after-free). TALLY_OPTIONS=mode=debug "
+            "catches the read itself.");
+    note[text.length()] = '\0';
+    report.note = note;
+  }
+  emit_with_fault_stack(report, pc);
 }
 
 TALLY_COLD void report_overflow_found_at_free(uintptr_t address, const BlockHistory& block,
@@ -59,6 +88,7 @@ TALLY_COLD void report_write_after_free(uintptr_t address, const BlockHistory& b
   report.note =
       "A WRITE to the freed block happened while it was in quarantine; found when the block left "
       "the quarantine.";
+  report.summary_stack = block.free_stack;
   emit_with_stack(report, 0);
 }
 

@@ -125,6 +125,15 @@ TALLY_COLD void report_emit(const Report& report) {
     case ReportHeadline::kColon:
       out.text(": ").hex(report.address).text(" in thread T").decimal(thread).character('\n');
       break;
+    case ReportHeadline::kUnknownAddress:
+      out.text(" on unknown address ")
+          .hex(report.address)
+          .text(" (pc ")
+          .hex(report.pc)
+          .text(" T")
+          .decimal(thread)
+          .text(")\n");
+      break;
   }
   if (report.access) {
     out.text(report.access).text(" of size ");
@@ -154,7 +163,11 @@ TALLY_COLD void report_emit(const Report& report) {
   out.text("\nSUMMARY: tally: ")
       .text(report.summary_kind ? report.summary_kind : report.kind)
       .character(' ');
-  if (report.frame_count > 0) stack_format_location(out, report.frames[0]);
+  uintptr_t summary_frame;
+  if (report.summary_stack && stack_depot_get(report.summary_stack, &summary_frame, 1) > 0)
+    stack_format_location(out, summary_frame);
+  else if (report.frame_count > 0)
+    stack_format_location(out, report.frames[0]);
   out.character('\n');
   output_write(out);
   write_json(report, pid, thread);

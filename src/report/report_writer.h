@@ -11,9 +11,10 @@ namespace tally {
 
 // How the first line names the address, as AddressSanitizer does per kind.
 enum class ReportHeadline : uint8_t {
-  kOnAddress,  // "KIND on address ADDR in thread Tn"
-  kOn,         // "attempting double-free on ADDR in thread Tn:"
-  kColon,      // "attempting free on address which was not malloc()-ed: ADDR in thread Tn"
+  kOnAddress,       // "KIND on address ADDR in thread Tn"
+  kOn,              // "attempting double-free on ADDR in thread Tn:"
+  kColon,           // "attempting free on address which was not malloc()-ed: ADDR in thread Tn"
+  kUnknownAddress,  // "SEGV on unknown address ADDR (pc PC T0)": a fault outside the heap
 };
 
 struct Report {
@@ -21,6 +22,7 @@ struct Report {
   const char* kind_detail;   // optional, after the kind: "(operator new vs free)"
   const char* summary_kind;  // the SUMMARY's kind when it differs ("bad-free")
   uintptr_t address;
+  uintptr_t pc;  // the faulting instruction (kUnknownAddress)
   ReportHeadline headline;
   const char* access;       // "READ" / "WRITE" for a caught access, else nullptr
   size_t access_size;       // 0: unknown, printed as '?'
@@ -36,6 +38,10 @@ struct Report {
   bool freed;              // print "freed by thread Tn here:" (when its stack is known)
   bool memory_corrupting;  // halt_on_error applies (all heap bugs are, today)
   const char* note;        // an extra line before SUMMARY, or nullptr
+  // When set, the SUMMARY names this stack's first frame instead of the report's own: a
+  // bug found late (at release from quarantine, at exit) is better placed by the free than
+  // by where it was found (an exit handler of the C library).
+  uint32_t summary_stack;
 };
 
 // Writes the report; ends the process (status `exitcode`) when halt_on_error is set.

@@ -1,8 +1,10 @@
 // The SIGSEGV/SIGBUS handler. It looks only at whether the address is in tally's
 // registry; the callback decides whether the fault is about a block (a guarded one, or a
 // quarantined large one), writes the report and ends the process. Other faults are handed on: to
-// the previous handler if there was one, else the default action is restored and the faulting
-// instruction runs again.
+// the previous handler if there was one, else they are reported with their stack (a crash
+// through a pointer read out of a freed block says so: the poison is in a register), the
+// default action is restored and the faulting instruction runs again, so the process still
+// dies of the signal (and dumps core where it would have).
 //
 // A fault at an instruction of tally's own code is tally's bug, not the program's: tally
 // never touches a guarded page on purpose. Such a fault may come while tally holds its
@@ -17,6 +19,7 @@
 
 #include "core/registry.h"
 #include "os/process.h"
+#include "safety/safety_config.h"
 
 namespace tally {
 namespace {
@@ -24,6 +27,9 @@ namespace {
 struct sigaction g_previous_segv;
 struct sigaction g_previous_bus;
 GuardFaultReporter g_reporter = nullptr;
+WildFaultReporter g_wild_reporter = nullptr;
+
+void report_wild(int signal_number, siginfo_t* info, void* context);
 
 void pass_on(int signal_number, siginfo_t* info, void* context) {
   struct sigaction& previous = signal_number == SIGBUS ? g_previous_bus : g_previous_segv;
@@ -32,8 +38,15 @@ void pass_on(int signal_number, siginfo_t* info, void* context) {
   } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
     return previous.sa_handler(signal_number);
   }
+  if (g_wild_reporter && previous.sa_handler == SIG_DFL) report_wild(signal_number, info, context);
   // Default action: restore it; returning re-runs the instruction, which faults again.
   signal(signal_number, SIG_DFL);
+}
+
+// A word of a freed block's poison, give or take a field offset: what a pointer read out of
+// a freed block holds (a non-canonical address, so the fault itself reports address 0).
+bool looks_poisoned(uint64_t value) {
+  return (value >> 16) == 0x0101010101010101ull * kPoisonByte >> 16;
 }
 
 // Formats without the C library (its printf may allocate): "==PID==ERROR: tally: internal
@@ -63,6 +76,32 @@ TALLY_COLD void report_internal_fault(uintptr_t address, uintptr_t pc) {
   write_all(2, line, length);
 }
 
+TALLY_COLD void report_wild(int signal_number, siginfo_t* info, void* context) {
+  static const struct {
+    const char* name;
+    int index;
+  } kRegisters[] = {{"rax", REG_RAX}, {"rbx", REG_RBX}, {"rcx", REG_RCX}, {"rdx", REG_RDX},
+                    {"rsi", REG_RSI}, {"rdi", REG_RDI}, {"rbp", REG_RBP}, {"r8", REG_R8},
+                    {"r9", REG_R9},   {"r10", REG_R10}, {"r11", REG_R11}, {"r12", REG_R12},
+                    {"r13", REG_R13}, {"r14", REG_R14}, {"r15", REG_R15}};
+  const ucontext_t* ucontext = static_cast<const ucontext_t*>(context);
+  uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
+  uintptr_t pc = static_cast<uintptr_t>(ucontext->uc_mcontext.gregs[REG_RIP]);
+  if (address_in_tally_code(pc)) return report_internal_fault(address, pc);
+  const char* poisoned_register = nullptr;
+  uintptr_t poisoned_value = 0;
+  for (const auto& candidate : kRegisters) {
+    uint64_t value = static_cast<uint64_t>(ucontext->uc_mcontext.gregs[candidate.index]);
+    if (looks_poisoned(value)) {
+      poisoned_register = candidate.name;
+      poisoned_value = value;
+      break;
+    }
+  }
+  g_wild_reporter(signal_number == SIGBUS ? "BUS" : "SEGV", address, pc, poisoned_register,
+                  poisoned_value);
+}
+
 void handle_fault(int signal_number, siginfo_t* info, void* context) {
   uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
   if (!g_reporter || registry_lookup(address) == 0) return pass_on(signal_number, info, context);
@@ -86,8 +125,9 @@ void handle_fault(int signal_number, siginfo_t* info, void* context) {
 
 }  // namespace
 
-void fault_handler_install(GuardFaultReporter reporter) {
+void fault_handler_install(GuardFaultReporter reporter, WildFaultReporter wild_reporter) {
   g_reporter = reporter;
+  g_wild_reporter = wild_reporter;
   struct sigaction action;
   memset(&action, 0, sizeof action);
   action.sa_sigaction = handle_fault;

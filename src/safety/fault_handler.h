@@ -1,6 +1,7 @@
 // Turns a fault in a guarded area into a precise report. Installed for SIGSEGV and SIGBUS
-// when guard pages are in use; any fault elsewhere goes to the handler that was there
-// before (the program's, or the default action).
+// when guard pages or the quarantine are in use; any fault elsewhere goes to the handler
+// that was there before (the program's), or is reported with its stack before the default
+// action ends the process.
 #pragma once
 
 #include <stdint.h>
@@ -16,7 +17,12 @@ struct GuardFault {
 };
 // Reports the fault and ends the process if it is tally's; returns false otherwise.
 using GuardFaultReporter = bool (*)(const GuardFault& fault);
+// Reports a fault that is no block's and that no handler of the program takes, before the
+// default action ends the process: `kind` is "SEGV" or "BUS"; `poisoned_register` names a
+// register holding a value of the freed blocks' poison (nullptr if none does).
+using WildFaultReporter = void (*)(const char* kind, uintptr_t address, uintptr_t pc,
+                                   const char* poisoned_register, uintptr_t poisoned_value);
 
-void fault_handler_install(GuardFaultReporter reporter);
+void fault_handler_install(GuardFaultReporter reporter, WildFaultReporter wild_reporter);
 
 }  // namespace tally

@@ -65,7 +65,10 @@ TEST(CheckedModeDeathTest, WriteAfterFreeIsFoundWhenTheBlockLeavesQuarantine) {
   EXPECT_EXIT(quarantine_drain(), testing::ExitedWithCode(1),
               "ERROR: tally: heap-use-after-free on address 0x[0-9a-f]+(.|\n)*"
               "is located 123 bytes inside of [0-9]+-byte region(.|\n)*"
-              "freed by thread T0 here:(.|\n)*release_orders(.|\n)*A WRITE to the freed block");
+              "freed by thread T0 here:(.|\n)*release_orders(.|\n)*A WRITE to the freed block"
+              // Found far from the bug: the SUMMARY names the free, not the finder.
+              "(.|\n)*SUMMARY: tally: heap-use-after-free [^\n]* in "
+              "tally::\\(anonymous namespace\\)::release_orders");
   block[123] = static_cast<char>(kPoisonByte);
 }
 
@@ -96,6 +99,38 @@ TEST(CheckedMode, CleanUseIsSilentAndUsableSizeIsTheRequestedSize) {
   }
   quarantine_drain();
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
+
+// A crash outside the heap that no handler of the program takes is reported with its stack
+// before the signal's default action; when a register holds the freed blocks' poison (a
+// pointer read out of a freed block) the report says it is a use after free.
+__attribute__((noinline)) int follow_stale_link(const int* const* link) {
+  return **static_cast<const int* const volatile*>(link);
+}
+
+volatile int g_sink;
+void consume(int value) {
+  g_sink = value;
+}
+
+TEST(CheckedModeDeathTest, ACrashThroughAPoisonedPointerIsReportedAsUseAfterFree) {
+  uintptr_t poisoned = 0x0101010101010101ull * kPoisonByte;  // as read out of a freed block
+  const int* link = reinterpret_cast<const int*>(poisoned);
+  EXPECT_EXIT(consume(follow_stale_link(&link)), testing::KilledBySignal(SIGSEGV),
+              "ERROR: tally: SEGV on unknown address 0x[0-9a-f]+ \\(pc 0x[0-9a-f]+ T0\\)\n"
+              "    #0 0x[0-9a-f]+ in tally::\\(anonymous namespace\\)::follow_stale_link(.|\n)*"
+              "HINT: register [a-z0-9]+ holds 0xdfdfdfdfdfdfdfdf, tally's poison of freed "
+              "blocks(.|\n)*heap-use-after-free(.|\n)*"
+              "SUMMARY: tally: SEGV .*follow_stale_link");
+}
+
+TEST(CheckedModeDeathTest, AWildCrashIsReportedWithoutAHint) {
+  const int* link = reinterpret_cast<const int*>(uintptr_t{16});
+  // The last frame is followed by the SUMMARY, no hint between them.
+  EXPECT_EXIT(consume(follow_stale_link(&link)), testing::KilledBySignal(SIGSEGV),
+              "ERROR: tally: SEGV on unknown address 0x10 \\(pc 0x[0-9a-f]+ T0\\)\n"
+              "    #0 0x[0-9a-f]+ in tally::\\(anonymous namespace\\)::follow_stale_link"
+              "(.|\n)*#[0-9]+ 0x[0-9a-f]+ [^\n]*\n\nSUMMARY: tally: SEGV ");
 }
 
 // A thread that only frees (a consumer) takes a heap of its own at its first free, so its

@@ -105,6 +105,28 @@ size_t damaged_canary(uintptr_t block, size_t size, size_t span) {
                                 slack < kMaxCanaryBytes ? slack : kMaxCanaryBytes, kCanaryByte);
 }
 
+// A guarded block sits flush against the guard page after it; the bytes before it in its
+// first page (up to kMaxCanaryBytes) are a canary too, so an underflow write (index -1)
+// is found at free. Guarded blocks only: they alone have their page to themselves.
+uintptr_t front_canary_start(uintptr_t block) {
+  uintptr_t page_start = block & ~(kOsPageSize - 1);
+  return block - page_start < kMaxCanaryBytes ? page_start : block - kMaxCanaryBytes;
+}
+
+void fill_front_canary(uintptr_t block) {
+  if (!g_safety.canaries) return;
+  uintptr_t low = front_canary_start(block);
+  pattern_fill(reinterpret_cast<void*>(low), block - low, kCanaryByte);
+}
+
+// The address of the damaged canary byte farthest before the block, or 0.
+uintptr_t damaged_front_canary(uintptr_t block) {
+  if (!g_safety.canaries) return 0;
+  uintptr_t low = front_canary_start(block);
+  size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(low), block - low, kCanaryByte);
+  return damaged == SIZE_MAX ? 0 : low + damaged;
+}
+
 // The bytes a block really spans (its class size, its pages), beyond its requested size.
 size_t span_of(const BlockLookup& lookup) {
   switch (lookup.where) {
@@ -240,19 +262,20 @@ bool report_guard_fault_from_handler(const GuardFault& fault) {
   return true;
 }
 
-// The checks every checked free makes once it owns the block (mismatch, canary), then
-// the free's stack. `lookup` is only consulted to write a report.
+// What a checked free found wrong with the block it owns: a mismatched kind of free, or a
+// damaged canary byte at `damaged_at` (after the block, or before a guarded one).
+constexpr uintptr_t kMismatchedFree = 0;
 TALLY_COLD void report_free_problem(uintptr_t start, ApiCall call, uintptr_t caller,
-                                    size_t damaged) {
+                                    uintptr_t damaged_at) {
   BlockLookup lookup = lookup_block(start);
   lookup.kind = BlockLookup::kLive;
   BlockHistory history = history_of(lookup);
   history.freed = false;
-  if (damaged == SIZE_MAX) {
+  if (damaged_at == kMismatchedFree) {
     report_alloc_dealloc_mismatch(start, allocation_kind_name(lookup.record->kind(), false),
                                   allocation_kind_name(kind_of_call(call), true), history, caller);
   } else {
-    report_overflow_found_at_free(start + history.size + damaged, history, caller);
+    report_overflow_found_at_free(damaged_at, history, caller);
   }
 }
 
@@ -266,9 +289,10 @@ TALLY_COLD Heap* heap_for_freeing_thread() {
 TALLY_INLINE void check_and_record_free(uintptr_t start, size_t size, size_t span,
                                         BlockRecord* record, ApiCall call, uintptr_t caller) {
   if (g_safety.alloc_dealloc_mismatch && TALLY_UNLIKELY(record->kind() != kind_of_call(call)))
-    report_free_problem(start, call, caller, SIZE_MAX);
+    report_free_problem(start, call, caller, kMismatchedFree);
   size_t damaged = damaged_canary(start, size, span);
-  if (TALLY_UNLIKELY(damaged != SIZE_MAX)) report_free_problem(start, call, caller, damaged);
+  if (TALLY_UNLIKELY(damaged != SIZE_MAX))
+    report_free_problem(start, call, caller, start + size + damaged);
   record->free_thread = static_cast<uint16_t>(current_thread_number());
   // Last, released: a racing double free waits for it (report_double_free_after_claim).
   __atomic_store_n(&record->free_stack,
@@ -314,10 +338,10 @@ void* reallocate_in_place(const BlockLookup& lookup, size_t size, uintptr_t call
   }
   BlockRecord* record = lookup.record;
   if (g_safety.alloc_dealloc_mismatch && TALLY_UNLIKELY(record->kind() != AllocationKind::kMalloc))
-    report_free_problem(start, kCallRealloc, caller, SIZE_MAX);
+    report_free_problem(start, kCallRealloc, caller, kMismatchedFree);
   size_t damaged = damaged_canary(start, lookup.extent.size, span);
   if (TALLY_UNLIKELY(damaged != SIZE_MAX))
-    report_free_problem(start, kCallRealloc, caller, damaged);
+    report_free_problem(start, kCallRealloc, caller, start + lookup.extent.size + damaged);
   if (lookup.where == BlockLookup::kLarge) {
     if (!large_reallocate(lookup.large, size)) return nullptr;
     lookup.large->requested_size = size;
@@ -421,6 +445,7 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
       if (call == kCallMallocAtomic) marker_set_no_scan(reinterpret_cast<uintptr_t>(block));
       BlockLookup lookup = lookup_block(reinterpret_cast<uintptr_t>(block));
       fill_canary(reinterpret_cast<uintptr_t>(block), size, span_of(lookup));
+      fill_front_canary(reinterpret_cast<uintptr_t>(block));
       return block;
     }
   }
@@ -518,6 +543,8 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
       return;
     }
     case BlockLookup::kGuarded: {
+      if (uintptr_t damaged_at = damaged_front_canary(address))
+        report_free_problem(address, call, caller, damaged_at);
       check_and_record_free(address, lookup.extent.size, span_of(lookup), lookup.record, call,
                             caller);
       if (guard_pool_free(lookup.slot) != FreeOutcome::kFreed)

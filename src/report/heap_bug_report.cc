@@ -79,7 +79,9 @@ TALLY_COLD void report_overflow_found_at_free(uintptr_t address, const BlockHist
                                               uintptr_t caller) {
   Report report = report_for("heap-buffer-overflow", address, block);
   report.freed = false;  // the free that found it is the report's own stack
-  report.note = "The bytes after the block were overwritten; found when the block was freed.";
+  report.note = address < block.start
+                    ? "The bytes before the block were overwritten; found when the block was freed."
+                    : "The bytes after the block were overwritten; found when the block was freed.";
   emit_with_stack(report, caller);
 }
 

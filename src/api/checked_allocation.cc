@@ -279,13 +279,13 @@ TALLY_COLD void report_free_problem(uintptr_t start, ApiCall call, uintptr_t cal
   }
 }
 
-// `size` is the requested size (a large block's is wider than its record's size field).
 TALLY_COLD Heap* heap_for_freeing_thread() {
   if (t_heap_given_back) return nullptr;
   runtime_ensure_initialized();
   return heap_acquire_for_thread();
 }
 
+// `size` is the requested size (a large block's is wider than its record's size field).
 TALLY_INLINE void check_and_record_free(uintptr_t start, size_t size, size_t span,
                                         BlockRecord* record, ApiCall call, uintptr_t caller) {
   if (g_safety.alloc_dealloc_mismatch && TALLY_UNLIKELY(record->kind() != kind_of_call(call)))

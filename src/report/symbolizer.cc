@@ -76,6 +76,8 @@ struct State {
   int failures;
   char path[kPathBytes];      // set by symbolizer_set_path
   char resolved[kPathBytes];  // the symbolizer in use
+  bool demangler_resolved;
+  char demangler[kPathBytes];  // c++filt, for names the symbolizer left mangled ("": none)
   Helper helpers[kMaxHelpers];
   uint64_t clock;
   char executable[kPathBytes];
@@ -599,6 +601,48 @@ int parse_answer(State* state, size_t length) {
   return count;
 }
 
+// llvm-symbolizer 14 leaves some names mangled (templates with an expression among their
+// arguments, as in libstdc++'s std::default_delete<T[]>::operator()); c++filt, of the
+// binutils that addr2line comes with, reads them. One short-lived child per such name, at
+// report time only (the frame is cached demangled). The name is left as it is when there
+// is no c++filt or it does not answer in time.
+void demangle_leftover(State* state, char* name, size_t capacity) {
+  if (name[0] != '_' || name[1] != 'Z') return;
+  if (!state->demangler_resolved) {
+    state->demangler_resolved = true;
+    if (!search_path("c++filt", state->demangler, sizeof state->demangler))
+      state->demangler[0] = '\0';
+  }
+  if (state->demangler[0] == '\0') return;
+  char* argv[] = {state->demangler, nullptr};
+  int fd;
+  int pid = spawn_child(state, argv, &fd);
+  if (pid == 0) return;
+  int saved_errno = errno;
+  size_t length = 0;
+  if (send_all(fd, name, strlen(name)) && send_all(fd, "\n", 1)) {
+    shutdown(fd, SHUT_WR);  // c++filt answers a pipe at its end of input
+    while (length + 1 < sizeof state->response) {
+      struct pollfd poll_fd = {fd, POLLIN, 0};
+      int ready = poll(&poll_fd, 1, g_timeout_ms.load(std::memory_order_relaxed));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) break;
+      ssize_t got = read(fd, state->response + length, sizeof state->response - 1 - length);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) break;
+      length += static_cast<size_t>(got);
+    }
+  }
+  close(fd);
+  reap(pid, true);
+  errno = saved_errno;
+  const char* newline = static_cast<const char*>(memchr(state->response, '\n', length));
+  if (!newline || newline == state->response) return;
+  size_t answer = static_cast<size_t>(newline - state->response);
+  if (answer >= 2 && state->response[0] == '_' && state->response[1] == 'Z') return;
+  copy_text(name, capacity, state->response, answer);
+}
+
 // Asks the symbolizer about `module`+`offset`; fills state->frames, returns their number
 // (0: no answer).
 int ask_symbolizer(State* state, const char* module, uintptr_t offset) {
@@ -743,6 +787,7 @@ int symbolize_locked(State* state, uintptr_t pc) {
   }
   for (int i = 0; i < count; ++i) {
     SymbolizedFrame* frame = &state->frames[i];
+    demangle_leftover(state, frame->function, sizeof frame->function);
     copy_text(frame->module, sizeof frame->module, module.path);
     frame->module_offset = module.offset;
     frame->inlined = i + 1 < count;

@@ -23,6 +23,7 @@
 
 #include <fstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "report/stack_capture.h"
@@ -158,6 +159,26 @@ TEST_F(SymbolizerTest, NamesAFunctionOfThisBinary) {
   }
   EXPECT_TRUE(ends_with(frame.file, "symbolizer_test.cc")) << frame.file;
   EXPECT_EQ(frame.line, line);
+}
+
+// A template whose mangled name llvm-symbolizer 14 cannot demangle (an expression among
+// its template arguments): the frame still names it in C++ (c++filt reads it).
+template <typename Item>
+__attribute__((noinline))
+typename std::enable_if<std::is_convertible<Item (*)[], const long (*)[]>::value, long>::type
+first_of_array(Item* items) {
+  return static_cast<long>(items[0]);
+}
+
+TEST_F(SymbolizerTest, NamesATemplateTheSymbolizerLeavesMangled) {
+  if (find_program("c++filt").empty()) GTEST_SKIP() << "c++filt is not installed";
+  long items[2] = {3, 4};
+  EXPECT_EQ(first_of_array(items), 3);
+  SymbolizedFrame frames[8];
+  int count = symbolize(reinterpret_cast<uintptr_t>(&first_of_array<long>), frames, 8);
+  ASSERT_GE(count, 1);
+  EXPECT_NE(strstr(frames[count - 1].function, "first_of_array<long>(long*)"), nullptr)
+      << frames[count - 1].function;
 }
 
 TEST_F(SymbolizerTest, ExpandsInlinedFramesOfThisBinary) {

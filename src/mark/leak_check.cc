@@ -338,6 +338,9 @@ LeakCheckResult leak_check_run(const LeakCheckSettings& settings, bool verbose) 
   mark_settings.workers = workers;
   LeakList leaks;
 
+  ExitCallerState exit_caller;
+  bool exit_caller_found = settings.at_exit && world_find_exit_caller(&exit_caller);
+
   uint64_t started = monotonic_nanoseconds();
   if (g_lock_all) g_lock_all();
   StopContext stop{excluded, excluded_count};
@@ -356,7 +359,7 @@ LeakCheckResult leak_check_run(const LeakCheckSettings& settings, bool verbose) 
       }
       add_thread_roots(*thread);
     }
-    world_describe_self(&g_self, settings.at_exit);
+    world_describe_self(&g_self, exit_caller_found ? &exit_caller : nullptr);
     add_thread_roots(g_self);
     marker_add_helper_roots();
     roots_for_each_added([](MemoryRange range, void*) { marker_add_root(range.low, range.high); },

@@ -841,7 +841,7 @@ void* helper_main(void* argument) {
   pthread_sigmask(SIG_BLOCK, &all, nullptr);  // the program's signals are not ours to take
   g_helpers.tids[index - 1] = static_cast<int>(syscall(SYS_gettid));
   StoppedThread self;
-  world_describe_self(&self, false);
+  world_describe_self(&self, nullptr);
   g_helpers.descriptors[index - 1] = self.ranges[StoppedThread::kRanges - 1];
   g_helpers.ready.fetch_add(1, std::memory_order_acq_rel);
   uint32_t seen = g_helpers.generation.load(std::memory_order_acquire);

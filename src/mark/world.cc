@@ -7,6 +7,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
+#include <unwind.h>
 
 #include <atomic>
 
@@ -294,37 +296,89 @@ const StoppedThread* world_thread(int index) {
 
 namespace {
 
-// The stack pointer of the function that called exit, found by walking up to the frame of
-// exit itself (named by dladdr); 0 when there is none.
-uintptr_t caller_of_exit_stack_pointer(uintptr_t frame_address) {
-  StackWalkStart start;
-  if (!stack_walk_start_at(frame_address, &start)) return 0;
-  constexpr int kFrames = 128;
-  uintptr_t frames[kFrames], stack_pointers[kFrames];
-  int count = stack_walk_with_stack_pointers(start, frames, stack_pointers, kFrames);
-  for (int i = 0; i + 1 < count; ++i) {
-    Dl_info info;
-    if (dladdr(reinterpret_cast<void*>(frames[i] - 1), &info) && info.dli_sname &&
-        (strcmp(info.dli_sname, "exit") == 0 || strcmp(info.dli_sname, "quick_exit") == 0))
-      return stack_pointers[i + 1];
+// libgcc's unwinder, reached through the copy glibc's backtrace() loads: looking a name
+// up with dlsym in the global scope fails in C programs, and a failed lookup goes through
+// dlerror's bookkeeping (see stack_capture.cc).
+struct Unwinder {
+  _Unwind_Reason_Code (*backtrace)(_Unwind_Trace_Fn, void*);
+  uintptr_t (*get_ip)(struct _Unwind_Context*);
+  uintptr_t (*get_cfa)(struct _Unwind_Context*);
+  uintptr_t (*get_register)(struct _Unwind_Context*, int);
+};
+
+bool find_unwinder(Unwinder* unwinder) {
+  void* frames[2];
+  if (backtrace(frames, 2) <= 0) return false;  // loads libgcc_s if it can be loaded
+  void* library = dlopen("libgcc_s.so.1", RTLD_NOLOAD | RTLD_NOW);
+  if (!library) return false;
+  unwinder->backtrace =
+      reinterpret_cast<decltype(unwinder->backtrace)>(dlsym(library, "_Unwind_Backtrace"));
+  unwinder->get_ip = reinterpret_cast<decltype(unwinder->get_ip)>(dlsym(library, "_Unwind_GetIP"));
+  unwinder->get_cfa =
+      reinterpret_cast<decltype(unwinder->get_cfa)>(dlsym(library, "_Unwind_GetCFA"));
+  unwinder->get_register =
+      reinterpret_cast<decltype(unwinder->get_register)>(dlsym(library, "_Unwind_GetGR"));
+  dlclose(library);  // drops the NOLOAD reference only; backtrace's keeps the library loaded
+  return unwinder->backtrace && unwinder->get_ip && unwinder->get_cfa && unwinder->get_register;
+}
+
+struct ExitSearch {
+  const Unwinder* unwinder;
+  ExitCallerState* state;
+  bool previous_was_exit;
+  int frames;
+};
+
+bool is_exit_function(uintptr_t return_address) {
+  Dl_info info;
+  return dladdr(reinterpret_cast<void*>(return_address - 1), &info) && info.dli_sname &&
+         (strcmp(info.dli_sname, "exit") == 0 || strcmp(info.dli_sname, "quick_exit") == 0);
+}
+
+_Unwind_Reason_Code visit_frame(struct _Unwind_Context* context, void* argument) {
+  ExitSearch* search = static_cast<ExitSearch*>(argument);
+  if (++search->frames > 256) return _URC_END_OF_STACK;
+  if (search->previous_was_exit) {
+    // The unwinder has restored the callee-saved registers to their values in this frame,
+    // exit's caller, at its call. DWARF numbers: rbx 3, rbp 6, r12-r15 12-15.
+    static constexpr int kDwarfNumbers[ExitCallerState::kRegisters] = {3, 6, 12, 13, 14, 15};
+    for (int i = 0; i < ExitCallerState::kRegisters; ++i)
+      search->state->registers[i] = search->unwinder->get_register(context, kDwarfNumbers[i]);
+    return _URC_NORMAL_STOP;
   }
-  return 0;
+  uintptr_t return_address = search->unwinder->get_ip(context);
+  if (return_address && is_exit_function(return_address)) {
+    search->previous_was_exit = true;
+    // exit's canonical frame address is its caller's stack pointer before the call.
+    search->state->stack_pointer = search->unwinder->get_cfa(context);
+  }
+  return _URC_NO_REASON;
 }
 
 }  // namespace
 
-__attribute__((noinline)) void world_describe_self(StoppedThread* self, bool exiting) {
+__attribute__((cold)) bool world_find_exit_caller(ExitCallerState* state) {
+  memset(state, 0, sizeof *state);
+  Unwinder unwinder;
+  if (!find_unwinder(&unwinder)) return false;
+  ExitSearch search{&unwinder, state, false, 0};
+  unwinder.backtrace(visit_frame, &search);
+  return state->stack_pointer != 0;
+}
+
+__attribute__((noinline)) void world_describe_self(StoppedThread* self,
+                                                   const ExitCallerState* exit_caller) {
   ucontext_t context;
   getcontext(&context);
   self->tid = current_tid();
   self->responded = true;
   uintptr_t frame = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
-  uintptr_t live_from = exiting ? caller_of_exit_stack_pointer(frame) : 0;
-  if (live_from) {
+  if (exit_caller && exit_caller->stack_pointer) {
     // Everything below exit's caller is exit's own work and dead frames of functions that
-    // returned long ago; the registers hold values of those too.
+    // returned long ago; the registers now hold values of those too.
     memset(self->registers, 0, sizeof self->registers);
-    describe_ranges(self, live_from);
+    memcpy(self->registers, exit_caller->registers, sizeof exit_caller->registers);
+    describe_ranges(self, exit_caller->stack_pointer);
   } else {
     describe_registers(self, &context);
     describe_ranges(self, frame);

@@ -50,10 +50,25 @@ void world_resume();
 int world_thread_count();
 const StoppedThread* world_thread(int index);
 
+// Where the function that called exit() stood at the call: its stack pointer and the
+// callee-saved registers (rbx, rbp, r12-r15) as they were then. Those registers are the
+// only ones whose values outlive a call, and a pointer a caller keeps in one of them is
+// live: exit's own frames saved it somewhere below the caller's stack pointer, in a slot
+// a scan from there up does not see.
+struct ExitCallerState {
+  uintptr_t stack_pointer;  // 0: exit is not on this thread's stack
+  static constexpr int kRegisters = 6;
+  uintptr_t registers[kRegisters];
+};
+
+// Fills `state` from the unwind tables (libgcc's unwinder, which takes the loader's locks:
+// call it before stopping the world). False when exit is not on the stack.
+bool world_find_exit_caller(ExitCallerState* state);
+
 // The calling thread's own roots, as a stopped thread would leave them: its registers now,
-// its stack from here up, its TLS. `exiting`: the thread is inside exit(), and only the
-// stack of exit's caller and above is live (no registers).
-void world_describe_self(StoppedThread* self, bool exiting);
+// its stack from here up, its TLS. With `exit_caller` (the thread is inside exit()), only
+// the stack of exit's caller and above is live, and its callee-saved registers.
+void world_describe_self(StoppedThread* self, const ExitCallerState* exit_caller);
 
 // The signal the stop uses, 0 to 64; set from the option before the first stop.
 void world_set_signal(int signal_number);

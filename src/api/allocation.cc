@@ -233,7 +233,13 @@ void* reallocate(void* pointer, size_t size, ApiCall call, uintptr_t caller) {
     if (size <= old_size && (size >= old_size / 2 || old_size <= 64)) return pointer;
   } else if (lookup.kind == BlockLookup::kLive && lookup.where == BlockLookup::kLarge) {
     old_size = lookup.large->usable_size;
-    if (size > kMaxSmallSize) return large_reallocate(lookup.large, size);
+    // When the kernel will not move the mapping (near vm.max_map_count, say), a copy may
+    // still fit: fall through to it rather than fail a realloc that malloc could serve.
+    if (size > kMaxSmallSize) {
+      int saved_errno = errno;
+      if (void* grown = large_reallocate(lookup.large, size)) return grown;
+      errno = saved_errno;
+    }
   } else {
     report_bad_pointer(address, caller);
     return nullptr;

@@ -349,10 +349,11 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
     return nullptr;
   }
   size_t moved = block->usable_size;
-  size_t reservation = round_to_slots(usable > moved ? usable : moved);
+  size_t grown = usable > moved ? usable : moved;
+  size_t reservation = round_to_slots(grown);
   void* target = os_map_aligned(reservation, kSegmentSize);
   if (!target || !registry_initialize() ||
-      !os_move_pages_leaving_range(reinterpret_cast<void*>(block->base), moved, target)) {
+      !os_move_pages_leaving_range(reinterpret_cast<void*>(block->base), moved, target, grown)) {
     if (target) os_unmap(target, reservation);
     block->state.store(LargeState::kLive, std::memory_order_release);
     LockGuard guard(g_lock);

@@ -17,9 +17,20 @@ void os_decommit(void* address, size_t size);  // contents become zero, RSS fall
 bool os_move_mapping(void* old_address, size_t old_size, void* new_address, size_t new_size);
 // Grows a mapping in place when the address space after it is free.
 bool os_grow_in_place(void* address, size_t old_size, size_t new_size);
-// Moves the pages of [old_address, +size) to new_address (which must be mapped) without
-// copying, and leaves the old range mapped, empty (it reads as zero) and inaccessible.
-// False (nothing changed) where the kernel cannot (MREMAP_DONTUNMAP needs Linux 5.7).
-bool os_move_pages_leaving_range(void* old_address, size_t size, void* new_address);
+// Moves the pages of [old_address, +old_size) to new_address (which must be mapped for
+// new_size bytes), growing them to new_size (or shrinking), without copying; the old range
+// stays mapped, empty (it reads as zero) and inaccessible. The moved pages end up as one
+// kernel mapping whatever the old range was, so moving a block again and again does not
+// multiply mappings. False, with the pages still at old_address, where the kernel cannot
+// (MREMAP_DONTUNMAP needs Linux 5.7), refuses (the process is near vm.max_map_count), or
+// the old range spans several mappings (Linux 6.17 moves those one by one, and a refusal
+// halfway would leave part of the block elsewhere).
+bool os_move_pages_leaving_range(void* old_address, size_t old_size, void* new_address,
+                                 size_t new_size);
+
+// Whether [address, +size) lies in one kernel mapping: kYes, kNo, or kUnknown where the
+// kernel cannot say cheaply (PROCMAP_QUERY needs Linux 6.11).
+enum class OneMapping { kYes, kNo, kUnknown };
+OneMapping os_range_is_one_mapping(const void* address, size_t size);
 
 }  // namespace tally

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/registry.h"
+#include "os/memory.h"
 #include "tally.h"
 
 namespace tally {
@@ -168,6 +169,61 @@ TEST(LargeBlocks, MovingLeavesAnInaccessibleQuarantinedHuskBehind) {
   EXPECT_FALSE(husk->pages_protected);
   EXPECT_EQ(husk->state.load(), LargeState::kCached);
   EXPECT_EQ(large_free(descriptor, descriptor->base), FreeOutcome::kFreed);
+}
+
+// A block grown by a page at a time, each growth a move (debug mode's realloc): the block
+// must stay one kernel mapping, or every husk left behind would hold as many mappings as
+// moves before it, and a process of a few hundred moves ran into vm.max_map_count (where
+// the kernel refused a move halfway and the block lost its first pages).
+TEST(LargeBlocks, MovingABlockAgainAndAgainKeepsItOneMapping) {
+  size_t size = 64 * kOsPageSize;
+  unsigned char* block = static_cast<unsigned char*>(large_allocate(size, 0, false));
+  ASSERT_NE(block, nullptr);
+  for (size_t i = 0; i < size; ++i) block[i] = static_cast<unsigned char>(i * 7 + 1);
+  LargeBlock* descriptor = descriptor_of(block);
+  std::vector<LargeBlock*> husks;
+  bool query_works = os_range_is_one_mapping(block, size) != OneMapping::kUnknown;
+  for (int move = 0; move < 64; ++move) {
+    size_t grown = size + kOsPageSize;
+    bool not_live = true;
+    LargeBlock* husk = large_move_leaving_husk(descriptor, grown, &not_live);
+    ASSERT_NE(husk, nullptr) << "move " << move;
+    husks.push_back(husk);
+    unsigned char* moved = reinterpret_cast<unsigned char*>(descriptor->base);
+    for (size_t i = 0; i < size; ++i)
+      ASSERT_EQ(moved[i], static_cast<unsigned char>(i * 7 + 1)) << "move " << move << " at " << i;
+    for (size_t i = size; i < grown; ++i) moved[i] = static_cast<unsigned char>(i * 7 + 1);
+    size = grown;
+    if (query_works) {
+      ASSERT_EQ(os_range_is_one_mapping(moved, size), OneMapping::kYes) << "move " << move;
+    }
+  }
+  for (LargeBlock* husk : husks) {
+    large_leave_quarantine(husk);
+    EXPECT_EQ(husk->state.load(), LargeState::kCached);
+  }
+  EXPECT_EQ(large_free(descriptor, descriptor->base), FreeOutcome::kFreed);
+  if (!query_works)
+    GTEST_SKIP() << "the kernel has no PROCMAP_QUERY: the mapping count is unchecked";
+}
+
+TEST(LargeBlocks, TheOneMappingQueryTellsSplitRangesApart) {
+  size_t page = kOsPageSize;
+  char* range = static_cast<char*>(
+      mmap(nullptr, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(range, MAP_FAILED);
+  if (os_range_is_one_mapping(range, 4 * page) == OneMapping::kUnknown) {
+    munmap(range, 4 * page);
+    GTEST_SKIP() << "the kernel has no PROCMAP_QUERY (Linux 6.11)";
+  }
+  EXPECT_EQ(os_range_is_one_mapping(range, 4 * page), OneMapping::kYes);
+  ASSERT_EQ(mprotect(range + 2 * page, page, PROT_READ), 0);  // splits it in three
+  EXPECT_EQ(os_range_is_one_mapping(range, 2 * page), OneMapping::kYes);
+  EXPECT_EQ(os_range_is_one_mapping(range, 3 * page), OneMapping::kNo);
+  EXPECT_EQ(os_range_is_one_mapping(range + 2 * page, page), OneMapping::kYes);
+  ASSERT_EQ(munmap(range, page), 0);
+  EXPECT_EQ(os_range_is_one_mapping(range, page), OneMapping::kNo);  // nothing there
+  munmap(range + page, 3 * page);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -230,5 +231,10 @@ __attribute__((destructor(101))) static void tally_library_destructor() {
       tally::leak_check_print_last_mark();
   }
   if (tally::g_options.stats) tally::statistics_print();
-  if (leaked) _exit(tally::g_options.leak_exitcode);
+  if (leaked) {
+    // exit() flushes stdio after the destructors; _exit would drop what the program left
+    // in its buffers (all of its output, when that goes to a pipe or a file).
+    fflush(nullptr);
+    _exit(tally::g_options.leak_exitcode);
+  }
 }

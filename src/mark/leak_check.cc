@@ -281,14 +281,16 @@ void report(LeakList& leaks, LeakCheckResult& result, bool verbose) {
     }
     out.text("-----------------------------------------------------\n\n");
   }
-  if (result.unstopped_threads) {
+  // Unscanned stacks can only hide pointers, so they matter only to leaks found.
+  if (result.unstopped_threads && (result.leaked_blocks || verbose)) {
     out.text("==")
         .decimal(static_cast<uint64_t>(pid))
         .text("==WARNING: tally: ")
         .decimal(result.unstopped_threads)
         .text(
             " thread(s) did not stop (they block the stop signal, see the stop_signal "
-            "option); their stacks were not scanned, so some of these leaks may not be\n");
+            "option) and their stacks and registers were not scanned: a block only they "
+            "point to is reported as leaked.\n");
   }
   if (leaks.truncated) out.text("(out of memory while listing leaks: the list is incomplete)\n");
   if (result.leaked_blocks) {

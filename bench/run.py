@@ -349,6 +349,33 @@ class PythonWorkload:
         return Measurement(result.wall, result.maxrss_kb, result.cpu)
 
 
+class PhpWorkload:
+    """php running tests/realworld/workloads/php_workload.php (arrays, strings, regexes,
+    JSON, objects and cycles, serialization) with USE_ZEND_ALLOC=0, so that every value is
+    allocated by malloc rather than by PHP's own allocator. With -n (no php.ini, so no
+    shared extensions): PHP opens those with RTLD_DEEPBIND, which tally undoes (README) but
+    mimalloc and jemalloc do not, and php preloaded with them crashes."""
+
+    kind = "program"
+    name = "php"
+
+    def prepare(self, bench_bin, workdir, quick, scale):
+        self.php = shutil.which("php")
+        if not self.php:
+            raise RunFailure("php is not installed")
+        self.script = os.path.join(REPO_DIR, "tests", "realworld", "workloads", "php_workload.php")
+
+    def run(self, ctx):
+        env = ctx.env({"USE_ZEND_ALLOC": "0"})
+        cmd = [self.php, "-n", "-d", "memory_limit=2G", self.script]
+        result = run_process(cmd, env, ctx.timeout, cwd=ctx.workdir)
+        if not result.ok():
+            raise RunFailure(result.describe("php"))
+        if "sha1: " not in result.stdout:
+            raise RunFailure("php: no result line: " + last_lines(result.stdout))
+        return Measurement(result.wall, result.maxrss_kb, result.cpu)
+
+
 def sql_assert(condition, label):
     # abs() of the smallest integer raises "integer overflow", which stops sqlite3 -bail.
     return (f"SELECT CASE WHEN {condition} THEN 'ok {label}' "
@@ -769,7 +796,8 @@ def workload_table():
         table.append(MicroWorkload(program, 2))
     for program in single:
         table.append(MicroWorkload(program, 1))
-    table += [PythonWorkload(), SqliteWorkload(), GitWorkload(), CompileWorkload(), RedisWorkload()]
+    table += [PythonWorkload(), SqliteWorkload(), GitWorkload(), CompileWorkload(), RedisWorkload(),
+              PhpWorkload()]
     return table
 
 

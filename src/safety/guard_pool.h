@@ -53,6 +53,7 @@ size_t guard_pool_live_slots();
 struct GuardPoolStats {
   uint64_t guarded;           // allocations that got a slot
   uint64_t refused_for_time;  // allocations the time budget turned away
+  uint64_t slots_used;        // slots that have held a block (the others were never touched)
 };
 GuardPoolStats guard_pool_stats();
 // Every slot that holds a live block (the marker, with the world stopped).

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -94,6 +95,35 @@ TEST(GuardPool, SlotsAreReusedOldestFirstAndBounded) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(reused) & ~uintptr_t{4095},
             reinterpret_cast<uintptr_t>(oldest_freed) & ~uintptr_t{4095});
   tally_free(reused);
+}
+
+// Mappings inside the pool, from /proc/self/maps.
+size_t pool_mappings() {
+  FILE* maps = fopen("/proc/self/maps", "r");
+  if (!maps) return 0;
+  size_t count = 0;
+  unsigned long start, end;
+  char line[512];
+  while (fgets(line, sizeof line, maps)) {
+    if (sscanf(line, "%lx-%lx", &start, &end) == 2 && guard_pool_contains(start)) ++count;
+  }
+  fclose(maps);
+  return count;
+}
+
+// A slot becomes a mapping of its own at its first use, not before: the pool's thousands
+// of slots must not all be mappings from the start, or every fork() of a short program
+// copies them (a fork took 12 ms in debug mode, against 1 ms in fast mode).
+TEST(GuardPool, OnlySlotsInUseAreMappingsOfTheirOwn) {
+  size_t used = guard_pool_stats().slots_used;
+  ASSERT_LT(used + 8, g_safety.guard_pool_slots) << "the test needs slots never used";
+  EXPECT_LE(pool_mappings(), 2 * used + 3);
+  std::vector<void*> blocks;
+  for (int i = 0; i < 4; ++i) blocks.push_back(tally_malloc(48));
+  size_t now_used = guard_pool_stats().slots_used;
+  EXPECT_GT(now_used, used);
+  EXPECT_LE(pool_mappings(), 2 * now_used + 3);
+  for (void* block : blocks) tally_free(block);
 }
 
 TEST(GuardPool, LargerBlocksAndAlignmentsStayOutOfThePool) {

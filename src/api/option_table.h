@@ -47,7 +47,7 @@ TALLY_OPTION(tristate, free_stacks, "auto",
              "record every free's stack (auto: on in safe and debug)")
 TALLY_OPTION(int, sample_rate, "5000",
              "safe mode: one allocation in this many sits before a guard page (0: none)")
-TALLY_OPTION(size, guard_max_size, "64k", "largest block that may get a guard page")
+TALLY_OPTION(size, guard_max_size, "256k", "largest block that may get a guard page")
 TALLY_OPTION(int, guard_rate, "20000",
              "debug mode: guarded allocations per second and thread; past it the others get "
              "canaries and poison only, so busy programs stay fast (0: no limit)")

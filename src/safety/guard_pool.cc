@@ -25,6 +25,8 @@ namespace tally {
 namespace {
 
 constexpr uint32_t kNone = UINT32_MAX;
+// A freed block's pages stay committed up to this size (reuse needs no page fault then).
+constexpr size_t kCommittedAfterFree = size_t{64} << 10;
 
 SpinLock g_lock;
 uint64_t g_guarded = 0;           // under g_lock
@@ -174,6 +176,15 @@ FreeOutcome guard_pool_free(GuardSlot* slot) {
   // The pages stay committed but inaccessible: the pool bounds what that holds (mostly one
   // page per slot), and reuse then costs one mprotect instead of a page fault as well.
   set_protection_charged(data, g_data_size, PROT_NONE, 0);  // refaults charged at reuse
+  // Except a big block's: slots of up to 256 KiB, all once used by big blocks, would hold a
+  // GiB. Its pages go back (they still fault on access: no access, no page).
+  uintptr_t first_page = slot->block & ~(kOsPageSize - 1);
+  uintptr_t end_page = round_up(slot->block + slot->record.size(), kOsPageSize);
+  if (end_page - first_page > kCommittedAfterFree) {
+    int saved_errno = errno;
+    madvise(reinterpret_cast<void*>(first_page), end_page - first_page, MADV_DONTNEED);
+    errno = saved_errno;
+  }
   LockGuard guard(g_lock);
   --g_live;
   slot->next_freed = kNone;

@@ -292,6 +292,16 @@ void report(LeakList& leaks, LeakCheckResult& result, bool verbose) {
             "option) and their stacks and registers were not scanned: a block only they "
             "point to is reported as leaked.\n");
   }
+  if (result.waiting_threads && (result.leaked_blocks || verbose)) {
+    out.text("==")
+        .decimal(static_cast<uint64_t>(pid))
+        .text("==WARNING: tally: ")
+        .decimal(result.waiting_threads)
+        .text(
+            " thread(s) did not stop (they block the stop signal); their stacks were scanned "
+            "where they wait in a system call, their registers were not: a block only a "
+            "register of theirs points to is reported as leaked.\n");
+  }
   if (leaks.truncated) out.text("(out of memory while listing leaks: the list is incomplete)\n");
   if (result.leaked_blocks) {
     out.text("SUMMARY: tally: ")
@@ -356,7 +366,12 @@ LeakCheckResult leak_check_run(const LeakCheckSettings& settings, bool verbose) 
       const StoppedThread* thread = world_thread(i);
       if (!thread) continue;
       if (!thread->responded) {
-        ++result.unstopped_threads;
+        if (thread->ranges[0].low < thread->ranges[0].high) {
+          ++result.waiting_threads;
+          add_thread_roots(*thread);  // its stack; its registers are zero
+        } else {
+          ++result.unstopped_threads;
+        }
         continue;
       }
       add_thread_roots(*thread);

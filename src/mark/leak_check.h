@@ -29,6 +29,7 @@ struct LeakCheckResult {
   uint64_t suppressed_bytes;
   uint64_t suppressed_blocks;
   uint64_t unstopped_threads;  // threads that did not stop: their stacks were not scanned
+  uint64_t waiting_threads;    // ... but waited in a system call: stacks scanned, registers not
 };
 
 // The allocator's locks, taken in their fixed order before the world stops (so no stopped

@@ -24,6 +24,7 @@
 #include "core/config.h"
 #include "os/memory.h"
 #include "os/process.h"
+#include "report/output.h"
 #include "report/stack_capture.h"
 
 namespace tally {
@@ -201,6 +202,45 @@ int signal_new_threads(int self, const int* excluded, int excluded_count) {
   return fresh;
 }
 
+// A thread that blocks the stop signal cannot be stopped, but while it waits in a system
+// call its stack from the kernel's record of its stack pointer up does not change (the
+// call has not returned): that much is scanned, which is where a thread pool's worker
+// keeps what it is working on. Its registers stay unknown.
+void describe_waiting_stack(StoppedThread* thread) {
+  char path[64];
+  Formatter name(path, sizeof path);
+  name.text("/proc/self/task/").decimal(static_cast<uint64_t>(thread->tid)).text("/syscall");
+  path[name.length() < sizeof path ? name.length() : sizeof path - 1] = '\0';
+  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+  if (fd < 0) return;
+  char text[256];
+  long got = syscall(SYS_read, fd, text, sizeof text - 1);
+  syscall(SYS_close, fd);
+  if (got <= 0) return;
+  text[got] = '\0';
+  // "NR arg1 ... arg6 SP PC" while in a system call; "running" or "-1 SP PC" otherwise.
+  if (text[0] < '0' || text[0] > '9') return;
+  const char* fields[9];
+  int count = 0;
+  for (char* c = text; *c && count < 9;) {
+    while (*c == ' ') ++c;
+    if (!*c || *c == '\n') break;
+    fields[count++] = c;
+    while (*c && *c != ' ' && *c != '\n') ++c;
+  }
+  if (count != 9) return;
+  uintptr_t stack_pointer = 0;
+  const char* digit = fields[7];
+  if (digit[0] != '0' || digit[1] != 'x') return;
+  for (digit += 2; (*digit >= '0' && *digit <= '9') || (*digit >= 'a' && *digit <= 'f'); ++digit)
+    stack_pointer = stack_pointer * 16 +
+                    static_cast<uintptr_t>(*digit <= '9' ? *digit - '0' : *digit - 'a' + 10);
+  uintptr_t start = 0, end = 0;
+  bool writable = false;
+  if (!process_find_mapping(stack_pointer, &start, &end, &writable) || !writable) return;
+  thread->ranges[0] = MemoryRange{stack_pointer & ~uintptr_t{7}, end};
+}
+
 bool answered(int tid) {
   int claimed = g_claimed.load(std::memory_order_acquire);
   for (int i = 0; i < claimed && i < kMaxThreads; ++i)
@@ -239,6 +279,7 @@ void wait_for_answers() {
         memset(&slot.thread, 0, sizeof slot.thread);
         slot.thread.tid = tid;
         slot.thread.responded = false;
+        describe_waiting_stack(&slot.thread);
         slot.ready.store(1, std::memory_order_release);
         g_signalled[i] = 0;
       }

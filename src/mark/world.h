@@ -10,9 +10,10 @@
 // A stopped thread leaves behind its general and vector registers, its stack from the
 // stack pointer to the top, and its static TLS and thread descriptor (where glibc keeps
 // pthread_setspecific values and the pointer to the dynamic TLS blocks). A thread that
-// does not answer within a second (it blocks the signal) is listed as unresponsive, with
-// no ranges: the caller says so in its report. Threads that exit while being stopped are
-// dropped.
+// does not answer within a second (it blocks the signal) is listed as unresponsive: with
+// its stack from the stack pointer the kernel shows for a thread waiting in a system call
+// (/proc/self/task/TID/syscall), else with no ranges; the caller says so in its report. Threads
+// that exit while being stopped are dropped.
 //
 // The signal (option stop_signal, SIGPWR by default as in Boehm GC) keeps tally's handler
 // once installed; a signal that arrives while no stop is in progress is ignored.
@@ -30,7 +31,10 @@ struct MemoryRange {
 
 struct StoppedThread {
   int tid;
-  bool responded;  // false: it never answered; the fields below are empty
+  // false: it never answered (it blocks the signal). Then the fields below are empty, or,
+  // when it was waiting in a system call, ranges[0] is its stack from where it waits up
+  // (its registers stay unknown).
+  bool responded;
   // The stack from the stack pointer up; the thread's whole stack as well when it was
   // stopped on another one (an alternate signal stack, a coroutine's); its static TLS and
   // descriptor when they lie outside the stack (the main thread's do).

@@ -196,7 +196,9 @@ TALLY_INLINE bool claim_other(uintptr_t entry, uintptr_t word, bool interior, Ta
       return false;
     block = guarded->block;
     span = guarded_span(guarded);
-    if (word < block || word >= block + span || (!interior && word != block)) return false;
+    // A 0-byte block (malloc(0)) has no byte to point into, only its start, which sits at
+    // its guard page: a pointer equal to it still holds the block.
+    if (word != block && (word < block || word >= block + span || !interior)) return false;
     flags = &guarded->mark_flags;
   } else {
     return false;

@@ -90,6 +90,14 @@ void describe_ranges(StoppedThread* thread, uintptr_t sp) {
   bool known = stack_capture_thread_bounds(&low, &high);
   sp &= ~uintptr_t{7};
   if (known && sp >= low && sp < high) {
+    // The main thread's stack ends at __libc_stack_end, but above it, in the same
+    // mapping, lie argv, the environment and the auxiliary vector: a program may store a
+    // block in argv[i] (ld does), and nothing else need point to it.
+    uintptr_t start = 0, end = 0;
+    bool writable = false;
+    if (current_tid() == process_id() && process_find_mapping(high - 1, &start, &end, &writable) &&
+        writable && end > high)
+      high = end;
     thread->ranges[0] = MemoryRange{sp, high};
   } else {
     // Not on its own stack: what lies above the stack pointer in its mapping, and the

@@ -179,6 +179,16 @@ Suppression* suppression_for(uint32_t stack) {
   return nullptr;
 }
 
+// "==PID==WARNING: tally: COUNT<rest>", when count is not zero.
+void write_thread_warning(Formatter& out, int pid, uint64_t count, const char* rest) {
+  if (count == 0) return;
+  out.text("==")
+      .decimal(static_cast<uint64_t>(pid))
+      .text("==WARNING: tally: ")
+      .decimal(count)
+      .text(rest);
+}
+
 void write_group_text(Formatter& out, const Group& group) {
   out.text(group.direct ? "Direct" : "Indirect")
       .text(" leak of ")
@@ -282,25 +292,16 @@ void report(LeakList& leaks, LeakCheckResult& result, bool verbose) {
     out.text("-----------------------------------------------------\n\n");
   }
   // Unscanned stacks can only hide pointers, so they matter only to leaks found.
-  if (result.unstopped_threads && (result.leaked_blocks || verbose)) {
-    out.text("==")
-        .decimal(static_cast<uint64_t>(pid))
-        .text("==WARNING: tally: ")
-        .decimal(result.unstopped_threads)
-        .text(
-            " thread(s) did not stop (they block the stop signal, see the stop_signal "
-            "option) and their stacks and registers were not scanned: a block only they "
-            "point to is reported as leaked.\n");
-  }
-  if (result.waiting_threads && (result.leaked_blocks || verbose)) {
-    out.text("==")
-        .decimal(static_cast<uint64_t>(pid))
-        .text("==WARNING: tally: ")
-        .decimal(result.waiting_threads)
-        .text(
-            " thread(s) did not stop (they block the stop signal); their stacks were scanned "
-            "where they wait in a system call, their registers were not: a block only a "
-            "register of theirs points to is reported as leaked.\n");
+  if (result.leaked_blocks || verbose) {
+    write_thread_warning(out, pid, result.unstopped_threads,
+                         " thread(s) did not stop (they block the stop signal, see the "
+                         "stop_signal option) and their stacks and registers were not scanned: "
+                         "a block only they point to is reported as leaked.\n");
+    write_thread_warning(out, pid, result.waiting_threads,
+                         " thread(s) did not stop (they block the stop signal); their stacks "
+                         "were scanned where they wait in a system call, their registers were "
+                         "not: a block only a register of theirs points to is reported as "
+                         "leaked.\n");
   }
   if (leaks.truncated) out.text("(out of memory while listing leaks: the list is incomplete)\n");
   if (result.leaked_blocks) {

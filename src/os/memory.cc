@@ -6,11 +6,11 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/config.h"
+#include "os/process.h"
 
 namespace tally {
 
@@ -91,53 +91,21 @@ bool os_move_pages_leaving_range(void* old_address, size_t old_size, void* new_a
   return moved;
 }
 
-namespace {
-
-// The kernel's PROCMAP_QUERY request on /proc/self/maps (linux/fs.h, Linux 6.11), declared
-// here for older headers: the mapping that covers query_address.
-struct MapQuery {
-  uint64_t size;
-  uint64_t query_flags;
-  uint64_t query_address;
-  uint64_t mapping_start;
-  uint64_t mapping_end;
-  uint64_t mapping_flags;
-  uint64_t mapping_page_size;
-  uint64_t mapping_offset;
-  uint64_t inode;
-  uint32_t device_major;
-  uint32_t device_minor;
-  uint32_t name_size;
-  uint32_t build_id_size;
-  uint64_t name_address;
-  uint64_t build_id_address;
-};
-constexpr unsigned long kMapQueryRequest = _IOWR('f', 17, MapQuery);
-
-}  // namespace
-
 OneMapping os_range_is_one_mapping(const void* address, size_t size) {
-  int saved_errno = errno;
-  OneMapping answer = OneMapping::kUnknown;
-  int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (maps >= 0) {
-    MapQuery query;
-    memset(&query, 0, sizeof query);
-    query.size = sizeof query;
-    query.query_address = reinterpret_cast<uintptr_t>(address);
-    if (ioctl(maps, kMapQueryRequest, &query) == 0) {
-      uintptr_t end = reinterpret_cast<uintptr_t>(address) + size;
-      answer =
-          query.mapping_start <= reinterpret_cast<uintptr_t>(address) && end <= query.mapping_end
-              ? OneMapping::kYes
-              : OneMapping::kNo;
-    } else if (errno == ENOENT) {
-      answer = OneMapping::kNo;  // nothing mapped there
-    }
-    close(maps);
+  uintptr_t start = 0, end = 0;
+  MappingFlags flags;
+  switch (process_query_mapping(reinterpret_cast<uintptr_t>(address), &start, &end, &flags)) {
+    case MappingAnswer::kFound:
+      return start <= reinterpret_cast<uintptr_t>(address) &&
+                     reinterpret_cast<uintptr_t>(address) + size <= end
+                 ? OneMapping::kYes
+                 : OneMapping::kNo;
+    case MappingAnswer::kNone:
+      return OneMapping::kNo;
+    case MappingAnswer::kUnknown:
+      break;
   }
-  errno = saved_errno;
-  return answer;
+  return OneMapping::kUnknown;
 }
 
 bool os_grow_in_place(void* address, size_t old_size, size_t new_size) {

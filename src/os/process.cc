@@ -1,9 +1,11 @@
 // Process facts read through raw system calls and /proc, into stack buffers.
 #include "os/process.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,9 +43,78 @@ int hex_digit(char c) {
   return -1;
 }
 
+// The kernel's PROCMAP_QUERY request on /proc/self/maps (linux/fs.h, Linux 6.11), declared
+// here for older headers: the mapping that covers query_address.
+struct MapQuery {
+  uint64_t size;
+  uint64_t query_flags;
+  uint64_t query_address;
+  uint64_t mapping_start;
+  uint64_t mapping_end;
+  uint64_t mapping_flags;
+  uint64_t mapping_page_size;
+  uint64_t mapping_offset;
+  uint64_t inode;
+  uint32_t device_major;
+  uint32_t device_minor;
+  uint32_t name_size;
+  uint32_t build_id_size;
+  uint64_t name_address;
+  uint64_t build_id_address;
+};
+constexpr unsigned long kMapQueryRequest = _IOWR('f', 17, MapQuery);
+constexpr uint64_t kMapQueryReadable = 1, kMapQueryWritable = 2;
+
+// Once the kernel has refused the request, it is not asked again.
+std::atomic<bool> g_map_query_unsupported{false};
+
 }  // namespace
 
+MappingAnswer process_query_mapping(uintptr_t address, uintptr_t* start, uintptr_t* end,
+                                    MappingFlags* flags) {
+  if (g_map_query_unsupported.load(std::memory_order_relaxed)) return MappingAnswer::kUnknown;
+  // Raw system calls, and errno as found: this runs in signal handlers and inside malloc.
+  int saved_errno = errno;
+  MappingAnswer answer = MappingAnswer::kUnknown;
+  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC));
+  if (fd >= 0) {
+    MapQuery query;
+    memset(&query, 0, sizeof query);
+    query.size = sizeof query;
+    query.query_address = address;
+    if (syscall(SYS_ioctl, fd, kMapQueryRequest, &query) == 0) {
+      answer = MappingAnswer::kFound;
+      *start = query.mapping_start;
+      *end = query.mapping_end;
+      flags->readable = query.mapping_flags & kMapQueryReadable;
+      flags->writable = query.mapping_flags & kMapQueryWritable;
+    } else if (errno == ENOENT) {
+      answer = MappingAnswer::kNone;
+    } else if (errno == ENOTTY || errno == EINVAL) {
+      g_map_query_unsupported.store(true, std::memory_order_relaxed);
+    }
+    syscall(SYS_close, fd);
+  }
+  errno = saved_errno;
+  return answer;
+}
+
 bool process_find_mapping(uintptr_t address, uintptr_t* start, uintptr_t* end, bool* writable) {
+  MappingFlags flags;
+  switch (process_query_mapping(address, start, end, &flags)) {
+    case MappingAnswer::kFound:
+      *writable = flags.writable;
+      return flags.readable;
+    case MappingAnswer::kNone:
+      return false;
+    case MappingAnswer::kUnknown:
+      break;
+  }
+  return process_find_mapping_by_reading(address, start, end, writable);
+}
+
+bool process_find_mapping_by_reading(uintptr_t address, uintptr_t* start, uintptr_t* end,
+                                     bool* writable) {
   int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC));
   if (fd < 0) return false;
   enum Field { kStart, kEnd, kPermissions, kRest } field = kStart;

@@ -16,6 +16,19 @@ int process_id();
 // safe inside malloc and in signal handlers (pthread_getattr_np is not: it allocates while
 // holding the thread's lock). False if no readable mapping holds it.
 bool process_find_mapping(uintptr_t address, uintptr_t* start, uintptr_t* end, bool* writable);
+// The same through the kernel's PROCMAP_QUERY (Linux 6.11): one ioctl instead of reading
+// every line before the mapping (a debug-mode process has thousands: two per guarded
+// block). kUnknown when the kernel cannot answer so.
+enum class MappingAnswer { kFound, kNone, kUnknown };
+struct MappingFlags {
+  bool readable = false;
+  bool writable = false;
+};
+MappingAnswer process_query_mapping(uintptr_t address, uintptr_t* start, uintptr_t* end,
+                                    MappingFlags* flags);
+// process_find_mapping without the query: reads the lines (kernels before 6.11).
+bool process_find_mapping_by_reading(uintptr_t address, uintptr_t* start, uintptr_t* end,
+                                     bool* writable);
 size_t process_resident_bytes();       // current RSS, 0 if unknown
 size_t process_resident_peak_bytes();  // VmHWM, 0 if unknown
 void write_all(int fd, const char* data, size_t length);

@@ -23,6 +23,10 @@ struct QuarantineBatch {
   QuarantineBatch* next;
   Heap* owner;  // whose frees these are (nullptr: threads without a heap)
   uint32_t count;
+  // The blocks this process freed itself are blocks[own_from, count), and only if
+  // `process_generation` is the current one (see g_process_generation).
+  uint32_t own_from;
+  uint32_t process_generation;
   size_t bytes;
   uintptr_t blocks[kBatchCapacity];
 };
@@ -36,6 +40,10 @@ QuarantineBatch* g_heapless = nullptr;  // the batch of threads without a heap, 
 QuarantineBatch* g_spare = nullptr;
 size_t g_bytes = 0;
 QuarantineRelease g_release = nullptr;
+// How many forks deep this process is. A forked child's check at exit verifies only the
+// blocks it freed itself: the parent verifies its own copy of the rest, and reading all of
+// them in every child cost a shell ~10 ms per command substitution (a cache miss per block).
+uint32_t g_process_generation = 0;
 
 QuarantineBatch* new_batch_locked() {
   QuarantineBatch* batch = g_spare;
@@ -48,6 +56,8 @@ QuarantineBatch* new_batch_locked() {
   batch->next = nullptr;
   batch->owner = nullptr;
   batch->count = 0;
+  batch->own_from = 0;
+  batch->process_generation = g_process_generation;
   batch->bytes = 0;
   return batch;
 }
@@ -146,6 +156,31 @@ void publish(QuarantineBatch* batch, Heap* publisher) {
   if (publisher) release_returned(publisher);
 }
 
+// Moves the batches handed back to every heap and not taken yet onto `list`, under the
+// heap-list lock (the caller releases or verifies them after it: that may report).
+void take_all_returned(QuarantineBatch** list) {
+  heap_for_each(
+      [](Heap* heap, void* context) {
+        QuarantineBatch*& list = *static_cast<QuarantineBatch**>(context);
+        QuarantineBatch* batch =
+            heap->returned_batches.exchange(nullptr, std::memory_order_acquire);
+        while (batch) {
+          QuarantineBatch* next = batch->next;
+          batch->next = list;
+          list = batch;
+          batch = next;
+        }
+      },
+      list);
+}
+
+// In a forked child: the blocks already in a batch still being filled are the parent's.
+void mark_inherited(QuarantineBatch* batch) {
+  if (!batch) return;
+  batch->own_from = batch->count;
+  batch->process_generation = g_process_generation;
+}
+
 }  // namespace
 
 void quarantine_set_release(QuarantineRelease release) {
@@ -220,24 +255,43 @@ void quarantine_drain() {
     expired = take_expired_locked(0);
   }
   release_batches(expired);
-  // Whatever was handed back to other threads and not taken yet (the check at exit and
-  // tally_trim want everything verified and released).
-  // Collected under the heap-list lock, released after it (a release may report).
+  // Whatever was handed back to other threads and not taken yet (tally_trim wants
+  // everything verified and released).
   QuarantineBatch* returned = nullptr;
-  heap_for_each(
-      [](Heap* heap, void* context) {
-        QuarantineBatch*& list = *static_cast<QuarantineBatch**>(context);
-        QuarantineBatch* batch =
-            heap->returned_batches.exchange(nullptr, std::memory_order_acquire);
-        while (batch) {
-          QuarantineBatch* next = batch->next;
-          batch->next = list;
-          list = batch;
-          batch = next;
-        }
-      },
-      &returned);
+  take_all_returned(&returned);
   release_batches(returned);
+}
+
+void quarantine_verify_held(QuarantineRelease verify) {
+  if (Heap* heap = t_heap) quarantine_flush_heap(heap);
+  // The batches leave the FIFO while they are verified (a report may allocate and free,
+  // which takes the lock) and go back to its old end afterwards, so nothing is released.
+  QuarantineBatch* held;
+  {
+    LockGuard guard(g_lock);
+    if (g_heapless) {
+      append_locked(g_heapless);
+      g_heapless = nullptr;
+    }
+    held = g_oldest;
+    g_oldest = g_newest = nullptr;
+    g_bytes = 0;
+  }
+  take_all_returned(&held);
+  QuarantineBatch* last = nullptr;
+  size_t held_bytes = 0;
+  for (QuarantineBatch* batch = held; batch; batch = batch->next) {
+    if (batch->process_generation == g_process_generation && batch->count > batch->own_from)
+      verify(batch->blocks + batch->own_from, batch->count - batch->own_from);
+    held_bytes += batch->bytes;
+    last = batch;
+  }
+  if (!last) return;
+  LockGuard guard(g_lock);
+  last->next = g_oldest;
+  g_oldest = held;
+  if (!g_newest) g_newest = last;
+  g_bytes += held_bytes;
 }
 
 size_t quarantine_bytes_held() {
@@ -249,6 +303,12 @@ void quarantine_lock_for_fork() {
 }
 void quarantine_unlock_after_fork(bool in_child) {
   g_lock.release_after_fork(in_child);
+  if (!in_child) return;
+  // Every batch now holds the parent's frees; the ones still being filled (the heaps' and
+  // the heapless one) take the child's after those.
+  ++g_process_generation;
+  mark_inherited(g_heapless);
+  heap_for_each([](Heap* heap, void*) { mark_inherited(heap->quarantine_batch); }, nullptr);
 }
 
 }  // namespace tally

@@ -28,8 +28,12 @@ QuarantineRelease quarantine_release();
 void quarantine_put(Heap* heap, uintptr_t block, size_t bytes);
 // Moves the heap's batch to the global FIFO (thread exit).
 void quarantine_flush_heap(Heap* heap);
-// Releases every quarantined block now (process exit, tally_trim).
+// Releases every quarantined block now (tally_trim).
 void quarantine_drain();
+// Shows `verify` every block held in the global FIFO, the calling thread's batch and the
+// batches handed back to threads, and keeps them all held (process exit). Other live
+// threads' unpublished batches are not visited: they are being written meanwhile.
+void quarantine_verify_held(QuarantineRelease verify);
 size_t quarantine_bytes_held();
 
 void quarantine_lock_for_fork();

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -130,6 +132,56 @@ TEST_F(QuarantineTest, ExpiredBatchesOfALiveThreadAreReleasedByIt) {
   EXPECT_EQ(std::count_if(g_released.begin(), g_released.end(),
                           [](uintptr_t block) { return block < 0x200000; }),
             4);
+}
+
+// The check at exit verifies every held block and releases none: freeing them would only
+// write to pages the process is about to drop.
+TEST_F(QuarantineTest, TheCheckAtExitVerifiesAndKeepsEverything) {
+  g_safety.quarantine_min_bytes = g_safety.quarantine_max_bytes = size_t{1} << 30;
+  g_safety.thread_quarantine_bytes = 100;
+  for (uintptr_t block = 1; block <= 5; ++block) quarantine_put(t_heap, block * 16, 50);
+  quarantine_put(nullptr, 0x1230, 64);  // the heapless batch
+  size_t held = quarantine_bytes_held();
+  quarantine_verify_held(record_release);
+  // The thread's batch and the heapless one went global; nothing left.
+  size_t held_after = quarantine_bytes_held();
+  EXPECT_GE(held_after, held);
+  std::vector<uintptr_t> verified = g_released;
+  std::sort(verified.begin(), verified.end());
+  EXPECT_EQ(verified, (std::vector<uintptr_t>{16, 32, 48, 64, 80, 0x1230}));
+  g_released.clear();
+  quarantine_verify_held(record_release);  // again: the same blocks, still held
+  EXPECT_EQ(g_released.size(), 6u);
+  EXPECT_EQ(quarantine_bytes_held(), held_after);
+  g_released.clear();
+  quarantine_drain();
+  EXPECT_EQ(g_released.size(), 6u);
+  EXPECT_EQ(quarantine_bytes_held(), 0u);
+}
+
+// A forked child verifies at exit only what it freed itself: the parent checks its own
+// copy of the rest, and reading every inherited block cost a shell 10 ms a subshell.
+TEST_F(QuarantineTest, AForkedChildVerifiesOnlyWhatItFreed) {
+  g_safety.quarantine_min_bytes = g_safety.quarantine_max_bytes = size_t{1} << 30;
+  g_safety.thread_quarantine_bytes = 100;
+  for (uintptr_t block = 1; block <= 3; ++block) quarantine_put(t_heap, block * 16, 50);
+  quarantine_put(t_heap, 0x4000, 10);  // left in the thread's unpublished batch
+  fflush(nullptr);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    quarantine_put(t_heap, 0x5000, 10);  // the same batch, after the parent's block
+    quarantine_put(nullptr, 0x6000, 10);
+    quarantine_verify_held(record_release);
+    std::sort(g_released.begin(), g_released.end());
+    _exit(g_released == std::vector<uintptr_t>{0x5000, 0x6000} ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child verified blocks it did not free";
+  quarantine_verify_held(record_release);  // the parent still verifies all of its own
+  EXPECT_EQ(g_released.size(), 4u);
 }
 
 TEST(QuarantineReuse, FreedBlocksAreNotReusedWhileQuarantined) {

@@ -250,6 +250,15 @@ void verify_quarantined(const uintptr_t* blocks, uint32_t count) {
   }
 }
 
+// Debug mode gives every block at least one byte of slack, so off-by-one writes hit a
+// canary; except a large block of whole pages, which then ends at its tail guard (a byte
+// more would give it a page of slack where reads past the end go unseen).
+size_t bytes_needed_for(size_t size) {
+  if (!g_safety.guard_all || !g_safety.canaries) return size;
+  if (size > kMaxSmallSize && size % kOsPageSize == 0 && g_safety.protect_large) return size;
+  return size + 1;
+}
+
 bool report_guard_fault_from_handler(const GuardFault& fault) {
   // The block the fault is about: the guarded block whose data or guard page was hit, or
   // the quarantined large block whose pages were made inaccessible. Its extent is kept
@@ -266,6 +275,13 @@ bool report_guard_fault_from_handler(const GuardFault& fault) {
              lookup.large->state.load(std::memory_order_acquire) == LargeState::kQuarantined) {
     lookup.extent = {lookup.large->base, lookup.large->requested_size};
     freed = lookup.large->state.load(std::memory_order_acquire) == LargeState::kQuarantined;
+  } else if (LargeBlock* large = large_tail_guard_owner(fault.address)) {
+    // Past the end of a large block, in the page left inaccessible after it.
+    lookup.where = BlockLookup::kLarge;
+    lookup.large = large;
+    lookup.record = &large->record;
+    lookup.extent = {large->base, large->requested_size};
+    freed = large->state.load(std::memory_order_acquire) != LargeState::kLive;
   } else {
     return false;  // not a block of ours: the handler passes the fault on
   }
@@ -464,8 +480,7 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
       return block;
     }
   }
-  // Debug mode gives every block at least one byte of slack, so off-by-one writes hit a canary.
-  size_t needed = size + (g_safety.guard_all && g_safety.canaries ? 1 : 0);
+  size_t needed = bytes_needed_for(size);
   unsigned size_class = kClassCount;
   if (needed <= kMaxSmallSize)
     size_class = alignment <= kMaxAlignmentOfMalloc ? size_class_of(needed)
@@ -591,7 +606,7 @@ TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call
     if (void* same = reallocate_in_place(lookup, size, caller)) return same;
   }
   // Move: a stale pointer to the old block then points into quarantine.
-  size_t needed = size + (g_safety.guard_all && g_safety.canaries ? 1 : 0);
+  size_t needed = bytes_needed_for(size);
   // Not subject to the budget: a copy costs more (the new block's pages fault as they are
   // filled, and the old ones are poisoned and verified).
   if (lookup.where == BlockLookup::kLarge && needed > kMaxSmallSize && g_safety.protect_large) {
@@ -610,6 +625,7 @@ void checked_initialize() {
   if (g_safety.guard_all || g_safety.sample_rate)
     guard_pool_initialize(g_safety.guard_pool_slots, g_safety.guard_max_size, g_safety.guard_left);
   protection_budget_set_time_percent(g_safety.guard_time_percent);
+  large_set_tail_guards(g_safety.guard_all && g_safety.protect_large);
   // Quarantined large blocks are inaccessible too, so the handler is wanted even without a pool.
   if (guard_pool_enabled() || g_safety.quarantine)
     fault_handler_install(report_guard_fault_from_handler, report_wild_fault);

@@ -41,6 +41,10 @@ size_t g_live_count = 0;
 size_t g_live_bytes = 0;
 size_t g_peak_bytes = 0;
 std::atomic<size_t> g_quarantined_bytes{0};
+bool g_tail_guards = false;
+// Each guard splits its block's mapping in three: bounded well inside vm.max_map_count.
+constexpr size_t kMaxTailGuards = 8192;
+std::atomic<size_t> g_tail_guard_count{0};
 
 size_t round_to_os_pages(size_t size) {
   return (size + kOsPageSize - 1) & ~(kOsPageSize - 1);
@@ -112,6 +116,10 @@ void purge_cache_locked(bool everything) {
 
 // Unmaps a block that is no longer live or cached; its descriptor goes to the spare list.
 void retire_locked(LargeBlock* block) {
+  if (block->tail_guard) {
+    block->tail_guard = 0;  // unmapped with the rest
+    g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
+  }
   registry_set(block->base, block->mapped_size, 0);
   os_unmap(reinterpret_cast<void*>(block->base), block->mapped_size);
   g_bytes_mapped.fetch_sub(block->mapped_size, std::memory_order_relaxed);
@@ -120,8 +128,41 @@ void retire_locked(LargeBlock* block) {
   g_spare_descriptors = block;
 }
 
+void remove_tail_guard(LargeBlock* block) {
+  if (!block->tail_guard) return;
+  int saved_errno = errno;
+  mprotect(reinterpret_cast<void*>(block->base + block->tail_guard), kOsPageSize,
+           PROT_READ | PROT_WRITE);
+  errno = saved_errno;
+  block->tail_guard = 0;
+  g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// Puts the block's tail guard after its usable pages (moving it there if it was elsewhere),
+// when the reservation has room and the bound allows. The block is live and owned by the
+// caller, or not yet published.
+void place_tail_guard(LargeBlock* block) {
+  if (!g_tail_guards) return;
+  size_t wanted = block->usable_size;
+  if (block->tail_guard == wanted) return;
+  remove_tail_guard(block);
+  if (wanted + kOsPageSize > block->mapped_size) return;
+  if (g_tail_guard_count.fetch_add(1, std::memory_order_relaxed) >= kMaxTailGuards) {
+    g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  int saved_errno = errno;
+  if (mprotect(reinterpret_cast<void*>(block->base + wanted), kOsPageSize, PROT_NONE) == 0) {
+    block->tail_guard = wanted;
+  } else {
+    g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
+  }
+  errno = saved_errno;
+}
+
 // Readies a cached mapping for a block of `usable` bytes.
 void* reuse(LargeBlock* block, uintptr_t base, size_t usable, bool zero) {
+  place_tail_guard(block);
   void* memory = reinterpret_cast<void*>(base);
   // Pages past committed_size were never touched or were decommitted: they read as zero.
   if (zero) memset(memory, 0, block->committed_size < usable ? block->committed_size : usable);
@@ -178,6 +219,8 @@ void* large_allocate(size_t size, size_t alignment, bool zero) {
   block->mapped_size = reservation;
   block->usable_size = usable;
   block->committed_size = 0;
+  block->tail_guard = 0;
+  place_tail_guard(block);
   block->state.store(LargeState::kLive, std::memory_order_release);
   g_bytes_mapped.fetch_add(reservation, std::memory_order_relaxed);
   {
@@ -235,8 +278,11 @@ void* large_reallocate(LargeBlock* block, size_t new_size) {
     g_live_bytes -= block->usable_size;
     if (g_live_bytes > g_peak_bytes) g_peak_bytes = g_live_bytes;
     block->usable_size = usable;
+    place_tail_guard(block);
     return reinterpret_cast<void*>(block->base);
   }
+  // The kernel moves or grows one mapping at a time: the guard's split goes first.
+  remove_tail_guard(block);
   // Growing past the reservation: extend it in place if the address space after it is
   // free, else move its pages (no copy) to a new slot-aligned reservation. Growth is at
   // least 1.5x so a loop of small reallocs costs amortized O(1) system calls.
@@ -251,11 +297,13 @@ void* large_reallocate(LargeBlock* block, size_t new_size) {
   } else {
     void* target = os_map_aligned(reservation, kSegmentSize);
     if (!target) {
+      place_tail_guard(block);
       errno = ENOMEM;
       return nullptr;
     }
     if (!os_move_mapping(old_memory, old_reservation, target, reservation)) {
       os_unmap(target, reservation);
+      place_tail_guard(block);
       errno = ENOMEM;
       return nullptr;
     }
@@ -282,6 +330,7 @@ void* large_reallocate(LargeBlock* block, size_t new_size) {
       }
     }
   }
+  place_tail_guard(block);
   return reinterpret_cast<void*>(new_base);
 }
 
@@ -371,6 +420,8 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
   husk->requested_size = block->requested_size;
   husk->mark_flags.store(0, std::memory_order_relaxed);
   husk->pages_protected = true;
+  husk->tail_guard = block->tail_guard;  // stays with the old range
+  block->tail_guard = 0;
   husk->state.store(LargeState::kQuarantined, std::memory_order_release);
   g_quarantined_bytes.fetch_add(moved, std::memory_order_relaxed);
   {
@@ -382,6 +433,7 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
     block->committed_size = moved;
     live_insert_locked(block);
   }
+  place_tail_guard(block);  // before the block is published at its new address
   // The block's new slots first, then the old ones go to the husk: a lookup of either
   // address never sees a hole.
   registry_set(new_base, reservation, registry_value(block));
@@ -391,6 +443,20 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
   block->state.store(LargeState::kLive, std::memory_order_release);
   TALLY_HOLD_POINTER(base);
   return husk;
+}
+
+void large_set_tail_guards(bool enabled) {
+  g_tail_guards = enabled;
+}
+
+LargeBlock* large_tail_guard_owner(uintptr_t address) {
+  uintptr_t entry = registry_lookup(address);
+  if ((entry & kRegistryKindMask) != kRegistryLarge) return nullptr;
+  LargeBlock* block = large_block_of_entry(entry);
+  size_t guard = block->tail_guard;
+  if (!guard || address < block->base + guard || address >= block->base + guard + kOsPageSize)
+    return nullptr;
+  return block;
 }
 
 void large_trim_cache() {

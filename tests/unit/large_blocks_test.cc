@@ -12,6 +12,7 @@
 
 #include "core/registry.h"
 #include "os/memory.h"
+#include "os/process.h"
 #include "tally.h"
 
 namespace tally {
@@ -224,6 +225,86 @@ TEST(LargeBlocks, TheOneMappingQueryTellsSplitRangesApart) {
   ASSERT_EQ(munmap(range, page), 0);
   EXPECT_EQ(os_range_is_one_mapping(range, page), OneMapping::kNo);  // nothing there
   munmap(range + page, 3 * page);
+}
+
+// Debug mode's tail guard: the page after a live large block's last page is inaccessible,
+// wherever the block's end moves (reuse of a cached mapping for another size, a realloc
+// within the reservation, growth past it, a move that leaves a husk).
+bool accessible(uintptr_t address) {
+  uintptr_t start = 0, end = 0;
+  bool writable = false;
+  return process_find_mapping(address, &start, &end, &writable) && writable;
+}
+
+class TailGuards : public testing::Test {
+ protected:
+  void SetUp() override { large_set_tail_guards(true); }
+  void TearDown() override {
+    large_set_tail_guards(false);
+    large_trim_cache();
+  }
+};
+
+TEST_F(TailGuards, FollowTheBlocksEndWhereverItMoves) {
+  const size_t page = kOsPageSize;
+  char* block = static_cast<char*>(large_allocate(300 * page, 0, false));
+  ASSERT_NE(block, nullptr);
+  LargeBlock* descriptor = descriptor_of(block);
+  uintptr_t base = reinterpret_cast<uintptr_t>(block);
+  EXPECT_TRUE(accessible(base + 299 * page));
+  EXPECT_FALSE(accessible(base + 300 * page)) << "no guard after a fresh block";
+  EXPECT_EQ(large_tail_guard_owner(base + 300 * page + 7), descriptor);
+  EXPECT_EQ(large_tail_guard_owner(base + 299 * page), nullptr);
+  EXPECT_TRUE(accessible(base + 301 * page));
+
+  // Within the reservation: the guard goes to the new end.
+  ASSERT_EQ(large_reallocate(descriptor, 400 * page), block);
+  memset(block + 300 * page, 1, 100 * page);  // would fault on a stale guard
+  EXPECT_FALSE(accessible(base + 400 * page));
+  ASSERT_EQ(large_reallocate(descriptor, 200 * page), block);
+  EXPECT_TRUE(accessible(base + 300 * page));
+  EXPECT_FALSE(accessible(base + 200 * page));
+
+  // Past the reservation: the block grows or moves, and its guard with it.
+  size_t beyond = descriptor->mapped_size + 10 * page;
+  char* grown = static_cast<char*>(large_reallocate(descriptor, beyond));
+  ASSERT_NE(grown, nullptr);
+  uintptr_t grown_base = reinterpret_cast<uintptr_t>(grown);
+  memset(grown, 2, beyond);
+  EXPECT_FALSE(accessible(grown_base + beyond));
+  EXPECT_EQ(large_tail_guard_owner(grown_base + beyond), descriptor);
+
+  // Freed and cached, then reused for a smaller block: the guard is at the new end and the
+  // old guard's page is usable again.
+  ASSERT_EQ(large_free(descriptor, grown_base), FreeOutcome::kFreed);
+  char* again = static_cast<char*>(large_allocate(100 * page, 0, false));
+  ASSERT_EQ(again, grown) << "the cached mapping comes back";
+  EXPECT_FALSE(accessible(grown_base + 100 * page));
+  ASSERT_EQ(large_free(descriptor, grown_base), FreeOutcome::kFreed);
+  again = static_cast<char*>(large_allocate(150 * page, 0, false));
+  ASSERT_EQ(again, grown);
+  memset(again, 3, 150 * page);
+  EXPECT_FALSE(accessible(grown_base + 150 * page));
+  EXPECT_EQ(large_free(descriptor, grown_base), FreeOutcome::kFreed);
+}
+
+TEST_F(TailGuards, AMoveLeavesTheOldGuardWithTheHusk) {
+  const size_t page = kOsPageSize;
+  char* block = static_cast<char*>(large_allocate(64 * page, 0, false));
+  ASSERT_NE(block, nullptr);
+  LargeBlock* descriptor = descriptor_of(block);
+  memset(block, 4, 64 * page);
+  bool not_live = false;
+  LargeBlock* husk = large_move_leaving_husk(descriptor, 80 * page, &not_live);
+  if (!husk) GTEST_SKIP() << "the kernel refused to move the pages";
+  uintptr_t moved = descriptor->base;
+  EXPECT_NE(moved, reinterpret_cast<uintptr_t>(block));
+  EXPECT_EQ(static_cast<char*>(reinterpret_cast<void*>(moved))[64 * page - 1], 4);
+  memset(reinterpret_cast<void*>(moved), 5, 80 * page);
+  EXPECT_FALSE(accessible(moved + 80 * page));
+  EXPECT_EQ(husk->tail_guard, 64 * page);
+  large_leave_quarantine(husk);
+  EXPECT_EQ(large_free(descriptor, moved), FreeOutcome::kFreed);
 }
 
 }  // namespace

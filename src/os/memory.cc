@@ -42,6 +42,15 @@ void os_unmap(void* address, size_t size) {
   errno = saved_errno;
 }
 
+void os_populate(void* address, size_t size) {
+#ifndef MADV_POPULATE_WRITE
+  constexpr int MADV_POPULATE_WRITE = 23;  // linux/mman.h, Linux 5.14
+#endif
+  int saved_errno = errno;
+  madvise(address, size, MADV_POPULATE_WRITE);
+  errno = saved_errno;
+}
+
 void os_decommit(void* address, size_t size) {
   int saved_errno = errno;
   madvise(address, size, MADV_DONTNEED);

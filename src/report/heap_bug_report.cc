@@ -2,6 +2,7 @@
 #include "report/heap_bug_report.h"
 
 #include "core/config.h"
+#include "report/access_size.h"
 #include "report/report_writer.h"
 #include "report/stack_capture.h"
 
@@ -48,6 +49,8 @@ TALLY_COLD void report_guard_fault(const char* kind, uintptr_t address, bool is_
                                    const BlockHistory& block) {
   Report report = report_for(kind, address, block);
   report.access = is_write ? "WRITE" : "READ";
+  // The instruction's bytes are mapped: the processor has just fetched them.
+  report.access_size = instruction_access_size(reinterpret_cast<const uint8_t*>(pc), 15);
   emit_with_fault_stack(report, pc);
 }
 

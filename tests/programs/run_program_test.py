@@ -767,6 +767,14 @@ def check_report(checks, number, block, expectation, tool, expected_pid, notes, 
                       (tool_key == "asan" or access.group("thread") == thread),
                       f"{label}: access line", f"... at 0x{addr:x} thread {thread}",
                       access.group(0))
+        # The size comes from decoding the faulting instruction; the corpus's own code (built
+        # -O0) uses plain moves, which must all decode. (The C library's string functions
+        # use vector forms; their size is checked by the decoder's unit test instead.)
+        if tool == "tally" and report.first and frame_mentions_program(
+                report.first[0], args.program, args.source):
+            checks.expect(access.group("size") != "?", f"{label}: access size",
+                          "READ|WRITE of size N (the faulting instruction's operand size)",
+                          access.group(0))
     if expectation.access is not None:
         checks.expect(report.access is not None and
                       report.access.group("verb") == expectation.access,

@@ -43,7 +43,7 @@ TEST(CheckedModeDeathTest, ReadAfterFreeOfAGuardedBlockFaultsWithAllThreeStacks)
   release_orders(block);
   EXPECT_EXIT((void)*static_cast<volatile char*>(block + 8), testing::ExitedWithCode(1),
               "ERROR: tally: heap-use-after-free on address 0x[0-9a-f]+ in thread T0\n"
-              "READ of size \\? at 0x[0-9a-f]+(.|\n)*"
+              "READ of size 1 at 0x[0-9a-f]+(.|\n)*"
               "is located 8 bytes inside of 40-byte region(.|\n)*"
               "freed by thread T0 here:(.|\n)*release_orders(.|\n)*"
               "previously allocated by thread T0 here:(.|\n)*allocate_orders");

@@ -146,12 +146,15 @@ void output_keep_stderr_copy() {
   errno = saved_errno;
 }
 
+// Nothing to write opens nothing: the check at exit of a clean process flushes an empty
+// report, which used to leave an empty log file for every process of a shell script.
 void output_write(const char* data, size_t length) {
+  if (length == 0) return;
   write_all(sink_fd(), data, length);
 }
 
 void output_write_json(const char* data, size_t length) {
-  if (g_log_path[0] == '\0') return;
+  if (g_log_path[0] == '\0' || length == 0) return;
   int fd = log_fd(g_json_log);
   if (fd >= 0) write_all(fd, data, length);
 }

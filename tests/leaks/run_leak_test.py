@@ -224,6 +224,12 @@ def run(args):
     for line in report.splitlines():
         if "ERROR: tally:" in line and "detected memory leaks" not in line:
             problems.append(f"a heap-bug report: {line.strip()}")
+    if expected == [] and not to_stderr:
+        # A clean run writes nothing, so it leaves no log file behind (a shell script's
+        # processes used to leave one empty file each).
+        leftovers = [os.path.basename(p) for p in text_paths + json_paths]
+        if leftovers:
+            problems.append(f"no leak expected, yet log files were created: {leftovers}")
     groups, _ = parse_report(report)
     summaries = [(int(m.group("bytes")), int(m.group("objects")))
                  for m in (SUMMARY_RE.match(l) for l in report.splitlines()) if m]

@@ -88,12 +88,48 @@ size_t scalar_or_packed(int prefix, size_t packed) {
   return prefix == kPrefixF3 ? 4 : prefix == kPrefixF2 ? 8 : packed;
 }
 
+// Forms of the 0F map shared by the SSE and the VEX/EVEX encodings whose memory operand
+// does not follow the vector length: scalar-or-packed moves and arithmetic, 8-byte half
+// moves, scalar compares, and moves from or to a general register. `packed` is the size
+// of the packed form; 0 when the opcode is none of these.
+size_t fixed_or_scalar_form(uint8_t opcode, int prefix, bool wide, size_t packed) {
+  switch (opcode) {
+    case 0x10:  // movups, movss, movsd, movupd
+    case 0x11:
+    case 0x51:  // sqrt
+    case 0x58:  // add
+    case 0x59:  // mul
+    case 0x5C:  // sub
+    case 0x5D:  // min
+    case 0x5E:  // div
+    case 0x5F:  // max
+    case 0xC2:  // cmp
+      return scalar_or_packed(prefix, packed);
+    case 0x12:  // movlps, movlpd
+    case 0x13:
+    case 0x16:  // movhps, movhpd
+    case 0x17:
+    case 0xD6:  // movq to memory
+      return 8;
+    case 0x2E:  // ucomiss, ucomisd
+    case 0x2F:  // comiss, comisd
+      return prefix == kPrefix66 ? 8 : 4;
+    case 0x6E:  // movd, movq from a general register's width
+      return wide ? 8 : 4;
+    case 0x7E:  // movq xmm, m64 (F3), else movd/movq to memory
+      return prefix == kPrefixF3 ? 8 : (wide ? 8 : 4);
+    default:
+      return 0;
+  }
+}
+
 // Two-byte map (0F xx), legacy (SSE and MMX) encodings.
 size_t legacy_two_byte(uint8_t opcode, const Instruction& instruction) {
   int prefix = instruction.mandatory_prefix();
   size_t full = instruction.operand_size();
   size_t vector = prefix == kNoPrefix ? 8 : 16;       // MMX register or XMM register
   if (opcode >= 0x40 && opcode <= 0x4F) return full;  // cmov
+  if (size_t fixed = fixed_or_scalar_form(opcode, prefix, instruction.wide, 16)) return fixed;
   switch (opcode) {
     case 0xB6:
     case 0xBE:
@@ -116,23 +152,6 @@ size_t legacy_two_byte(uint8_t opcode, const Instruction& instruction) {
     case 0xC1:
     case 0xC3:
       return full;
-    case 0x10:
-    case 0x11:
-    case 0x51:
-    case 0x58:
-    case 0x59:
-    case 0x5C:
-    case 0x5D:
-    case 0x5E:
-    case 0x5F:
-    case 0xC2:
-      return scalar_or_packed(prefix, 16);
-    case 0x12:
-    case 0x13:
-    case 0x16:
-    case 0x17:
-    case 0xD6:
-      return 8;
     case 0x14:
     case 0x15:
     case 0x28:
@@ -143,25 +162,16 @@ size_t legacy_two_byte(uint8_t opcode, const Instruction& instruction) {
     case 0x56:
     case 0x57:
     case 0xC6:
+    case 0xF0:  // lddqu
       return 16;
-    case 0x2E:
-    case 0x2F:
-      return prefix == kPrefix66 ? 8 : 4;
     case 0x2C:
     case 0x2D:
       return prefix == kPrefixF3 ? 4 : 8;
-    case 0x6E:
-      return instruction.wide ? 8 : 4;
-    case 0x7E:
-      return prefix == kPrefixF3 ? 8 : (instruction.wide ? 8 : 4);
     case 0x6F:
     case 0x7F:
     case 0x70:
-      return vector;
     case 0xE7:
       return vector;
-    case 0xF0:
-      return 16;  // lddqu
     default:
       break;
   }
@@ -185,34 +195,8 @@ size_t legacy_three_byte(uint8_t map_byte, uint8_t opcode, const Instruction& in
 // `vector` is the vector length in bytes; `prefix` the implied mandatory prefix.
 size_t vector_encoded(int map, uint8_t opcode, int prefix, bool wide, size_t vector) {
   if (map == 1) {
-    switch (opcode) {
-      case 0x10:
-      case 0x11:
-      case 0x51:
-      case 0x58:
-      case 0x59:
-      case 0x5C:
-      case 0x5D:
-      case 0x5E:
-      case 0x5F:
-      case 0xC2:
-        return scalar_or_packed(prefix, vector);
-      case 0x12:
-      case 0x13:
-      case 0x16:
-      case 0x17:
-      case 0xD6:
-        return 8;
-      case 0x2E:
-      case 0x2F:
-        return prefix == kPrefix66 ? 8 : 4;
-      case 0x6E:
-        return wide ? 8 : 4;
-      case 0x7E:
-        return prefix == kPrefixF3 ? 8 : (wide ? 8 : 4);
-      default:
-        return vector;
-    }
+    size_t fixed = fixed_or_scalar_form(opcode, prefix, wide, vector);
+    return fixed ? fixed : vector;
   }
   if (map == 2) {
     switch (opcode) {

@@ -174,6 +174,23 @@ void take_all_returned(QuarantineBatch** list) {
       list);
 }
 
+// Every held batch, taken out of the quarantine: the calling thread's, the heapless one,
+// the FIFO's, and those handed back to other threads and not taken yet.
+QuarantineBatch* take_all_held() {
+  if (Heap* heap = t_heap) quarantine_flush_heap(heap);
+  QuarantineBatch* held;
+  {
+    LockGuard guard(g_lock);
+    if (g_heapless) {
+      append_locked(g_heapless);
+      g_heapless = nullptr;
+    }
+    held = take_expired_locked(0);
+  }
+  take_all_returned(&held);
+  return held;
+}
+
 // In a forked child: the blocks already in a batch still being filled are the parent's.
 void mark_inherited(QuarantineBatch* batch) {
   if (!batch) return;
@@ -244,40 +261,13 @@ void quarantine_flush_heap(Heap* heap) {
 }
 
 void quarantine_drain() {
-  if (Heap* heap = t_heap) quarantine_flush_heap(heap);
-  QuarantineBatch* expired;
-  {
-    LockGuard guard(g_lock);
-    if (g_heapless) {
-      append_locked(g_heapless);
-      g_heapless = nullptr;
-    }
-    expired = take_expired_locked(0);
-  }
-  release_batches(expired);
-  // Whatever was handed back to other threads and not taken yet (tally_trim wants
-  // everything verified and released).
-  QuarantineBatch* returned = nullptr;
-  take_all_returned(&returned);
-  release_batches(returned);
+  release_batches(take_all_held());
 }
 
 void quarantine_verify_held(QuarantineRelease verify) {
-  if (Heap* heap = t_heap) quarantine_flush_heap(heap);
   // The batches leave the FIFO while they are verified (a report may allocate and free,
   // which takes the lock) and go back to its old end afterwards, so nothing is released.
-  QuarantineBatch* held;
-  {
-    LockGuard guard(g_lock);
-    if (g_heapless) {
-      append_locked(g_heapless);
-      g_heapless = nullptr;
-    }
-    held = g_oldest;
-    g_oldest = g_newest = nullptr;
-    g_bytes = 0;
-  }
-  take_all_returned(&held);
+  QuarantineBatch* held = take_all_held();
   QuarantineBatch* last = nullptr;
   size_t held_bytes = 0;
   for (QuarantineBatch* batch = held; batch; batch = batch->next) {

@@ -56,14 +56,15 @@ void* allocate_slow(size_t size, ApiCall call) {
   return large_allocate(size, 0, false);
 }
 
-void deallocate_slow(void* pointer, FastFree fast, ApiCall call, uintptr_t caller) {
+void deallocate_slow(void* pointer, FastFree fast, ApiCall call, uintptr_t caller,
+                     size_t deleted_size) {
   uintptr_t address = reinterpret_cast<uintptr_t>(pointer);
   if (fast == FastFree::kDoubleFree) {
     Page* page = page_of(segment_of(address), address);
     return report_double_free(address, BlockExtent{address, page->block_size}, caller);
   }
   if (fast == FastFree::kNotAllocated) return report_bad_pointer(address, caller);
-  if (g_safety.checked) return deallocate_checked(pointer, call, caller);
+  if (g_safety.checked) return deallocate_checked(pointer, call, caller, deleted_size);
   Heap* heap = t_heap;
   if (heap) ++heap->api_calls[call];
   if (pointer == nullptr) return;

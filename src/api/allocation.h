@@ -23,8 +23,10 @@ void report_bad_pointer(uintptr_t address, uintptr_t caller);
 // or found a bad free of a local block (reported by the slow path, books unchanged).
 enum class FastFree : uint8_t { kDone, kSlowPath, kDoubleFree, kNotAllocated };
 // Finishes a free the inline part did not; `caller` is read only here, so the inline
-// part needs no stack frame.
-void deallocate_slow(void* pointer, FastFree fast, ApiCall call, uintptr_t caller);
+// part needs no stack frame. `deleted_size` is the size a sized operator delete was given
+// (0: not a sized delete), checked against the allocation's in debug mode.
+void deallocate_slow(void* pointer, FastFree fast, ApiCall call, uintptr_t caller,
+                     size_t deleted_size = 0);
 
 void* allocate_zeroed(size_t count, size_t size);
 // A block the marker never scans (tally_malloc_atomic): it may hold no pointers to blocks.
@@ -96,6 +98,15 @@ TALLY_INLINE void deallocate(void* pointer, ApiCall call, uintptr_t caller) {
     if (TALLY_UNLIKELY(fast_free != ::tally::FastFree::kDone))                            \
       ::tally::deallocate_slow(pointer, fast_free, call,                                  \
                                reinterpret_cast<uintptr_t>(__builtin_return_address(0))); \
+  } while (0)
+
+// A sized operator delete: the size reaches the slow path only (the checked modes).
+#define TALLY_DEALLOCATE_SIZED(pointer, call, size)                                             \
+  do {                                                                                          \
+    ::tally::FastFree fast_free = ::tally::deallocate_fast(pointer, call);                      \
+    if (TALLY_UNLIKELY(fast_free != ::tally::FastFree::kDone))                                  \
+      ::tally::deallocate_slow(pointer, fast_free, call,                                        \
+                               reinterpret_cast<uintptr_t>(__builtin_return_address(0)), size); \
   } while (0)
 
 }  // namespace tally

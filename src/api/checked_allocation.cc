@@ -293,16 +293,20 @@ bool report_guard_fault_from_handler(const GuardFault& fault) {
   return true;
 }
 
-// What a checked free found wrong with the block it owns: a mismatched kind of free, or a
-// damaged canary byte at `damaged_at` (after the block, or before a guarded one).
+// What a checked free found wrong with the block it owns: a mismatched kind of free, a
+// sized delete of the wrong size, or a damaged canary byte at `damaged_at` (after the
+// block, or before a guarded one).
 constexpr uintptr_t kMismatchedFree = 0;
+constexpr uintptr_t kMismatchedSize = 1;
 TALLY_COLD void report_free_problem(uintptr_t start, ApiCall call, uintptr_t caller,
-                                    uintptr_t damaged_at) {
+                                    uintptr_t damaged_at, size_t deleted_size = 0) {
   BlockLookup lookup = lookup_block(start);
   lookup.kind = BlockLookup::kLive;
   BlockHistory history = history_of(lookup);
   history.freed = false;
-  if (damaged_at == kMismatchedFree) {
+  if (damaged_at == kMismatchedSize) {
+    report_new_delete_size_mismatch(start, deleted_size, history, caller);
+  } else if (damaged_at == kMismatchedFree) {
     report_alloc_dealloc_mismatch(start, allocation_kind_name(lookup.record->kind(), false),
                                   allocation_kind_name(kind_of_call(call), true), history, caller);
   } else {
@@ -317,10 +321,17 @@ TALLY_COLD Heap* heap_for_freeing_thread() {
 }
 
 // `size` is the requested size (a large block's is wider than its record's size field).
+// `deleted_size`, when not 0, is the object size a sized operator delete was given: the
+// compiler's idea of the deleted type, which must be the size new was asked for (a base
+// class without a virtual destructor deleted through its pointer gives the base's size).
 TALLY_INLINE void check_and_record_free(uintptr_t start, size_t size, size_t span,
-                                        BlockRecord* record, ApiCall call, uintptr_t caller) {
+                                        BlockRecord* record, ApiCall call, uintptr_t caller,
+                                        size_t deleted_size = 0) {
   if (g_safety.alloc_dealloc_mismatch && TALLY_UNLIKELY(record->kind() != kind_of_call(call)))
     report_free_problem(start, call, caller, kMismatchedFree);
+  if (TALLY_UNLIKELY(deleted_size != 0) && g_safety.new_delete_type_mismatch &&
+      TALLY_UNLIKELY(deleted_size != size))
+    report_free_problem(start, call, caller, kMismatchedSize, deleted_size);
   size_t damaged = damaged_canary(start, size, span);
   if (TALLY_UNLIKELY(damaged != SIZE_MAX))
     report_free_problem(start, call, caller, start + size + damaged);
@@ -511,7 +522,8 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
   return reinterpret_cast<void*>(block);
 }
 
-TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t caller) {
+TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t caller,
+                                       size_t deleted_size) {
   if (!pointer) return;
   Heap* heap = t_heap;
   // A thread that only frees (the consumer of a producer/consumer pair) takes a heap
@@ -536,7 +548,8 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
         size_t block_size = page->block_size;
         if (TALLY_UNLIKELY(page->has_ignored)) page_forget_ignored(page, index);
         BlockRecord* record = record_of(page, index);
-        check_and_record_free(address, record->size(), block_size, record, call, caller);
+        check_and_record_free(address, record->size(), block_size, record, call, caller,
+                              deleted_size);
         if (g_safety.poison) pattern_fill(pointer, poisoned_bytes(block_size), kPoisonByte);
         if (g_safety.quarantine)
           quarantine_put(heap, address, block_size);
@@ -560,7 +573,7 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
         return report_double_free_after_claim(lookup, address, caller);
       // Before the pages become inaccessible.
       check_and_record_free(address, lookup.extent.size, span_of(lookup), lookup.record, call,
-                            caller);
+                            caller, deleted_size);
       if (!g_safety.quarantine) return large_leave_quarantine(lookup.large);
       if (g_safety.protect_large && protect_large_allowed()) {
         uint64_t started = protection_budget_clock();
@@ -576,7 +589,7 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
       if (uintptr_t damaged_at = damaged_front_canary(address))
         report_free_problem(address, call, caller, damaged_at);
       check_and_record_free(address, lookup.extent.size, span_of(lookup), lookup.record, call,
-                            caller);
+                            caller, deleted_size);
       if (guard_pool_free(lookup.slot) != FreeOutcome::kFreed)
         report_double_free_with_history(address, history_of(lookup), caller);
       return;

@@ -11,7 +11,8 @@
 namespace tally {
 
 void* allocate_checked(size_t size, size_t alignment, ApiCall call);
-void deallocate_checked(void* pointer, ApiCall call, uintptr_t caller);
+// `deleted_size`: what a sized operator delete was told the object's size is (0: unsized).
+void deallocate_checked(void* pointer, ApiCall call, uintptr_t caller, size_t deleted_size = 0);
 void* reallocate_checked(void* pointer, size_t size, ApiCall call, uintptr_t caller);
 
 // Start-up of the checked modes (after the options): guard pool, fault handler, the

@@ -101,11 +101,11 @@ TALLY_EXPORT void operator delete(void* pointer) noexcept {
 TALLY_EXPORT void operator delete[](void* pointer) noexcept {
   TALLY_DEALLOCATE(pointer, kCallDeleteArray);
 }
-TALLY_EXPORT void operator delete(void* pointer, size_t) noexcept {
-  TALLY_DEALLOCATE(pointer, kCallDelete);
+TALLY_EXPORT void operator delete(void* pointer, size_t size) noexcept {
+  TALLY_DEALLOCATE_SIZED(pointer, kCallDelete, size);
 }
-TALLY_EXPORT void operator delete[](void* pointer, size_t) noexcept {
-  TALLY_DEALLOCATE(pointer, kCallDeleteArray);
+TALLY_EXPORT void operator delete[](void* pointer, size_t size) noexcept {
+  TALLY_DEALLOCATE_SIZED(pointer, kCallDeleteArray, size);
 }
 TALLY_EXPORT void operator delete(void* pointer, const std::nothrow_t&) noexcept {
   TALLY_DEALLOCATE(pointer, kCallDelete);
@@ -119,11 +119,11 @@ TALLY_EXPORT void operator delete(void* pointer, std::align_val_t) noexcept {
 TALLY_EXPORT void operator delete[](void* pointer, std::align_val_t) noexcept {
   TALLY_DEALLOCATE(pointer, kCallDeleteArrayAligned);
 }
-TALLY_EXPORT void operator delete(void* pointer, size_t, std::align_val_t) noexcept {
-  TALLY_DEALLOCATE(pointer, kCallDeleteAligned);
+TALLY_EXPORT void operator delete(void* pointer, size_t size, std::align_val_t) noexcept {
+  TALLY_DEALLOCATE_SIZED(pointer, kCallDeleteAligned, size);
 }
-TALLY_EXPORT void operator delete[](void* pointer, size_t, std::align_val_t) noexcept {
-  TALLY_DEALLOCATE(pointer, kCallDeleteArrayAligned);
+TALLY_EXPORT void operator delete[](void* pointer, size_t size, std::align_val_t) noexcept {
+  TALLY_DEALLOCATE_SIZED(pointer, kCallDeleteArrayAligned, size);
 }
 TALLY_EXPORT void operator delete(void* pointer, std::align_val_t, const std::nothrow_t&) noexcept {
   TALLY_DEALLOCATE(pointer, kCallDeleteAligned);

@@ -39,6 +39,10 @@ TALLY_OPTION(tristate, canaries, "auto",
              "fill the slack after each block and verify it at free and realloc (overflow)")
 TALLY_OPTION(tristate, alloc_dealloc_mismatch, "auto",
              "report malloc/delete, new/free, new[]/delete mismatches (auto: on in debug)")
+TALLY_OPTION(tristate, new_delete_type_mismatch, "auto",
+             "report a sized operator delete told another size than new was given, as when "
+             "a derived object is deleted through a base without a virtual destructor (auto: "
+             "on in debug)")
 TALLY_OPTION(tristate, realloc_moves, "auto",
              "every realloc moves the block, so a stale pointer to the old one reaches the "
              "quarantine (auto: on in debug; off: a block with room grows or shrinks in place)")

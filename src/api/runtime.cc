@@ -72,6 +72,7 @@ void configure_safety() {
                             : debug                ? SIZE_MAX
                                                    : size_t{4} << 10;
   config.alloc_dealloc_mismatch = resolve(g_options.alloc_dealloc_mismatch, debug);
+  config.new_delete_type_mismatch = resolve(g_options.new_delete_type_mismatch, debug);
   config.alloc_stacks = resolve(g_options.alloc_stacks, debug);
   config.realloc_moves = resolve(g_options.realloc_moves, debug);
   config.free_stacks = resolve(g_options.free_stacks, safe || debug);
@@ -108,8 +109,8 @@ void configure_safety() {
   config.thread_quarantine_bytes = g_options.thread_quarantine_bytes;
   config.stack_depth = g_options.stack_depth > 0 ? g_options.stack_depth : 1;
   config.checked = config.quarantine || config.canaries || config.alloc_dealloc_mismatch ||
-                   config.alloc_stacks || config.free_stacks || config.guard_all ||
-                   config.sample_rate;
+                   config.new_delete_type_mismatch || config.alloc_stacks || config.free_stacks ||
+                   config.guard_all || config.sample_rate;
   g_keep_block_records = config.checked;
   g_track_live_estimate =
       config.quarantine && config.quarantine_min_bytes < config.quarantine_max_bytes;

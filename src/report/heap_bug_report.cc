@@ -111,6 +111,26 @@ TALLY_COLD void report_alloc_dealloc_mismatch(uintptr_t address, const char* all
   emit_with_stack(report, caller);
 }
 
+TALLY_COLD void report_new_delete_size_mismatch(uintptr_t address, size_t deleted_size,
+                                                const BlockHistory& block, uintptr_t caller) {
+  char explanation[160];
+  Formatter text(explanation, sizeof explanation - 1);
+  text.text("  object passed to delete has wrong type:\n  size of the allocated type:   ")
+      .decimal(block.size)
+      .text(" bytes;\n  size of the deallocated type: ")
+      .decimal(deleted_size)
+      .text(" bytes.");
+  explanation[text.length()] = '\0';
+  Report report = report_for("new-delete-type-mismatch", address, block);
+  report.headline = ReportHeadline::kOn;
+  report.explanation = explanation;
+  report.freed = false;
+  report.note =
+      "HINT: a class deleted through a pointer to its base needs a virtual destructor; "
+      "TALLY_OPTIONS=new_delete_type_mismatch=0 turns this check off";
+  emit_with_stack(report, caller);
+}
+
 TALLY_COLD void report_invalid_free_with_history(uintptr_t address, const BlockHistory& block,
                                                  uintptr_t caller) {
   Report report =

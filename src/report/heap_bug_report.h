@@ -37,6 +37,9 @@ void report_write_after_free(uintptr_t address, const BlockHistory& block);
 void report_alloc_dealloc_mismatch(uintptr_t address, const char* allocated_with,
                                    const char* freed_with, const BlockHistory& block,
                                    uintptr_t caller);
+// A sized operator delete given `deleted_size` for a block new was asked `block.size` for.
+void report_new_delete_size_mismatch(uintptr_t address, size_t deleted_size,
+                                     const BlockHistory& block, uintptr_t caller);
 // A free of an address inside a live block whose history is known.
 void report_invalid_free_with_history(uintptr_t address, const BlockHistory& block,
                                       uintptr_t caller);

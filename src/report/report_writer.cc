@@ -43,6 +43,10 @@ void write_json(const Report& report, int pid, uint32_t thread) {
     out.text(",\"detail\":");
     json_string(out, report.kind_detail);
   }
+  if (report.explanation) {
+    out.text(",\"explanation\":");
+    json_string(out, report.explanation);
+  }
   out.text(",\"address\":");
   json_hex(out, report.address);
   out.text(",\"thread\":").decimal(thread);
@@ -135,6 +139,7 @@ TALLY_COLD void report_emit(const Report& report) {
           .text(")\n");
       break;
   }
+  if (report.explanation) out.text(report.explanation).character('\n');
   if (report.access) {
     out.text(report.access).text(" of size ");
     if (report.access_size)

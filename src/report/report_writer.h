@@ -24,6 +24,7 @@ struct Report {
   uintptr_t address;
   uintptr_t pc;  // the faulting instruction (kUnknownAddress)
   ReportHeadline headline;
+  const char* explanation;  // optional lines right after the ERROR line (no newline at the end)
   const char* access;       // "READ" / "WRITE" for a caught access, else nullptr
   size_t access_size;       // 0: unknown, printed as '?'
   const uintptr_t* frames;  // the access stack, or where the bug was found

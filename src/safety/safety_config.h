@@ -18,12 +18,13 @@ struct SafetyConfig {
   // tables that made safe mode 8x slower than fast mode on mstress). Otherwise poisoned.
   bool protect_large;
   bool canaries;  // slack after the requested size is filled and verified: catches overflows
-  bool alloc_dealloc_mismatch;  // malloc/delete, new/free, new[]/delete are reported
-  bool realloc_moves;           // every realloc moves the block, so stale pointers reach quarantine
-  bool alloc_stacks;            // every allocation records its stack
-  bool free_stacks;             // every free records its stack
-  bool guard_all;               // every block up to guard_max_size sits before a guard page
-  uint32_t sample_rate;         // otherwise one allocation in sample_rate is guarded (0: none)
+  bool alloc_dealloc_mismatch;    // malloc/delete, new/free, new[]/delete are reported
+  bool new_delete_type_mismatch;  // a sized delete's size must be the size new was given
+  bool realloc_moves;    // every realloc moves the block, so stale pointers reach quarantine
+  bool alloc_stacks;     // every allocation records its stack
+  bool free_stacks;      // every free records its stack
+  bool guard_all;        // every block up to guard_max_size sits before a guard page
+  uint32_t sample_rate;  // otherwise one allocation in sample_rate is guarded (0: none)
   // guard_all: a thread's guarded allocations per second (a token bucket; 0: no limit). Each
   // guarded allocation and free costs two mprotect calls, microseconds each.
   uint32_t guard_rate;

@@ -16,7 +16,9 @@ unqualified TALLY-EXPECT-KIND line). memcheck's errors are mapped to kinds: "Inv
 read/write" of a freed block -> heap-use-after-free, of bytes before or after a block ->
 heap-buffer-overflow, "Mismatched free() / delete / delete []" -> alloc-dealloc-mismatch,
 "Invalid free()" of the start of a freed block -> attempting double-free, other invalid
-frees -> bad-free. ASan's new-delete-type-mismatch counts as alloc-dealloc-mismatch.
+frees -> bad-free. The two mismatch kinds count for each other: ASan calls an aligned new
+freed by a plain delete new-delete-type-mismatch, and a tool that names a sized delete's
+wrong size alloc-dealloc-mismatch has caught it too.
 
 Rows are the kinds, split by access where the program declares one (read, write,
 underflow). Cells are caught/total. --details adds one line per program with the kinds
@@ -43,7 +45,8 @@ import run_program_test as runner  # noqa: E402  (the one header parser)
 
 FLAGS = ["-g", "-O0", "-fno-omit-frame-pointer", "-pthread"]
 ROW_ORDER = ["heap-use-after-free", "heap-buffer-overflow", "alloc-dealloc-mismatch",
-             "attempting double-free", "bad-free"]
+             "new-delete-type-mismatch", "attempting double-free", "bad-free"]
+MISMATCH_KINDS = {"alloc-dealloc-mismatch", "new-delete-type-mismatch"}
 TALLY_ERROR_RE = re.compile(r"==\d+==ERROR: tally: (?P<rest>.*)$")
 ASAN_ERROR_RE = re.compile(r"==\d+==ERROR: AddressSanitizer: (?P<rest>.*)$")
 VALGRIND_LINE_RE = re.compile(r"^==(?P<pid>\d+)== (?P<text>.*)$")
@@ -56,11 +59,10 @@ def kind_of_error_line(rest):
         return "attempting double-free"
     if rest.startswith("attempting free on address which was not malloc()-ed"):
         return "bad-free"
-    for kind in ("heap-use-after-free", "heap-buffer-overflow", "alloc-dealloc-mismatch"):
+    for kind in ("heap-use-after-free", "heap-buffer-overflow", "alloc-dealloc-mismatch",
+                 "new-delete-type-mismatch"):
         if rest.startswith(kind):
             return kind
-    if rest.startswith("new-delete-type-mismatch"):
-        return "alloc-dealloc-mismatch"
     return rest.split(" on ")[0].split(" (")[0].strip() or "other"
 
 
@@ -172,6 +174,13 @@ def category(header):
     return kind, None
 
 
+def caught(kind, kinds):
+    """Whether a run that reported `kinds` caught a bug of `kind`."""
+    if kind in MISMATCH_KINDS:
+        return bool(MISMATCH_KINDS & set(kinds))
+    return kind in kinds
+
+
 def declared_match(header, mode, kinds):
     """= the run matches the mode's declared kinds, ~ a sampled 'none|kind' either way,
     ! it differs."""
@@ -274,9 +283,9 @@ def main():
         names = rows[key]
         cells = [row_label(key), str(len(names))]
         for tool in tools:
-            caught = sum(1 for n in names if key[0] in results[(n, tool)][0])
-            totals[tool] += caught
-            cells.append(f"{caught}/{len(names)}")
+            count = sum(1 for n in names if caught(key[0], results[(n, tool)][0]))
+            totals[tool] += count
+            cells.append(f"{count}/{len(names)}")
         print("| " + " | ".join(cells) + " |")
     print("| **all** | " + str(len(programs)) + " | " +
           " | ".join(f"**{totals[t]}/{len(programs)}**" for t in tools) + " |")

@@ -9,7 +9,10 @@
 The program runs with LD_PRELOAD=<library> and TALLY_OPTIONS=mode=<mode>:<options of the
 header> (with --asan: no preload; the program must be built with -fsanitize=address, and
 only halt_on_error/exitcode are passed on in ASAN_OPTIONS). Expectations come from comment
-lines in the source.
+lines in the source. In fast and debug mode a program that reports runs a second time with
+log_path set, and every object of log_path.PID.json must say what the text report of
+log_path.PID says (kind, address, thread, access, stack functions, block, free and
+allocation stacks); --no-json-check skips that.
 
 Header keys. Any key may be qualified with the modes it applies to, KEY[mode=safe,debug]:
 the modes are fast, safe, debug (tally's) and asan (validate_with_asan.py). An unqualified
@@ -85,11 +88,14 @@ halt_on_error=0), and its own FAIL lines.
 Exit status: 0 pass, 1 fail, 2 usage error.
 """
 
+import glob
+import json
 import argparse
 import os
 import re
 import signal
 import subprocess
+import tempfile
 import sys
 
 TALLY_MODES = ("fast", "safe", "debug")
@@ -155,11 +161,11 @@ KINDS = {
         "summary": {"tally": "alloc-dealloc-mismatch", "asan": "alloc-dealloc-mismatch"},
         "history": ("alloc",),
     },
-    # What ASan reports for a deallocation whose size or alignment differs from the
-    # allocation's (aligned new, plain delete): tally calls it alloc-dealloc-mismatch.
+    # A sized delete told another size than new was given (tally, ASan), or a deallocation
+    # whose alignment differs from the allocation's (ASan; tally calls that pair, aligned
+    # new and plain delete, alloc-dealloc-mismatch).
     "new-delete-type-mismatch": {
         "class": "free",
-        "asan_only": True,
         "error": {
             "tally": (r"new-delete-type-mismatch on (?P<addr>0x[0-9a-f]+) in thread "
                       r"(?P<thread>T\d+):"),
@@ -844,6 +850,96 @@ def check_report(checks, number, block, expectation, tool, expected_pid, notes, 
     return kind
 
 
+# The modes whose reports the JSON check compares: their detections are deterministic, so
+# a second run reports the same bugs (safe mode's guard pages are sampled).
+JSON_CHECK_MODES = ("fast", "debug")
+ERROR_ADDRESS_RE = re.compile(r" (?:on (?:address |unknown address )?|: )(?P<addr>0x[0-9a-f]+)"
+                              r"(?: \(pc 0x[0-9a-f]+)? (?:in thread )?T(?P<thread>\d+)")
+
+
+def check_json_reports(checks, args, env, expectation):
+    """Runs the program again with log_path and checks that the JSON lines of
+    log_path.PID.json say what the text reports of log_path.PID say: one object per report,
+    with its kind, address, thread, access, stack functions, block and history."""
+    with tempfile.TemporaryDirectory(prefix="tally-json-") as directory:
+        prefix = os.path.join(directory, "report")
+        env = dict(env)
+        env["TALLY_OPTIONS"] = env["TALLY_OPTIONS"] + f":log_path={prefix}"
+        run_program(args.program, env, expectation.timeout)
+        texts = sorted(glob.glob(prefix + ".*[0-9]"))
+        checks.expect(bool(texts), "JSON: log_path", "a report.PID file", "none")
+        for text_path in texts:
+            json_path = text_path + ".json"
+            label = "JSON " + os.path.basename(json_path)
+            with open(text_path, encoding="utf-8", errors="replace") as text_file:
+                reports = [Report(block, TALLY_FRAME_RE)
+                           for _, block in find_reports(text_file.read().splitlines(), "tally")]
+            objects = []
+            if os.path.exists(json_path):
+                with open(json_path, encoding="utf-8") as json_file:
+                    for number, line in enumerate(json_file):
+                        try:
+                            objects.append(json.loads(line))
+                        except ValueError as error:
+                            checks.expect(False, f"{label}: line {number + 1} is JSON", "JSON",
+                                          f"{error}: {line[:120]}")
+            checks.expect(len(objects) == len(reports), f"{label}: one object per report",
+                          str(len(reports)), str(len(objects)))
+            for number, (report, item) in enumerate(zip(reports, objects)):
+                check_json_report(checks, f"{label} #{number + 1}", report, item)
+
+
+def check_json_report(checks, label, report, item):
+    def expect(ok, what, expected, got):
+        checks.expect(ok, f"{label}: {what}", str(expected), str(got))
+
+    expect(item.get("tool") == "tally", "tool", "tally", item.get("tool"))
+    kind = item.get("kind", "")
+    expect(bool(kind) and f"ERROR: tally: {kind}" in report.error, "kind", report.error, kind)
+    headline = ERROR_ADDRESS_RE.search(report.error)
+    if headline:
+        expect(int(item.get("address", "0x0"), 16) == int(headline.group("addr"), 16),
+               "address", headline.group("addr"), item.get("address"))
+        expect(item.get("thread") == int(headline.group("thread")), "thread",
+               headline.group("thread"), item.get("thread"))
+    access = item.get("access")
+    if report.access:
+        size = report.access.group("size")
+        expect(access is not None and access.get("type") == report.access.group("verb") and
+               str(access.get("size") or "?") == size, "access",
+               f"{report.access.group('verb')} of size {size}", access)
+    else:
+        expect(access is None, "no access", "none", access)
+
+    def functions(frames):
+        return [frame_function(f) if " in " in f.group(0) else "" for f in frames]
+
+    def json_functions(stack):
+        return [frame.get("function", "") for frame in stack or []]
+
+    text_functions = functions(report.first)
+    expect(json_functions(item.get("stack"))[:len(text_functions)] == text_functions and
+           len(item.get("stack") or []) >= len(text_functions), "stack functions",
+           text_functions, json_functions(item.get("stack")))
+    block = item.get("block")
+    if report.regions:
+        region = report.regions[0]
+        expect(block is not None and int(block.get("start", "0x0"), 16) ==
+               int(region.group("start"), 16) and block.get("size") == int(region.group("size")),
+               "block", f"[{region.group('start')}, {region.group('size')} bytes]", block)
+    for section, key in (("free", "freed_by"), ("alloc", "allocated_by")):
+        history = report.sections.get(section)
+        entry = item.get(key)
+        if history is None:
+            expect(entry is None, key, "absent (no such section in the text)", entry)
+            continue
+        thread, frames = history
+        expect(entry is not None and f"T{entry.get('thread')}" == thread and
+               json_functions(entry.get("stack"))[:len(frames)] == functions(frames),
+               key, f"{thread}: {functions(frames)}",
+               entry and f"T{entry.get('thread')}: {json_functions(entry.get('stack'))}")
+
+
 def check(args, header):
     mode = args.mode
     tool = "AddressSanitizer" if mode == "asan" else "tally"
@@ -958,6 +1054,10 @@ def check(args, header):
                 checks.expect(survived >= 1, "went on after the report (halt_on_error=0)",
                               "'TALLY-TEST: survived' after the bad free", "none")
 
+    if (args.json_check and branch == "report" and mode in JSON_CHECK_MODES and
+            "log_path=" not in options):
+        check_json_reports(checks, args, env, expectation)
+
     if branch == "report" or expectation.kinds == ["none"]:
         for pattern in expectation.regexes:
             checks.expect(re.search(pattern, stderr, re.MULTILINE) is not None,
@@ -1008,6 +1108,9 @@ def main():
                         help="run a clean program on the C library's malloc")
     parser.add_argument("--require-symbols", action="store_true",
                         help="require the expected functions in the stacks in fast mode too")
+    parser.add_argument("--no-json-check", dest="json_check", action="store_false",
+                        help="skip the second run that compares the JSON reports of log_path "
+                        "with the text ones (fast and debug modes)")
     parser.add_argument("--verbose", action="store_true", help="print the output on success too")
     args = parser.parse_args()
     if args.asan and args.plain:

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -182,6 +183,51 @@ TEST_F(QuarantineTest, AForkedChildVerifiesOnlyWhatItFreed) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the child verified blocks it did not free";
   quarantine_verify_held(record_release);  // the parent still verifies all of its own
   EXPECT_EQ(g_released.size(), 4u);
+}
+
+// The check at exit takes the thread's unpublished batch into the FIFO without a publish:
+// a publish past the bound would release the oldest blocks, writing to them (and in a
+// forked child copying the parent's pages) while the process is about to drop them.
+TEST_F(QuarantineTest, TheCheckAtExitReleasesNothingEvenPastTheBound) {
+  g_safety.quarantine_min_bytes = g_safety.quarantine_max_bytes = 100;
+  g_safety.thread_quarantine_bytes = size_t{1} << 30;  // everything stays in the thread's batch
+  for (uintptr_t block = 1; block <= 20; ++block) quarantine_put(t_heap, block * 16, 50);
+  ASSERT_TRUE(g_released.empty());
+  std::vector<uintptr_t> verified;
+  static std::vector<uintptr_t>* s_verified;
+  s_verified = &verified;
+  quarantine_verify_held([](const uintptr_t* blocks, uint32_t count) {
+    s_verified->insert(s_verified->end(), blocks, blocks + count);
+  });
+  EXPECT_EQ(verified.size(), 20u);
+  EXPECT_TRUE(g_released.empty()) << "the check at exit released " << g_released.size()
+                                  << " blocks";
+}
+
+// A forked child's check at exit reads the batches it inherited but writes none of them:
+// each write copies a page the parent shares. Counted in minor page faults, which a copy
+// on write costs: 400 inherited batches took 400 of them.
+TEST_F(QuarantineTest, AForkedChildsCheckCopiesNoInheritedBatch) {
+  g_safety.quarantine_min_bytes = g_safety.quarantine_max_bytes = size_t{1} << 30;
+  g_safety.thread_quarantine_bytes = 100;  // a batch of two blocks goes global
+  constexpr uintptr_t kBlocks = 800;       // 400 batches, a page each
+  for (uintptr_t block = 1; block <= kBlocks; ++block) quarantine_put(t_heap, block * 16, 50);
+  fflush(nullptr);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    rusage before{}, after{};
+    getrusage(RUSAGE_SELF, &before);
+    quarantine_verify_held(record_release);
+    getrusage(RUSAGE_SELF, &after);
+    long faults = after.ru_minflt - before.ru_minflt;
+    _exit(faults < 40 ? 0 : static_cast<int>(faults < 250 ? faults : 250));
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's check took " << WEXITSTATUS(status)
+                                    << " page faults (copies of inherited batches)";
 }
 
 TEST(QuarantineReuse, FreedBlocksAreNotReusedWhileQuarantined) {

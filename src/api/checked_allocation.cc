@@ -636,7 +636,8 @@ TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call
 void checked_initialize() {
   quarantine_set_release(release_from_quarantine);
   if (g_safety.guard_all || g_safety.sample_rate)
-    guard_pool_initialize(g_safety.guard_pool_slots, g_safety.guard_max_size, g_safety.guard_left);
+    guard_pool_initialize(g_safety.guard_pool_slots, g_safety.guard_max_size, g_safety.guard_left,
+                          g_safety.guard_markers);
   protection_budget_set_time_percent(g_safety.guard_time_percent);
   large_set_tail_guards(g_safety.guard_all && g_safety.protect_large);
   // Quarantined large blocks are inaccessible too, so the handler is wanted even without a pool.

@@ -65,6 +65,10 @@ TALLY_OPTION(int, guard_pool_size, "0",
 TALLY_OPTION(string, guard_side, "right",
              "right: the guard page follows the block (overflows); left: it precedes it "
              "(underflows)")
+TALLY_OPTION(bool, guard_markers, "1",
+             "make guard pages and freed guarded blocks inaccessible with the kernel's guard "
+             "markers (Linux 6.13+; the pool then stays one mapping); 0, or an older kernel: "
+             "with mprotect, two mappings per guarded block")
 TALLY_OPTION(int, stack_depth, "30", "frames kept per allocation or free stack")
 TALLY_OPTION(bool, symbolize, "1", "symbolize report stacks to function, file and line")
 TALLY_OPTION(tristate, leaks, "auto",

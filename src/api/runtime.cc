@@ -86,6 +86,7 @@ void configure_safety() {
   config.guard_max_size = g_options.guard_max_size < (size_t{1} << 24) ? g_options.guard_max_size
                                                                        : (size_t{1} << 24) - 1;
   config.guard_left = strcmp(g_options.guard_side, "left") == 0;
+  config.guard_markers = g_options.guard_markers;
   config.guard_pool_slots = g_options.guard_pool_size > 0
                                 ? static_cast<size_t>(g_options.guard_pool_size)
                                 : (debug ? 4096 : 256);

@@ -42,6 +42,24 @@ void os_unmap(void* address, size_t size) {
   errno = saved_errno;
 }
 
+// linux/mman.h, Linux 6.13.
+constexpr int kMadviseGuardInstall = 102;
+constexpr int kMadviseGuardRemove = 103;
+
+bool os_guard_install(void* address, size_t size) {
+  int saved_errno = errno;
+  bool done = madvise(address, size, kMadviseGuardInstall) == 0;
+  errno = saved_errno;
+  return done;
+}
+
+bool os_guard_remove(void* address, size_t size) {
+  int saved_errno = errno;
+  bool done = madvise(address, size, kMadviseGuardRemove) == 0;
+  errno = saved_errno;
+  return done;
+}
+
 void os_populate(void* address, size_t size) {
 #ifndef MADV_POPULATE_WRITE
   constexpr int MADV_POPULATE_WRITE = 23;  // linux/mman.h, Linux 5.14

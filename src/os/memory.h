@@ -16,6 +16,11 @@ void os_decommit(void* address, size_t size);  // contents become zero, RSS fall
 // page (on a virtual machine with shadow page tables, twice the time: bench/page_costs).
 // A hint: nothing happens on kernels without MADV_POPULATE_WRITE (5.14).
 void os_populate(void* address, size_t size);
+// Guard markers (Linux 6.13): any access to the range faults (SIGSEGV), without a mapping
+// of its own and without changing the range's protection; installing drops the pages'
+// contents. False when the kernel has no guard markers (or refuses, as for locked memory).
+bool os_guard_install(void* address, size_t size);
+bool os_guard_remove(void* address, size_t size);
 // Moves the pages of [old, old+old_size) to new_address (a mapping of new_size made by
 // os_map_aligned), growing them to new_size; no copy. False if the kernel refused.
 bool os_move_mapping(void* old_address, size_t old_size, void* new_address, size_t new_size);

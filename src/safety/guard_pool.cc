@@ -1,8 +1,12 @@
 // The guard pool. Layout of the reservation (G: guard page, D: data pages of a slot):
 //   G D0 G D1 G D2 ... G D(n-1) G
-// Every slot's data pages have a guard page on each side. Allocation and free change page
-// protections with mprotect, so they take a lock; the pool serves sampled allocations
-// (safe mode) and small ones (debug mode), not the fast path.
+// Every slot's data pages have a guard page on each side, and a freed slot's data pages
+// are inaccessible until reuse. Where the kernel has guard markers (Linux 6.13), those are
+// what makes pages inaccessible: the pool stays one read-write mapping whatever its slots
+// do. Elsewhere page protections change with mprotect, and every slot in use is two
+// mappings of its own (a shell in debug mode had 1,900 mappings, and each fork copied them
+// and each exec tore them down: 12 ms a command). The pool serves sampled allocations (safe
+// mode) and small ones (debug mode), not the fast path.
 //
 // Every protection change is paid from the process's page-protection budget
 // (protection_budget.h); when it is empty, allocation refuses and the caller gives an
@@ -41,6 +45,7 @@ size_t g_next_unused = 0;  // slots below this have been used at least once
 uint32_t g_freed_head = kNone;
 uint32_t g_freed_tail = kNone;
 size_t g_live = 0;
+bool g_markers = false;  // guard markers instead of PROT_NONE mappings
 
 uintptr_t data_start(size_t index) {
   return g_start + kOsPageSize + index * g_stride;
@@ -70,7 +75,17 @@ void set_protection_charged(uintptr_t start, size_t length, int protection, size
 // a slot's first use, not for the whole pool up front: the slots never used stay one
 // mapping, and a short program does not start with thousands of mappings that every
 // fork() must copy (8,200 had made a fork in debug mode 12 ms instead of 1).
+// With guard markers, the slot's two guard pages get theirs (a page the kernel refuses
+// one, as in locked memory, becomes inaccessible the other way).
 void separate_slot(size_t index) {
+  if (g_markers) {
+    for (size_t guard : {index, index + 1}) {
+      uintptr_t page = g_start + guard * g_stride;
+      if (!os_guard_install(reinterpret_cast<void*>(page), kOsPageSize))
+        set_protection(page, kOsPageSize, PROT_NONE);
+    }
+    return;
+  }
   int saved_errno = errno;
   madvise(reinterpret_cast<void*>(g_start + index * g_stride), kOsPageSize, MADV_DONTDUMP);
   madvise(reinterpret_cast<void*>(g_start + (index + 1) * g_stride), kOsPageSize, MADV_DONTDUMP);
@@ -79,14 +94,18 @@ void separate_slot(size_t index) {
 
 }  // namespace
 
-bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_left) {
+bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_left,
+                           bool markers) {
   if (slot_count == 0 || max_block_size == 0) return false;
   g_data_size = round_up(max_block_size, kOsPageSize);
   g_stride = g_data_size + kOsPageSize;
   size_t total = kOsPageSize + slot_count * g_stride;
   void* region = os_map_aligned(round_up(total, kSegmentSize), kSegmentSize);
   if (!region) return false;
-  set_protection(reinterpret_cast<uintptr_t>(region), total, PROT_NONE);
+  // Slot 0's left guard tells whether the kernel has guard markers. Slots never used stay
+  // accessible then (nothing of the program's is there).
+  g_markers = markers && os_guard_install(region, kOsPageSize);
+  if (!g_markers) set_protection(reinterpret_cast<uintptr_t>(region), total, PROT_NONE);
   g_slots = static_cast<GuardSlot*>(metadata_allocate(slot_count * sizeof(GuardSlot)));
   if (!g_slots || !registry_initialize()) {
     os_unmap(region, round_up(total, kSegmentSize));
@@ -101,6 +120,10 @@ bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_
 }
 
 bool g_guard_pool_enabled = false;
+
+bool guard_pool_uses_markers() {
+  return g_markers;
+}
 
 void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& record,
                           GuardSlot** slot_out) {
@@ -134,10 +157,21 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
   // Flush against the right guard, rounded down to the alignment (the few bytes of slack
   // that rounding leaves are covered by a canary), or against the left one.
   uintptr_t block = g_left ? data : (data + g_data_size - size) & ~(alignment - 1);
-  // The whole slot, so the protection change never splits its mapping.
   size_t pages_touched =
       (block + size - (block & ~(kOsPageSize - 1)) + kOsPageSize - 1) / kOsPageSize;
-  set_protection_charged(data, g_data_size, PROT_READ | PROT_WRITE, pages_touched);
+  if (g_markers) {
+    // A slot used before carries the markers (or protection) its free left on its data.
+    uint64_t started = protection_budget_clock();
+    if (slot.data_protected)
+      set_protection(data, g_data_size, PROT_READ | PROT_WRITE);
+    else if (!first_use)
+      os_guard_remove(reinterpret_cast<void*>(data), g_data_size);
+    slot.data_protected = false;
+    protection_budget_charge(started, pages_touched);
+  } else {
+    // The whole slot, so the protection change never splits its mapping.
+    set_protection_charged(data, g_data_size, PROT_READ | PROT_WRITE, pages_touched);
+  }
   slot.block = block;
   slot.record = record;
   slot.mark_flags.store(0, std::memory_order_relaxed);
@@ -173,17 +207,27 @@ FreeOutcome guard_pool_free(GuardSlot* slot) {
                                               : FreeOutcome::kNotAllocated;
   size_t index = static_cast<size_t>(slot - g_slots);
   uintptr_t data = data_start(index);
-  // The pages stay committed but inaccessible: the pool bounds what that holds (mostly one
-  // page per slot), and reuse then costs one mprotect instead of a page fault as well.
-  set_protection_charged(data, g_data_size, PROT_NONE, 0);  // refaults charged at reuse
-  // Except a big block's: slots of up to 256 KiB, all once used by big blocks, would hold a
-  // GiB. Its pages go back (they still fault on access: no access, no page).
-  uintptr_t first_page = slot->block & ~(kOsPageSize - 1);
-  uintptr_t end_page = round_up(slot->block + slot->record.size(), kOsPageSize);
-  if (end_page - first_page > kCommittedAfterFree) {
-    int saved_errno = errno;
-    madvise(reinterpret_cast<void*>(first_page), end_page - first_page, MADV_DONTNEED);
-    errno = saved_errno;
+  if (g_markers) {
+    // The markers drop the pages too (reuse refaults them, charged then).
+    uint64_t started = protection_budget_clock();
+    if (!os_guard_install(reinterpret_cast<void*>(data), g_data_size)) {
+      set_protection(data, g_data_size, PROT_NONE);
+      slot->data_protected = true;
+    }
+    protection_budget_charge(started, 0);
+  } else {
+    // The pages stay committed but inaccessible: the pool bounds what that holds (mostly
+    // one page per slot), and reuse then costs one mprotect instead of a page fault too.
+    set_protection_charged(data, g_data_size, PROT_NONE, 0);  // refaults charged at reuse
+    // Except a big block's: slots of up to 256 KiB, all once used by big blocks, would hold
+    // a GiB. Its pages go back (they still fault on access: no access, no page).
+    uintptr_t first_page = slot->block & ~(kOsPageSize - 1);
+    uintptr_t end_page = round_up(slot->block + slot->record.size(), kOsPageSize);
+    if (end_page - first_page > kCommittedAfterFree) {
+      int saved_errno = errno;
+      madvise(reinterpret_cast<void*>(first_page), end_page - first_page, MADV_DONTNEED);
+      errno = saved_errno;
+    }
   }
   LockGuard guard(g_lock);
   --g_live;

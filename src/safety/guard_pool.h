@@ -25,11 +25,16 @@ struct GuardSlot {
   BlockRecord record;
   uint32_t next_freed;              // FIFO of freed slots, by index
   std::atomic<uint8_t> mark_flags;  // the marker's bits (core/large_blocks.h), reset per use
+  bool data_protected;              // freed, its data pages made inaccessible with mprotect
 };
 
 // Reserves the pool; false if the kernel refuses (then nothing is guarded).
 // Allocations are paid from the page-protection budget (protection_budget.h).
-bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_left);
+// With `markers`, guard pages are the kernel's guard markers where it has them (Linux
+// 6.13): the pool stays one mapping, instead of two mappings for every slot in use.
+bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_left, bool markers);
+// Whether the pool's guards are guard markers (else inaccessible mappings).
+bool guard_pool_uses_markers();
 extern bool g_guard_pool_enabled;
 inline bool guard_pool_enabled() {
   return g_guard_pool_enabled;

@@ -34,6 +34,7 @@ struct SafetyConfig {
   uint32_t guard_time_percent;
   size_t guard_max_size;
   size_t guard_pool_slots;  // bounds the guarded blocks alive at once, and their mappings
+  bool guard_markers;       // guard pages are kernel guard markers where it has them
   bool guard_left;          // guard page before the block instead of after it
   // The global bound of the quarantine is the live heap divided by this, within the two
   // bytes bounds (equal when the bound is fixed).

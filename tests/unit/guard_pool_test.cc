@@ -126,6 +126,32 @@ TEST(GuardPool, OnlySlotsInUseAreMappingsOfTheirOwn) {
   for (void* block : blocks) tally_free(block);
 }
 
+// With the kernel's guard markers the pool stays a mapping or two however many slots are
+// in use or freed (with mprotect each slot in use is two): forks and execs of a program
+// with thousands of guarded blocks copy and tear down no more mappings than without them.
+TEST(GuardPool, WithGuardMarkersThePoolStaysOneMapping) {
+  if (!g_safety.guard_markers) GTEST_SKIP() << "guard_markers=0: the mprotect pool";
+  NoTimeBudget no_budget;
+  std::vector<char*> blocks;
+  for (int i = 0; i < 300; ++i) blocks.push_back(static_cast<char*>(tally_malloc(40 + i)));
+  for (size_t i = 0; i < blocks.size(); i += 2) tally_free(blocks[i]);
+  if (!guard_pool_uses_markers()) GTEST_SKIP() << "this kernel has no guard markers (6.13+)";
+  EXPECT_LE(pool_mappings(), 2u);
+  // Still guarded: the page past a live block and a freed block fault.
+  uintptr_t end = reinterpret_cast<uintptr_t>(blocks[1]) + 41;
+  EXPECT_TRUE(read_faults(reinterpret_cast<char*>((end + 4095) & ~uintptr_t{4095})));
+  EXPECT_TRUE(read_faults(blocks[0] + 3));
+  for (size_t i = 1; i < blocks.size(); i += 2) tally_free(blocks[i]);
+  EXPECT_TRUE(read_faults(blocks[1] + 3));
+  // And a reused slot is accessible again.
+  char* reused = static_cast<char*>(tally_malloc(64));
+  EXPECT_EQ(registry_lookup(reinterpret_cast<uintptr_t>(reused)), kRegistryGuarded);
+  reused[0] = 1;
+  reused[63] = 2;
+  EXPECT_FALSE(read_faults(reused + 63));
+  tally_free(reused);
+}
+
 TEST(GuardPool, LargerBlocksAndAlignmentsStayOutOfThePool) {
   void* big = tally_malloc(g_safety.guard_max_size + 1);
   EXPECT_NE(registry_lookup(reinterpret_cast<uintptr_t>(big)), kRegistryGuarded);

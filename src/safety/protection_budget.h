@@ -8,8 +8,9 @@
 //
 // One process-wide token bucket of nanoseconds is filled at guard_time_percent of the
 // time that passes and spent by the measured time of every protection call plus an
-// estimate of the refaults it causes (pages × a per-page cost measured once, the first
-// time a protection is asked for). An empty bucket refuses: the caller falls back to
+// estimate of the refaults it causes (pages × a per-page cost: a virtual machine's 4 us
+// until the bucket is down to half, then measured once; short programs never pay for the
+// measurement). An empty bucket refuses: the caller falls back to
 // canaries and poison, so a busy program slows by a bounded share instead of tenfold.
 // Lock-free: any thread may ask and charge.
 #pragma once
@@ -33,7 +34,8 @@ void protection_budget_note_refusal();
 struct ProtectionBudgetStats {
   uint64_t call_nanoseconds;       // measured in mprotect/mremap calls
   uint64_t refault_nanoseconds;    // estimated refaults charged
-  uint64_t refault_cost_per_page;  // the measured estimate (0 until measured)
+  uint64_t refault_cost_per_page;  // the estimate in use
+  bool refault_cost_measured;      // measured (else the virtual machine's figure)
   uint64_t refusals;               // protections turned away
 };
 ProtectionBudgetStats protection_budget_stats();

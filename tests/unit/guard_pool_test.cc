@@ -215,6 +215,21 @@ TEST(GuardPool, ProtectionTimeIsBudgeted) {
       << spent / 1000000 << " ms of protection work over " << elapsed / 1000000 << " ms";
 }
 
+// The per-page refault cost is measured only once protections have drawn the bucket down
+// to half: a short program (every command of a shell script) guards a block or two and
+// must not pay the measurement's faults and mprotect calls.
+TEST(ProtectionBudget, TheRefaultCostIsMeasuredOnlyWhenTheBudgetMatters) {
+  protection_budget_set_time_percent(10);  // a full bucket
+  for (int i = 0; i < 3; ++i) tally_free(tally_malloc(100));
+  ProtectionBudgetStats early = protection_budget_stats();
+  EXPECT_FALSE(early.refault_cost_measured);
+  EXPECT_GT(early.refault_cost_per_page, 0u);  // the unmeasured estimate still charges
+  protection_budget_charge(monotonic_nanoseconds() - 15 * 1000 * 1000, 0);
+  EXPECT_TRUE(protection_budget_allows());
+  EXPECT_TRUE(protection_budget_stats().refault_cost_measured);
+  protection_budget_set_time_percent(g_safety.guard_time_percent);
+}
+
 // The budget covers freed large blocks too: within it their pages become inaccessible;
 // once it is spent they are poisoned instead (a write after free is still caught when
 // they leave the quarantine), and guarded allocations are refused.

@@ -208,9 +208,12 @@ void runtime_ensure_initialized() {
 // Runs after the C library is initialized, before the program's constructors.
 __attribute__((constructor(101))) static void tally_library_constructor() {
   tally::runtime_ensure_initialized();
-  // The unwinder's first use looks symbols up and may load libgcc_s, which allocates: do it
-  // now, not inside a free that is being reported.
-  if (tally::g_safety.checked) {
+  // The unwinder's first use looks symbols up and may load libgcc_s, which allocates: in
+  // debug mode, where reports from the fault handler are the point, that is done now, not
+  // inside a report. Safe mode loads it at its first report instead (t_capturing keeps that
+  // from recursing): loading libgcc_s at every start cost each process 70 page faults and
+  // about a millisecond, a shell script's every command.
+  if (tally::g_safety.guard_all) {
     uintptr_t frames[4];
     tally::stack_capture_unwind(frames, 4, 0);
   }

@@ -74,10 +74,18 @@ BlockLookup lookup_block(uintptr_t address) {
     result.slot = slot;
     result.record = &slot->record;
     result.extent = {slot->block, slot->record.size()};
-    // The block spans up to its 16-byte-aligned end (the canary's slack before the guard).
-    size_t span = ((slot->block + slot->record.size() + 15) & ~uintptr_t{15}) - slot->block;
-    classify(result, address, state == GuardSlotState::kLive, state == GuardSlotState::kFreed,
-             span);
+    // No other block has a byte in the slot's pages or its guard pages, so while the block
+    // lives any address there is described against it (free(p + size) of a block that
+    // ends at its guard page: "0 bytes to the right of").
+    bool live = state == GuardSlotState::kLive;
+    if (address == slot->block && (live || state == GuardSlotState::kFreed)) {
+      result.kind = live ? BlockLookup::kLive : BlockLookup::kFreed;
+    } else if (live) {
+      result.kind = BlockLookup::kInterior;
+    } else {
+      result.kind = BlockLookup::kNotOurs;
+      result.extent = {0, 0};
+    }
   }
   return result;
 }

@@ -16,6 +16,8 @@
 namespace tally {
 
 struct BlockLookup {
+  // kInterior: in a live block but not at its start; for a guarded block, anywhere in its
+  // slot or guard pages.
   enum Kind { kNotOurs, kLive, kFreed, kInterior } kind;
   enum Where { kNowhere, kSmall, kLarge, kGuarded } where;
   Page* page;

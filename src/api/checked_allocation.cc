@@ -85,6 +85,23 @@ bool wants_guard(Heap* heap, size_t size, size_t alignment) {
   return true;
 }
 
+// The alignment of a guarded block: the largest power of two that divides its size,
+// within [guard_min_alignment, 16], so that a right-flush block ends at its guard page
+// (malloc's 16 bytes would leave up to 15 bytes of slack before it, where reads go unseen).
+// Any type that fills the block whole is still aligned (its size is a multiple of its
+// alignment); only a block whose size is not a multiple of what its contents need (an
+// 8-aligned header with a tail of odd length) gets less than it would from malloc. An
+// aligned allocation call's alignment holds in every case.
+size_t guard_alignment(size_t size, size_t requested) {
+  size_t alignment = kMaxAlignmentOfMalloc;
+  if (!g_safety.guard_left && size != 0) {
+    size_t divisor = size & (~size + 1);
+    if (divisor < g_safety.guard_min_alignment) divisor = g_safety.guard_min_alignment;
+    if (divisor < alignment) alignment = divisor;
+  }
+  return requested > alignment ? requested : alignment;
+}
+
 // How much of a freed block of `block_size` bytes is poisoned (and verified on release).
 TALLY_INLINE size_t poisoned_bytes(size_t block_size) {
   return block_size < g_safety.poison_max_bytes ? block_size : g_safety.poison_max_bytes;
@@ -473,6 +490,7 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
     }
   }
   ++heap->api_calls[call];
+  size_t requested_alignment = alignment;
   if (alignment < kMaxAlignmentOfMalloc) alignment = kMaxAlignmentOfMalloc;
   AllocationKind kind = kind_of_call(call);
   uint32_t alloc_stack =
@@ -483,7 +501,8 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
     BlockRecord record;
     record.store_fresh(size, kind, alloc_stack, alloc_thread);
     GuardSlot* slot;
-    if (void* block = guard_pool_allocate(size, alignment, record, &slot)) {
+    if (void* block =
+            guard_pool_allocate(size, guard_alignment(size, requested_alignment), record, &slot)) {
       if (call == kCallMallocAtomic) marker_set_no_scan(reinterpret_cast<uintptr_t>(block));
       BlockLookup lookup = lookup_block(reinterpret_cast<uintptr_t>(block));
       fill_canary(reinterpret_cast<uintptr_t>(block), size, span_of(lookup));

@@ -65,6 +65,13 @@ TALLY_OPTION(int, guard_pool_size, "0",
 TALLY_OPTION(string, guard_side, "right",
              "right: the guard page follows the block (overflows); left: it precedes it "
              "(underflows)")
+TALLY_OPTION(int, guard_alignment, "0",
+             "least alignment of a guarded block from malloc (1, 2, 4, 8 or 16): it is "
+             "aligned to the largest power of two that divides its size, at most 16 and at "
+             "least this, so that it ends exactly at its guard page and a read one byte past "
+             "the end faults (16: malloc's usual alignment, up to 15 bytes of slack before "
+             "the guard page; aligned allocation calls keep their alignment); 0: 2 in debug "
+             "mode (python checks that byte strings are 2-byte aligned), 16 otherwise")
 TALLY_OPTION(bool, guard_markers, "1",
              "make guard pages and freed guarded blocks inaccessible with the kernel's guard "
              "markers (Linux 6.13+; the pool then stays one mapping); 0, or an older kernel: "

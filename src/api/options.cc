@@ -156,6 +156,12 @@ void options_parse(const char* text) {
     report_option_problem("mode=gc is not available yet; running in safe mode", nullptr, 0);
     g_options.mode = Mode::kSafe;
   }
+  int alignment = g_options.guard_alignment;
+  if (alignment < 0 || alignment > 16 || (alignment & (alignment - 1)) != 0) {
+    report_option_problem("bad value in TALLY_OPTIONS (guard_alignment is 0, 1, 2, 4, 8 or 16)",
+                          nullptr, 0);
+    g_options.guard_alignment = 0;
+  }
   if (strcmp(g_options.guard_side, "right") != 0 && strcmp(g_options.guard_side, "left") != 0) {
     report_option_problem("bad value in TALLY_OPTIONS (guard_side is right or left)",
                           g_options.guard_side, strlen(g_options.guard_side));

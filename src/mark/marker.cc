@@ -368,9 +368,26 @@ TALLY_INLINE void follow(Worker& worker, uintptr_t word, bool interior) {
   if (!target.no_scan) push(worker, target.start, target.start + target.span);
 }
 
+// A block that does not start at a multiple of 8: a guarded block aligned only to its size
+// (guard_alignment), such as 13 bytes holding a pointer and a name. Its pointers lie at
+// multiples of 8 from its start, not from address 0.
+template <Bit bit>
+TALLY_NOINLINE void scan_unaligned(Worker& worker, uintptr_t low, uintptr_t high, bool interior) {
+  const uintptr_t heap_low = g_heap_low, heap_span = g_heap_span;
+  for (uintptr_t at = low; high >= sizeof(uintptr_t) && at <= high - sizeof(uintptr_t);
+       at += sizeof(uintptr_t)) {
+    uintptr_t word;
+    memcpy(&word, reinterpret_cast<const void*>(at), sizeof word);
+    if (word - heap_low >= heap_span) continue;
+    follow<bit, false>(worker, word, interior);
+  }
+  worker.scanned += high > low ? high - low : 0;
+}
+
+// Scans [low, high) for pointers, a word at a time from `low` (roots are given aligned).
 template <Bit bit>
 TALLY_INLINE void scan(Worker& worker, uintptr_t low, uintptr_t high, bool interior) {
-  low = (low + 7) & ~uintptr_t{7};
+  if (TALLY_UNLIKELY(low & 7)) return scan_unaligned<bit>(worker, low, high, interior);
   if (high < low + sizeof(uintptr_t)) return;
   const uintptr_t heap_low = g_heap_low, heap_span = g_heap_span;
   for (uintptr_t at = low; at + sizeof(uintptr_t) <= high; at += sizeof(uintptr_t)) {
@@ -1032,8 +1049,10 @@ bool marker_begin(const MarkSettings& settings) {
   return ok;
 }
 
-void marker_add_root(uintptr_t low, uintptr_t high) {
-  low = (low + 7) & ~uintptr_t{7};
+namespace {
+
+// A root range scanned a word at a time from `low` as given.
+void add_root_range(uintptr_t low, uintptr_t high) {
   if (high <= low) return;
   ++g_root_ranges;
   g_root_bytes += high - low;
@@ -1044,6 +1063,12 @@ void marker_add_root(uintptr_t low, uintptr_t high) {
       scan<Bit::kMarked>(g_workers[0], at, end, true);
     }
   }
+}
+
+}  // namespace
+
+void marker_add_root(uintptr_t low, uintptr_t high) {
+  add_root_range((low + 7) & ~uintptr_t{7}, high);
 }
 
 void marker_add_ignored_blocks() {
@@ -1062,7 +1087,7 @@ void marker_add_ignored_blocks() {
           if (block.marked) continue;
           set_bit_of<Bit::kMarked>(block);
           ++g_workers[0].marked;
-          if (!block.no_scan) marker_add_root(block.start, block.start + block.span);
+          if (!block.no_scan) add_root_range(block.start, block.start + block.span);
         }
       }
     });
@@ -1071,7 +1096,7 @@ void marker_add_ignored_blocks() {
     if (!block.ignored || block.marked) return;
     set_bit_of<Bit::kMarked>(block);
     ++g_workers[0].marked;
-    if (!block.no_scan) marker_add_root(block.start, block.start + block.span);
+    if (!block.no_scan) add_root_range(block.start, block.start + block.span);
   };
   large_for_each_live(
       [](LargeBlock* large, void* raw) {

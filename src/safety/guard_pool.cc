@@ -128,7 +128,7 @@ bool guard_pool_uses_markers() {
 void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& record,
                           GuardSlot** slot_out) {
   if (g_slot_count == 0 || size > g_data_size || alignment > kOsPageSize) return nullptr;
-  if (alignment < kMaxAlignmentOfMalloc) alignment = kMaxAlignmentOfMalloc;
+  if (alignment == 0) alignment = kMaxAlignmentOfMalloc;
   size_t index;
   bool first_use = false;
   {
@@ -157,15 +157,26 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
   // Flush against the right guard, rounded down to the alignment (the few bytes of slack
   // that rounding leaves are covered by a canary), or against the left one.
   uintptr_t block = g_left ? data : (data + g_data_size - size) & ~(alignment - 1);
-  size_t pages_touched =
-      (block + size - (block & ~(kOsPageSize - 1)) + kOsPageSize - 1) / kOsPageSize;
+  uintptr_t first_page = block & ~(kOsPageSize - 1);
+  uintptr_t end_page = round_up(block + size, kOsPageSize);
+  size_t pages_touched = (end_page - first_page) / kOsPageSize;
   if (g_markers) {
-    // A slot used before carries the markers (or protection) its free left on its data.
+    // Only the block's own pages are made accessible: the slot's other data pages keep
+    // the markers its free left (or get them now, at its first use), so an underflow of a
+    // right-flush block (or an overflow of a left-flush one) that leaves the block's page
+    // faults too, instead of landing in an unused page of the slot.
     uint64_t started = protection_budget_clock();
-    if (slot.data_protected)
+    if (slot.data_protected) {
       set_protection(data, g_data_size, PROT_READ | PROT_WRITE);
-    else if (!first_use)
-      os_guard_remove(reinterpret_cast<void*>(data), g_data_size);
+    } else if (!first_use) {
+      if (end_page > first_page)
+        os_guard_remove(reinterpret_cast<void*>(first_page), end_page - first_page);
+    } else {
+      if (first_page > data) os_guard_install(reinterpret_cast<void*>(data), first_page - data);
+      uintptr_t data_end = data + g_data_size;
+      if (data_end > end_page)
+        os_guard_install(reinterpret_cast<void*>(end_page), data_end - end_page);
+    }
     slot.data_protected = false;
     protection_budget_charge(started, pages_touched);
   } else {

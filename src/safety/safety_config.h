@@ -36,6 +36,10 @@ struct SafetyConfig {
   size_t guard_pool_slots;  // bounds the guarded blocks alive at once, and their mappings
   bool guard_markers;       // guard pages are kernel guard markers where it has them
   bool guard_left;          // guard page before the block instead of after it
+  // A right-flush guarded block from malloc is aligned to its size's largest power-of-two
+  // divisor, within [guard_min_alignment, 16], so that it ends at its guard page: at 16 a
+  // 100-byte block ends 12 bytes short of it and a read of byte 100 goes unseen.
+  size_t guard_min_alignment;
   // The global bound of the quarantine is the live heap divided by this, within the two
   // bytes bounds (equal when the bound is fixed).
   size_t quarantine_live_divisor;

@@ -44,20 +44,48 @@ bool read_faults(const volatile char* address) {
   return faulted;
 }
 
-TEST(GuardPool, SmallBlocksEndAtAGuardPage) {
+// A guarded block's alignment in debug mode: the largest power of two that divides its
+// size, at most 16 and at least guard_alignment (2 by default).
+size_t expected_alignment(size_t size) {
+  size_t divisor = size & (~size + 1);
+  if (divisor < g_safety.guard_min_alignment) divisor = g_safety.guard_min_alignment;
+  return divisor < 16 ? divisor : 16;
+}
+
+TEST(GuardPool, SmallBlocksEndAtTheirGuardPage) {
   ASSERT_TRUE(g_safety.guard_all) << "run with TALLY_OPTIONS=mode=debug";
-  for (size_t size : {size_t{1}, size_t{16}, size_t{100}, size_t{4096}, size_t{5000}}) {
+  ASSERT_EQ(g_safety.guard_min_alignment, 2u);
+  for (size_t size : {size_t{1}, size_t{3}, size_t{10}, size_t{16}, size_t{24}, size_t{100},
+                      size_t{4095}, size_t{4096}, size_t{5000}}) {
     char* block = static_cast<char*>(tally_malloc(size));
     ASSERT_NE(block, nullptr);
     EXPECT_EQ(registry_lookup(reinterpret_cast<uintptr_t>(block)), kRegistryGuarded);
-    EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % 16, 0u);
+    size_t alignment = expected_alignment(size);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % alignment, 0u) << size;
     block[0] = 1;
     block[size - 1] = 2;
-    // The guard page starts at most 15 bytes (the alignment) past the end.
+    // The guard page follows the end, or the one byte an odd size leaves before it: a
+    // 100-byte block ends at the guard page, where malloc's 16-byte alignment would leave
+    // 12 bytes of slack.
     uintptr_t end = reinterpret_cast<uintptr_t>(block) + size;
     uintptr_t guard = (end + 4095) & ~uintptr_t{4095};
-    EXPECT_LT(guard - end, 16u);
-    EXPECT_TRUE(read_faults(reinterpret_cast<char*>(guard)));
+    EXPECT_EQ(guard - end, size % 2) << size;
+    EXPECT_TRUE(read_faults(reinterpret_cast<char*>(guard))) << size;
+    tally_free(block);
+  }
+}
+
+TEST(GuardPool, AlignedCallsKeepTheirAlignment) {
+  for (size_t alignment : {size_t{16}, size_t{64}, size_t{4096}}) {
+    void* memory = nullptr;
+    ASSERT_EQ(tally_posix_memalign(&memory, alignment, 100), 0);
+    EXPECT_EQ(registry_lookup(reinterpret_cast<uintptr_t>(memory)), kRegistryGuarded);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(memory) % alignment, 0u) << alignment;
+    tally_free(memory);
+    char* block = static_cast<char*>(tally_aligned_alloc(alignment, 4 * alignment));
+    ASSERT_NE(block, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % alignment, 0u) << alignment;
+    EXPECT_TRUE(read_faults(block + 4 * alignment));
     tally_free(block);
   }
 }
@@ -95,6 +123,37 @@ TEST(GuardPool, SlotsAreReusedOldestFirstAndBounded) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(reused) & ~uintptr_t{4095},
             reinterpret_cast<uintptr_t>(oldest_freed) & ~uintptr_t{4095});
   tally_free(reused);
+}
+
+// A block's slot has room for blocks of guard_max_size: the data pages before a small
+// block's first page are no one's, and an underflow that reaches them must fault, not
+// read or write them unseen (with guard markers; with mprotect a slot is protected whole).
+void expect_pages_before_blocks_fault(const char* when) {
+  std::vector<char*> blocks;
+  for (size_t size : {size_t{8}, size_t{100}, size_t{4096}, size_t{6000}}) {
+    char* block = static_cast<char*>(tally_malloc(size));
+    ASSERT_NE(block, nullptr);
+    ASSERT_EQ(registry_lookup(reinterpret_cast<uintptr_t>(block)), kRegistryGuarded);
+    uintptr_t first_page = reinterpret_cast<uintptr_t>(block) & ~uintptr_t{4095};
+    EXPECT_FALSE(read_faults(block)) << when << ", " << size;
+    EXPECT_FALSE(read_faults(reinterpret_cast<char*>(first_page))) << when << ", " << size;
+    EXPECT_TRUE(read_faults(reinterpret_cast<char*>(first_page - 1))) << when << ", " << size;
+    EXPECT_TRUE(read_faults(reinterpret_cast<char*>(first_page - 4096))) << when << ", " << size;
+    blocks.push_back(block);
+  }
+  for (char* block : blocks) tally_free(block);
+}
+
+TEST(GuardPool, TheSlotsPagesBeforeABlockFault) {
+  if (!guard_pool_uses_markers()) GTEST_SKIP() << "the kernel has no guard markers";
+  NoTimeBudget no_budget;
+  expect_pages_before_blocks_fault("slots used for the first time");
+  // Every slot used once: the next blocks take slots whose free left all their data
+  // inaccessible.
+  std::vector<void*> all;
+  for (size_t i = 0; i < g_safety.guard_pool_slots; ++i) all.push_back(tally_malloc(16));
+  for (void* block : all) tally_free(block);
+  expect_pages_before_blocks_fault("slots used before");
 }
 
 // Mappings inside the pool, from /proc/self/maps.

@@ -46,7 +46,8 @@ TEST(Options, UnknownKeysAndBadValuesAreReported) {
 
 TEST(Options, SizesTakeSuffixesAndTristatesTakeAuto) {
   testing::internal::CaptureStderr();
-  options_parse("quarantine_bytes=3m:guard_max_size=12k:thread_quarantine_bytes=77:poison=0:canaries=auto");
+  options_parse(
+      "quarantine_bytes=3m:guard_max_size=12k:thread_quarantine_bytes=77:poison=0:canaries=auto");
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
   EXPECT_EQ(g_options.quarantine_bytes, size_t{3} << 20);
   EXPECT_EQ(g_options.guard_max_size, size_t{12} << 10);
@@ -60,6 +61,23 @@ TEST(Options, SizesTakeSuffixesAndTristatesTakeAuto) {
   EXPECT_NE(errors.find("'poison=sometimes'"), std::string::npos) << errors;
   EXPECT_NE(errors.find("guard_side is right or left"), std::string::npos) << errors;
   EXPECT_STREQ(g_options.guard_side, "right");
+  options_parse(nullptr);
+}
+
+TEST(Options, GuardAlignmentIsAPowerOfTwoUpTo16) {
+  for (const char* good : {"guard_alignment=1", "guard_alignment=8", "guard_alignment=16"}) {
+    testing::internal::CaptureStderr();
+    options_parse(good);
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "") << good;
+  }
+  EXPECT_EQ(g_options.guard_alignment, 16);
+  for (const char* bad : {"guard_alignment=3", "guard_alignment=32", "guard_alignment=-2"}) {
+    testing::internal::CaptureStderr();
+    options_parse(bad);
+    std::string errors = testing::internal::GetCapturedStderr();
+    EXPECT_NE(errors.find("guard_alignment is 0, 1, 2, 4, 8 or 16"), std::string::npos) << bad;
+    EXPECT_EQ(g_options.guard_alignment, 0) << bad;  // the mode's default
+  }
   options_parse(nullptr);
 }
 

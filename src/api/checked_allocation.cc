@@ -299,6 +299,13 @@ bool report_guard_fault_from_handler(const GuardFault& fault) {
     lookup.record = &large->record;
     lookup.extent = {large->base, large->requested_size};
     freed = large->state.load(std::memory_order_acquire) != LargeState::kLive;
+  } else if (LargeBlock* above = large_block_just_above(fault.address)) {
+    // Before the start of a large block, in memory that is not ours and faulted.
+    lookup.where = BlockLookup::kLarge;
+    lookup.large = above;
+    lookup.record = &above->record;
+    lookup.extent = {above->base, above->requested_size};
+    freed = false;
   } else {
     return false;  // not a block of ours: the handler passes the fault on
   }

@@ -459,6 +459,17 @@ LargeBlock* large_tail_guard_owner(uintptr_t address) {
   return block;
 }
 
+LargeBlock* large_block_just_above(uintptr_t address) {
+  if (address > UINTPTR_MAX - kOsPageSize) return nullptr;
+  uintptr_t entry = registry_lookup(address + kOsPageSize);
+  if ((entry & kRegistryKindMask) != kRegistryLarge) return nullptr;
+  LargeBlock* block = large_block_of_entry(entry);
+  if (address >= block->base || block->base - address > kOsPageSize ||
+      block->state.load(std::memory_order_acquire) != LargeState::kLive)
+    return nullptr;
+  return block;
+}
+
 void large_trim_cache() {
   LockGuard guard(g_lock);
   while (LargeBlock* block = g_cache) {

@@ -53,6 +53,10 @@ void* large_allocate(size_t size, size_t alignment, bool zero);
 void large_set_tail_guards(bool enabled);
 // The live block whose tail guard holds `address`, or nullptr.
 LargeBlock* large_tail_guard_owner(uintptr_t address);
+// The live block that starts less than a page above `address` (not in it), or nullptr: an
+// underflow of a large block. Its reservation starts with the block, and the address space
+// below is another mapping's or none, so such an access often faults.
+LargeBlock* large_block_just_above(uintptr_t address);
 // Frees the block that `address`'s registry entry names, if `address` is its start.
 FreeOutcome large_free(LargeBlock* block, uintptr_t address);
 // Resizes in place or by moving the mapping; nullptr (errno ENOMEM) if neither works.

@@ -104,7 +104,11 @@ TALLY_COLD void report_wild(int signal_number, siginfo_t* info, void* context) {
 
 void handle_fault(int signal_number, siginfo_t* info, void* context) {
   uintptr_t address = reinterpret_cast<uintptr_t>(info->si_addr);
-  if (!g_reporter || registry_lookup(address) == 0) return pass_on(signal_number, info, context);
+  // Ours: an address in a tally mapping, or just below one (an underflow of a large block,
+  // which starts where its mapping does).
+  bool near_ours = registry_lookup(address) != 0 ||
+                   (address <= UINTPTR_MAX - kOsPageSize && registry_lookup(address + kOsPageSize));
+  if (!g_reporter || !near_ours) return pass_on(signal_number, info, context);
   ucontext_t* ucontext = static_cast<ucontext_t*>(context);
   GuardFault fault;
   fault.address = address;

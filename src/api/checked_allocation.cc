@@ -16,12 +16,15 @@
 
 #include "api/allocation.h"
 #include "api/block_lookup.h"
+#include "api/live_canary_check.h"
+#include "api/options.h"
 #include "api/runtime.h"
 #include "mark/marker.h"
 #include "os/process.h"
 #include "report/stack_capture.h"
 #include "report/stack_depot.h"
 #include "report/stack_recorder.h"
+#include "safety/canaries.h"
 #include "safety/fault_handler.h"
 #include "safety/fill_patterns.h"
 #include "safety/guard_pool.h"
@@ -107,43 +110,6 @@ TALLY_INLINE size_t poisoned_bytes(size_t block_size) {
   return block_size < g_safety.poison_max_bytes ? block_size : g_safety.poison_max_bytes;
 }
 
-void fill_canary(uintptr_t block, size_t size, size_t span) {
-  if (!g_safety.canaries || span <= size) return;
-  size_t slack = span - size;
-  pattern_fill(reinterpret_cast<void*>(block + size),
-               slack < kMaxCanaryBytes ? slack : kMaxCanaryBytes, kCanaryByte);
-}
-
-// Offset past the requested size of the first damaged canary byte, or SIZE_MAX.
-size_t damaged_canary(uintptr_t block, size_t size, size_t span) {
-  if (!g_safety.canaries || span <= size) return SIZE_MAX;
-  size_t slack = span - size;
-  return pattern_first_mismatch(reinterpret_cast<void*>(block + size),
-                                slack < kMaxCanaryBytes ? slack : kMaxCanaryBytes, kCanaryByte);
-}
-
-// A guarded block sits flush against the guard page after it; the bytes before it in its
-// first page (up to kMaxCanaryBytes) are a canary too, so an underflow write (index -1)
-// is found at free. Guarded blocks only: they alone have their page to themselves.
-uintptr_t front_canary_start(uintptr_t block) {
-  uintptr_t page_start = block & ~(kOsPageSize - 1);
-  return block - page_start < kMaxCanaryBytes ? page_start : block - kMaxCanaryBytes;
-}
-
-void fill_front_canary(uintptr_t block) {
-  if (!g_safety.canaries) return;
-  uintptr_t low = front_canary_start(block);
-  pattern_fill(reinterpret_cast<void*>(low), block - low, kCanaryByte);
-}
-
-// The address of the damaged canary byte farthest before the block, or 0.
-uintptr_t damaged_front_canary(uintptr_t block) {
-  if (!g_safety.canaries) return 0;
-  uintptr_t low = front_canary_start(block);
-  size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(low), block - low, kCanaryByte);
-  return damaged == SIZE_MAX ? 0 : low + damaged;
-}
-
 // The bytes a block really spans (its class size, its pages), beyond its requested size.
 size_t span_of(const BlockLookup& lookup) {
   switch (lookup.where) {
@@ -151,13 +117,8 @@ size_t span_of(const BlockLookup& lookup) {
       return lookup.page->block_size;
     case BlockLookup::kLarge:
       return lookup.large->usable_size;
-    case BlockLookup::kGuarded: {
-      // Up to the end of the block's last page: a right-flush block's slack before its
-      // guard page (its size rounded to its alignment, 128 bytes for 96 aligned to 64, not
-      // just to 16), a left-flush block's rest of the page.
-      uintptr_t end = lookup.extent.start + lookup.extent.size;
-      return ((end + kOsPageSize - 1) & ~(kOsPageSize - 1)) - lookup.extent.start;
-    }
+    case BlockLookup::kGuarded:
+      return guarded_canary_span(lookup.extent.start, lookup.extent.size);
     default:
       return lookup.extent.size;
   }
@@ -673,6 +634,7 @@ void checked_initialize() {
 
 void checked_at_exit() {
   if (g_safety.quarantine) quarantine_verify_held(verify_quarantined);
+  if (g_safety.canaries_at_exit) live_canary_check(g_options.verbosity > 0);
 }
 
 }  // namespace tally

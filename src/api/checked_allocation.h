@@ -16,7 +16,8 @@ void deallocate_checked(void* pointer, ApiCall call, uintptr_t caller, size_t de
 void* reallocate_checked(void* pointer, size_t size, ApiCall call, uintptr_t caller);
 
 // Start-up of the checked modes (after the options): guard pool, fault handler, the
-// quarantine's release hook. Exit: every quarantined block is verified.
+// quarantine's release hook. Exit: every quarantined block is verified, and with
+// canaries_at_exit the canaries of every live one.
 void checked_initialize();
 void checked_at_exit();
 

@@ -1175,6 +1175,10 @@ void marker_for_each_unmarked(void (*visit)(const MarkBlock& block, void* contex
   });
 }
 
+void marker_for_each_live(void (*visit)(const MarkBlock& block, void* context), void* context) {
+  for_each_live_block([&](const MarkBlock& block) { visit(block, context); });
+}
+
 bool marker_find_block(uintptr_t address, MarkBlock* out) {
   uintptr_t entry = registry_lookup(address);
   if (entry == kRegistrySegment) {

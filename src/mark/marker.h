@@ -78,6 +78,10 @@ void marker_mark_from(const MarkBlock& block);
 // Visits every live block that is not marked; `visit` may call marker_mark_from.
 void marker_for_each_unmarked(void (*visit)(const MarkBlock& block, void* context), void* context);
 
+// Visits every live block, outside a mark too. The caller holds the allocator's locks
+// (runtime_before_fork) and has stopped the other threads, or accepts a racy view.
+void marker_for_each_live(void (*visit)(const MarkBlock& block, void* context), void* context);
+
 // Tells whether `address` is the start of a live block and fills `block` (tests, API).
 bool marker_find_block(uintptr_t address, MarkBlock* block);
 

@@ -88,6 +88,19 @@ TALLY_COLD void report_overflow_found_at_free(uintptr_t address, const BlockHist
   emit_with_stack(report, caller);
 }
 
+TALLY_COLD void report_overflow_found_at_exit(uintptr_t address, const BlockHistory& block) {
+  Report report = report_for("heap-buffer-overflow", address, block);
+  report.freed = false;
+  report.note = address < block.start
+                    ? "The bytes before the block were overwritten; found at exit, in a block "
+                      "that was never freed."
+                    : "The bytes after the block were overwritten; found at exit, in a block "
+                      "that was never freed.";
+  // The stack is exit's; the allocation names the block.
+  report.summary_stack = block.alloc_stack;
+  emit_with_stack(report, 0);
+}
+
 TALLY_COLD void report_write_after_free(uintptr_t address, const BlockHistory& block) {
   Report report = report_for("heap-use-after-free", address, block);
   report.note =

@@ -31,6 +31,8 @@ void report_wild_fault(const char* kind, uintptr_t address, uintptr_t pc,
                        const char* poisoned_register, uintptr_t poisoned_value);
 // Canary damaged past the end of the block, found at free or realloc (stack: the free).
 void report_overflow_found_at_free(uintptr_t address, const BlockHistory& block, uintptr_t caller);
+// Canary damaged around a block still live at exit (canaries_at_exit).
+void report_overflow_found_at_exit(uintptr_t address, const BlockHistory& block);
 // Poison damaged inside a quarantined block, found when it left the quarantine.
 void report_write_after_free(uintptr_t address, const BlockHistory& block);
 // A free whose kind does not match the allocation (malloc/delete, new/free, new[]/delete...).

@@ -18,6 +18,7 @@ struct SafetyConfig {
   // tables that made safe mode 8x slower than fast mode on mstress). Otherwise poisoned.
   bool protect_large;
   bool canaries;  // slack after the requested size is filled and verified: catches overflows
+  bool canaries_at_exit;          // and verified in every block still live at exit
   bool alloc_dealloc_mismatch;    // malloc/delete, new/free, new[]/delete are reported
   bool new_delete_type_mismatch;  // a sized delete's size must be the size new was given
   bool realloc_moves;    // every realloc moves the block, so stale pointers reach quarantine

@@ -60,6 +60,31 @@ TALLY_EXPORT void* valloc(size_t size) {
 TALLY_EXPORT void* pvalloc(size_t size) {
   return allocate_page_aligned(size, true, kCallPvalloc);
 }
+// glibc exports its allocator under its own names too, and some programs and preloaded
+// libraries call those directly: a block from glibc's heap freed here would be reported as
+// a bad free, and one of ours freed there would corrupt glibc's heap. They are tally's too.
+TALLY_EXPORT void* __libc_malloc(size_t size) {
+  return allocate(size, kCallMalloc);
+}
+TALLY_EXPORT void __libc_free(void* pointer) {
+  TALLY_DEALLOCATE(pointer, kCallFree);
+}
+TALLY_EXPORT void* __libc_calloc(size_t count, size_t size) {
+  return allocate_zeroed(count, size);
+}
+TALLY_EXPORT void* __libc_realloc(void* pointer, size_t size) {
+  return reallocate(pointer, size, kCallRealloc, TALLY_CALLER);
+}
+TALLY_EXPORT void* __libc_memalign(size_t alignment, size_t size) {
+  return allocate_memalign(alignment, size, kCallMemalign);
+}
+TALLY_EXPORT void* __libc_valloc(size_t size) {
+  return allocate_page_aligned(size, false, kCallValloc);
+}
+TALLY_EXPORT void* __libc_pvalloc(size_t size) {
+  return allocate_page_aligned(size, true, kCallPvalloc);
+}
+
 TALLY_EXPORT size_t malloc_usable_size(void* pointer) {
   return usable_size(pointer);
 }

@@ -39,8 +39,8 @@ TALLY_OPTION(tristate, canaries, "auto",
              "fill the slack after each block and verify it at free and realloc (overflow)")
 TALLY_OPTION(tristate, canaries_at_exit, "auto",
              "verify the canaries of the blocks still live at exit, so an overflow of a block "
-             "that is never freed is reported too (auto: on where the leak check runs at exit, as "
-             "in debug)")
+             "that is never freed is reported too (auto: on in debug, and wherever the leak check "
+             "runs at exit)")
 TALLY_OPTION(tristate, alloc_dealloc_mismatch, "auto",
              "report malloc/delete, new/free, new[]/delete mismatches (auto: on in debug)")
 TALLY_OPTION(tristate, new_delete_type_mismatch, "auto",

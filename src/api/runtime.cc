@@ -66,9 +66,9 @@ void configure_safety() {
   config.poison = config.quarantine && resolve(g_options.poison, safe || debug);
   config.protect_large = config.quarantine && resolve(g_options.protect_large, debug);
   config.canaries = resolve(g_options.canaries, safe || debug);
-  // Wherever the leak check walks the heap at exit anyway, the canaries come almost free.
+  // In debug mode, and wherever the leak check walks the heap at exit anyway.
   config.canaries_at_exit =
-      config.canaries && resolve(g_options.canaries_at_exit, runtime_leak_check_at_exit());
+      config.canaries && resolve(g_options.canaries_at_exit, debug || runtime_leak_check_at_exit());
   // Filling and verifying costs as much as the program's own use of a big block; safe mode
   // bounds it, debug mode poisons everything.
   config.poison_max_bytes = g_options.poison_bytes ? g_options.poison_bytes

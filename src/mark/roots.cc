@@ -5,6 +5,7 @@
 #include <link.h>
 #include <string.h>
 
+#include "core/registry.h"
 #include "os/mapped_array.h"
 #include "os/memory.h"
 #include "os/process.h"
@@ -60,6 +61,35 @@ uintptr_t g_exited[kMaxExitedThreads];
 int g_exited_next = 0;
 // glibc's descriptor (struct pthread) is about 2.3 KiB; the value a thread returned is in it.
 constexpr uintptr_t kDescriptorScanBytes = 4096;
+
+// Whether an exited thread's descriptor is still there. A thread nobody joins or detaches
+// (one created detached) stays noted after glibc has unmapped its stack, and the range may
+// since have been mapped again for anything: tally's own heap or guard pool (whose guard
+// markers make pages fault without showing in /proc/self/maps), or the program's memory,
+// whose words would then keep blocks from being reported. So tally's ranges are ruled out
+// first, the range is copied through the kernel (a page that would fault fails the copy),
+// and on x86-64 the copy must begin with glibc's TCB header, which points at the
+// descriptor twice (tcb and self).
+bool still_a_descriptor(uintptr_t descriptor, uintptr_t high) {
+  if (registry_lookup(descriptor) != 0 || registry_lookup(high - 1) != 0) return false;
+  uintptr_t copy[kDescriptorScanBytes / sizeof(uintptr_t)];
+  size_t length = high - descriptor;
+  if (length < 3 * sizeof(uintptr_t) || length > sizeof copy) return false;
+  switch (process_copy_own_memory(descriptor, copy, length)) {
+    case CopyAnswer::kUnreadable:
+      return false;
+    case CopyAnswer::kUnknown:  // no way to ask: the mapping's word is all there is
+      memcpy(copy, reinterpret_cast<const void*>(descriptor), 3 * sizeof(uintptr_t));
+      break;
+    case CopyAnswer::kCopied:
+      break;
+  }
+#if defined(__x86_64__)
+  return copy[0] == descriptor && copy[2] == descriptor;
+#else
+  return true;
+#endif
+}
 
 }  // namespace
 
@@ -132,6 +162,10 @@ void roots_for_each_exited_thread(void (*visit)(MemoryRange range, void* context
     }
     uintptr_t high =
         end - descriptor > kDescriptorScanBytes ? descriptor + kDescriptorScanBytes : end;
+    if (!still_a_descriptor(descriptor, high)) {
+      descriptor = 0;
+      continue;
+    }
     visit(MemoryRange{descriptor, high}, context);
   }
 }

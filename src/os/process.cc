@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,6 +185,15 @@ bool process_find_mapping_by_reading(uintptr_t address, uintptr_t* start, uintpt
 
 int process_id() {
   return static_cast<int>(syscall(SYS_getpid));
+}
+
+CopyAnswer process_copy_own_memory(uintptr_t address, void* buffer, size_t length) {
+  struct iovec local = {buffer, length};
+  struct iovec remote = {reinterpret_cast<void*>(address), length};
+  long copied = syscall(SYS_process_vm_readv, getpid(), &local, 1UL, &remote, 1UL, 0UL);
+  if (copied == static_cast<long>(length)) return CopyAnswer::kCopied;
+  if (copied >= 0 || errno == EFAULT) return CopyAnswer::kUnreadable;
+  return CopyAnswer::kUnknown;
 }
 
 size_t process_resident_bytes() {

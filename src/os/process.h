@@ -29,6 +29,12 @@ MappingAnswer process_query_mapping(uintptr_t address, uintptr_t* start, uintptr
 // process_find_mapping without the query: reads the lines (kernels before 6.11).
 bool process_find_mapping_by_reading(uintptr_t address, uintptr_t* start, uintptr_t* end,
                                      bool* writable);
+// Copies [address, address + length) of this process into `buffer` through the kernel
+// (process_vm_readv), so a page that would fault (PROT_NONE, a guard marker, unmapped)
+// fails the copy instead of the caller: kCopied, kUnreadable, or kUnknown when the kernel
+// or a sandbox refuses the call.
+enum class CopyAnswer { kCopied, kUnreadable, kUnknown };
+CopyAnswer process_copy_own_memory(uintptr_t address, void* buffer, size_t length);
 size_t process_resident_bytes();       // current RSS, 0 if unknown
 size_t process_resident_peak_bytes();  // VmHWM, 0 if unknown
 void write_all(int fd, const char* data, size_t length);

@@ -73,11 +73,27 @@ bool take_guard_token(Heap* heap) {
   return true;
 }
 
+// Where a heap's first sample falls: anywhere in its first `sample_rate` allocations, drawn
+// from the clock, the heap's address and the thread. Sampling the first allocation of
+// every heap would guard the same start-up block in every run of a program and hardly
+// ever the block a bug is in, and it made short test programs look better protected
+// than production ones are.
+TALLY_COLD uint32_t first_guard_countdown(const Heap* heap) {
+  uint64_t seed = monotonic_nanoseconds() ^ reinterpret_cast<uintptr_t>(heap) ^
+                  (uint64_t{current_thread_number()} << 40);
+  seed = (seed ^ (seed >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  seed = (seed ^ (seed >> 27)) * 0x94d049bb133111ebULL;
+  seed ^= seed >> 31;
+  return static_cast<uint32_t>(seed % g_safety.sample_rate) + 1;
+}
+
 bool wants_guard(Heap* heap, size_t size, size_t alignment) {
   if (!guard_pool_enabled() || size > g_safety.guard_max_size || alignment > kOsPageSize)
     return false;
   if (g_safety.guard_all) return g_safety.guard_rate == 0 || take_guard_token(heap);
   if (g_safety.sample_rate == 0) return false;
+  if (TALLY_UNLIKELY(heap->guard_countdown == 0))
+    heap->guard_countdown = first_guard_countdown(heap);
   if (--heap->guard_countdown != 0) return false;
   // The next sample comes after between half and one and a half times the rate, so
   // allocation patterns cannot stay in step with the sampling.

@@ -13,6 +13,7 @@
 #include "report/output.h"
 #include "report/stack_depot.h"
 #include "report/stack_recorder.h"
+#include "report/unwind_table.h"
 #include "safety/guard_pool.h"
 #include "safety/protection_budget.h"
 #include "safety/safety_config.h"
@@ -192,7 +193,9 @@ void statistics_print() {
         .bytes(depot_bytes)
         .text(", ")
         .decimal(depot_dropped)
-        .text(" dropped\n");
+        .text(" dropped; ")
+        .decimal(unwind_table_stats().parsed)
+        .text(" unwind rules parsed\n");
   }
   out.text("  calls:\n");
   for (unsigned i = 0; i < kApiCallCount; ++i) {

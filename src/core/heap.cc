@@ -338,7 +338,7 @@ Heap* heap_create() {
   }
   for (unsigned c = 0; c < kHeapClassCount; ++c) heap->current[c] = &g_empty_page;
   heap->checked = g_keep_block_records;
-  heap->guard_countdown = 1;  // the first allocation is sampled: short programs get one too
+  heap->guard_countdown = 0;  // drawn at the first checked allocation
   return heap;
 }
 

@@ -51,7 +51,7 @@ struct Heap {
   // (malloc, free, new, delete come first in ApiCall's order).
   bool checked;
   uint64_t api_calls[kApiCallCount];
-  uint32_t guard_countdown;    // allocations until the next sampled guarded one
+  uint32_t guard_countdown;    // allocations until the next sampled guarded one (0: not drawn)
   uint32_t guard_tokens;       // debug mode: guarded allocations this thread may still make
   uint32_t guard_refilled_at;  // monotonic_milliseconds() of the last refill
   QuarantineBatch* quarantine_batch;

@@ -4,7 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <thread>
+#include <vector>
 
 #include "api/checked_allocation.h"
 #include "core/heap.h"
@@ -207,6 +209,39 @@ TEST(CheckedMode, GuardRateBoundsTheGuardedAllocationsPerSecond) {
   for (char* block : blocks) release_orders(block);
   g_safety.guard_rate = saved_rate;
   quarantine_drain();
+}
+
+// Safe mode's sampling: where a heap's first guarded allocation falls is drawn, not fixed.
+// When every new heap guarded its first allocation, each thread's first block was guarded
+// in every run, whatever the rate said. Threads alive at once take heaps of their own.
+TEST(CheckedMode, ANewHeapsFirstAllocationIsSampledAtTheRateLikeAnyOther) {
+  bool saved_guard_all = g_safety.guard_all;
+  uint32_t saved_rate = g_safety.sample_rate;
+  g_safety.guard_all = false;
+  g_safety.sample_rate = 1000;
+  constexpr int kThreads = 64;
+  std::atomic<int> guarded{0}, started{0}, fresh_heaps{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      if (t_heap == nullptr) ++fresh_heaps;
+      char* block = allocate_orders(40);
+      if (guard_pool_contains(reinterpret_cast<uintptr_t>(block))) ++guarded;
+      ++started;
+      while (!done.load()) usleep(1000);  // keeps the heap from going to the next thread
+      release_orders(block);
+    });
+  }
+  while (started.load() < kThreads) usleep(1000);
+  done = true;
+  for (std::thread& thread : threads) thread.join();
+  g_safety.guard_all = saved_guard_all;
+  g_safety.sample_rate = saved_rate;
+  quarantine_drain();
+  EXPECT_EQ(fresh_heaps.load(), kThreads);
+  // 64 draws at one in 1000: more than 4 guarded happens about once in 10^7 runs.
+  EXPECT_LE(guarded.load(), 4);
 }
 
 }  // namespace

@@ -102,8 +102,10 @@ TEST_F(QuarantineTest, ExpiredBatchesOfALiveThreadAreReleasedByIt) {
   g_releasers.clear();
   std::atomic<int> step{0};
   std::thread::id worker_id;
+  void* kept = nullptr;
   std::thread worker([&] {
-    tally_free(tally_malloc(8));  // the worker gets a heap
+    // The worker gets a heap; the block is kept, since freed it would join the counted FIFO.
+    kept = tally_malloc(8);
     worker_id = std::this_thread::get_id();
     for (uintptr_t block = 1; block <= 4; ++block)
       quarantine_put(t_heap, 0x100000 + block * 16, 50);
@@ -133,6 +135,7 @@ TEST_F(QuarantineTest, ExpiredBatchesOfALiveThreadAreReleasedByIt) {
   EXPECT_EQ(std::count_if(g_released.begin(), g_released.end(),
                           [](uintptr_t block) { return block < 0x200000; }),
             4);
+  tally_free(kept);
 }
 
 // The check at exit verifies every held block and releases none: freeing them would only

@@ -1052,6 +1052,40 @@ bool marker_begin(const MarkSettings& settings) {
 namespace {
 
 // A root range scanned a word at a time from `low` as given.
+// The end of the live block that holds `address` (anywhere inside it), as far as a scan may
+// read: false if no live block holds it (a free or quarantined block, a guard page, books).
+bool live_block_end(uintptr_t address, uintptr_t* end) {
+  uintptr_t entry = registry_lookup(address);
+  if (entry == kRegistrySegment) {
+    Segment* segment = segment_of(address);
+    Page* page = page_of(segment, address);
+    if (page->start == 0 || page->status == PageStatus::kUnused || page->block_size == 0 ||
+        address < page->start)
+      return false;
+    uint64_t index = ((address - page->start) * page->reciprocal) >> kReciprocalShift;
+    if (index >= page->capacity || !page_is_live(page, static_cast<uint32_t>(index))) return false;
+    *end = page->start + (index + 1) * page->block_size;
+    return true;
+  }
+  if ((entry & kRegistryKindMask) == kRegistryLarge) {
+    LargeBlock* large = large_block_of_entry(entry);
+    if (large->state.load(std::memory_order_acquire) != LargeState::kLive ||
+        address < large->base || address >= large->base + large->usable_size)
+      return false;
+    *end = large->base + large->usable_size;
+    return true;
+  }
+  if (entry == kRegistryGuarded) {
+    GuardSlot* slot = guard_pool_slot_of(address);
+    if (!slot || slot->state.load(std::memory_order_acquire) != GuardSlotState::kLive ||
+        address < slot->block || address >= slot->block + guarded_span(slot))
+      return false;
+    *end = slot->block + guarded_span(slot);
+    return true;
+  }
+  return false;
+}
+
 void add_root_range(uintptr_t low, uintptr_t high) {
   if (high <= low) return;
   ++g_root_ranges;
@@ -1068,7 +1102,28 @@ void add_root_range(uintptr_t low, uintptr_t high) {
 }  // namespace
 
 void marker_add_root(uintptr_t low, uintptr_t high) {
-  add_root_range((low + 7) & ~uintptr_t{7}, high);
+  low = (low + 7) & ~uintptr_t{7};
+  if (high <= low) return;
+  if (registry_lookup(low) != 0) {
+    // A root in tally's own memory: the stack of a coroutine or of a thread whose stack the
+    // program allocated (the stack pointer's mapping is then tally's), or a root the
+    // program registered inside a block. Only the live block it starts in is the program's;
+    // past it lie other blocks, free slots, and guard pages that fault.
+    uintptr_t block_end = 0;
+    if (!live_block_end(low, &block_end)) return;
+    if (high > block_end) high = block_end;
+  } else {
+    // A range of other memory ends where tally's begins (the kernel shows neighbouring
+    // anonymous mappings as one). tally's mappings are whole registry slots.
+    for (uintptr_t slot = (low + kSegmentSize) & ~(kSegmentSize - 1); slot < high;
+         slot += kSegmentSize) {
+      if (registry_lookup(slot) != 0) {
+        high = slot;
+        break;
+      }
+    }
+  }
+  add_root_range(low, high);
 }
 
 void marker_add_ignored_blocks() {

@@ -106,7 +106,10 @@ void describe_ranges(StoppedThread* thread, uintptr_t sp) {
     bool writable = false;
     if (process_find_mapping(sp, &start, &end, &writable) && writable)
       thread->ranges[0] = MemoryRange{sp, end};
-    if (known) thread->ranges[1] = MemoryRange{low, high};
+    // The main thread's bounds reach down as far as RLIMIT_STACK allows; only the part
+    // the stack has grown into is mapped.
+    if (known && process_find_mapping(high - 1, &start, &end, &writable) && writable)
+      thread->ranges[1] = MemoryRange{low > start ? low : start, high};
   }
   // The thread pointer is the descriptor; static TLS lies just below it. For threads of
   // pthread_create both sit at the top of the stack's mapping, above the stack's bounds;

@@ -43,6 +43,7 @@ int g_signalled[kMaxThreads];
 int g_signalled_count = 0;
 int g_signal = SIGPWR;
 bool g_handler_installed = false;
+struct sigaction g_program_action;  // the signal's disposition before tally's first stop
 std::atomic<int> g_stopping{0};
 std::atomic<uint32_t> g_epoch{0};
 std::atomic<int> g_claimed{0};   // slots handed out (handlers and the controller)
@@ -157,16 +158,29 @@ void stop_handler(int, siginfo_t*, void* raw_context) {
   errno = saved_errno;
 }
 
+// The handler is installed for each stop, and the program's own handler of the signal, if
+// it has one, is put back once the world resumes: a program that uses the signal itself
+// (Boehm GC and Mono stop their threads with SIGPWR) lost its handler to tally's for good
+// at its first leak check. With no handler of the program's (the default action of SIGPWR
+// ends the process) tally's stays, to take a late signal: one that a thread blocking it
+// during the stop receives when it unblocks.
 bool install_handler() {
-  if (g_handler_installed) return true;
   struct sigaction action;
   memset(&action, 0, sizeof action);
   action.sa_sigaction = stop_handler;
   action.sa_flags = SA_SIGINFO | SA_RESTART;
   sigfillset(&action.sa_mask);  // nothing else runs on top of a stopped thread
-  if (sigaction(g_signal, &action, nullptr) != 0) return false;
+  struct sigaction previous;
+  if (sigaction(g_signal, &action, &previous) != 0) return false;
+  bool previous_is_ours = (previous.sa_flags & SA_SIGINFO) && previous.sa_sigaction == stop_handler;
+  if (!previous_is_ours) g_program_action = previous;
   g_handler_installed = true;
   return true;
+}
+
+bool program_has_handler() {
+  if (g_program_action.sa_flags & SA_SIGINFO) return g_program_action.sa_sigaction != nullptr;
+  return g_program_action.sa_handler != SIG_DFL && g_program_action.sa_handler != SIG_IGN;
 }
 
 bool signalled(int tid) {
@@ -334,6 +348,7 @@ void world_resume() {
   // Nobody may still be reading the slots or the epoch when the next stop begins.
   while (g_in_handler.load(std::memory_order_acquire) != 0) sched_yield();
   g_thread_count = 0;
+  if (program_has_handler()) sigaction(g_signal, &g_program_action, nullptr);
 }
 
 int world_thread_count() {

@@ -94,4 +94,4 @@ TALLY_OPTION(bool, interior_pointers, "1",
 TALLY_OPTION(int, mark_threads, "0", "threads that mark (0: one per processor)")
 TALLY_OPTION(int, stop_signal, "30",
              "signal that stops the program's threads while the marker reads their stacks "
-             "(30 is SIGPWR)")
+             "(30 is SIGPWR); a handler the program has for it is put back after each stop")

@@ -1,10 +1,21 @@
 // The SIGSEGV/SIGBUS handler. It looks only at whether the address is in tally's
 // registry; the callback decides whether the fault is about a block (a guarded one, or a
 // quarantined large one), writes the report and ends the process. Other faults are handed on: to
-// the previous handler if there was one, else they are reported with their stack (a crash
+// the program's handler if it has one, else they are reported with their stack (a crash
 // through a pointer read out of a freed block says so: the poison is in a register), the
 // default action is restored and the faulting instruction runs again, so the process still
-// dies of the signal (and dumps core where it would have).
+// dies of the signal (and dumps core where it would have). A SIGSEGV or SIGBUS that a
+// process sent (raise, kill) is no fault: it goes to the program's handler, or is raised
+// again with the default action.
+//
+// Programs install handlers of their own for these signals (redis and ruby at start-up,
+// node for WebAssembly, python with faulthandler), after tally's. The program's sigaction
+// and signal calls for them are taken here (api/signal_overrides.cc) while tally's handler
+// is installed: what the program sets is recorded as the handler to hand on to, and what
+// it reads back is its own. Otherwise its handler replaced tally's, and a use after free
+// that faulted on a guard page was reported as the program's crash, without the stacks.
+// tally's handler runs on the alternate signal stack where the thread has one, as the
+// program's may need to (ruby turns a stack overflow into an exception so).
 //
 // A fault at an instruction of tally's own code is tally's bug, not the program's: tally
 // never touches a guarded page on purpose. Such a fault may come while tally holds its
@@ -13,6 +24,7 @@
 // calls, then the default action.
 #include "safety/fault_handler.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <ucontext.h>
@@ -21,26 +33,70 @@
 #include "os/process.h"
 #include "safety/safety_config.h"
 
+// The C library's sigaction under its other name, which the override does not replace.
+extern "C" int __sigaction(int signal_number, const struct sigaction* action,
+                           struct sigaction* old_action);
+
 namespace tally {
 namespace {
 
+// The program's handlers: what was installed before tally's, then what the program set.
 struct sigaction g_previous_segv;
 struct sigaction g_previous_bus;
+bool g_installed = false;  // tally's handler is the kernel's for both signals
 GuardFaultReporter g_reporter = nullptr;
 WildFaultReporter g_wild_reporter = nullptr;
 
 void report_wild(int signal_number, siginfo_t* info, void* context);
 
+struct sigaction& program_action(int signal_number) {
+  return signal_number == SIGBUS ? g_previous_bus : g_previous_segv;
+}
+
+// Gives the signal back to the kernel's default action for good (the process is about to
+// die of it); the program's later sigaction calls for it reach the kernel again.
+void restore_default(int signal_number) {
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  __sigaction(signal_number, &action, nullptr);
+  g_installed = false;
+}
+
 void pass_on(int signal_number, siginfo_t* info, void* context) {
-  struct sigaction& previous = signal_number == SIGBUS ? g_previous_bus : g_previous_segv;
-  if (previous.sa_flags & SA_SIGINFO) {
-    if (previous.sa_sigaction) return previous.sa_sigaction(signal_number, info, context);
-  } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
-    return previous.sa_handler(signal_number);
+  struct sigaction program = program_action(signal_number);
+  bool sent = info->si_code <= 0;  // SI_USER, SI_TKILL, SI_QUEUE: a process sent it
+  bool has_function = (program.sa_flags & SA_SIGINFO)
+                          ? program.sa_sigaction != nullptr
+                          : program.sa_handler != SIG_DFL && program.sa_handler != SIG_IGN;
+  if (has_function) {
+    // As the kernel would have run it: its mask blocked, and reset first if it asked.
+    if (program.sa_flags & SA_RESETHAND) {
+      struct sigaction& recorded = program_action(signal_number);
+      memset(&recorded, 0, sizeof recorded);
+      recorded.sa_handler = SIG_DFL;
+    }
+    sigset_t blocked = program.sa_mask, saved;
+    if (!(program.sa_flags & SA_NODEFER)) sigaddset(&blocked, signal_number);
+    pthread_sigmask(SIG_BLOCK, &blocked, &saved);
+    if (program.sa_flags & SA_SIGINFO)
+      program.sa_sigaction(signal_number, info, context);
+    else
+      program.sa_handler(signal_number);
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    return;
   }
-  if (g_wild_reporter && previous.sa_handler == SIG_DFL) report_wild(signal_number, info, context);
-  // Default action: restore it; returning re-runs the instruction, which faults again.
-  signal(signal_number, SIG_DFL);
+  if (sent) {
+    if (program.sa_handler == SIG_IGN) return;
+    restore_default(signal_number);
+    raise(signal_number);  // not blocked (SA_NODEFER): the default action ends the process
+    return;
+  }
+  if (g_wild_reporter && program.sa_handler == SIG_DFL) report_wild(signal_number, info, context);
+  // Default action (a fault cannot be ignored): restore it; returning re-runs the
+  // instruction, which faults again.
+  restore_default(signal_number);
 }
 
 // A word of a freed block's poison, give or take a field offset: what a pointer read out of
@@ -108,14 +164,15 @@ void handle_fault(int signal_number, siginfo_t* info, void* context) {
   // which starts where its mapping does).
   bool near_ours = registry_lookup(address) != 0 ||
                    (address <= UINTPTR_MAX - kOsPageSize && registry_lookup(address + kOsPageSize));
-  if (!g_reporter || !near_ours) return pass_on(signal_number, info, context);
+  // A signal a process sent has no fault address (si_addr overlaps the sender's pid).
+  if (!g_reporter || info->si_code <= 0 || !near_ours) return pass_on(signal_number, info, context);
   ucontext_t* ucontext = static_cast<ucontext_t*>(context);
   GuardFault fault;
   fault.address = address;
   fault.pc = static_cast<uintptr_t>(ucontext->uc_mcontext.gregs[REG_RIP]);
   if (address_in_tally_code(fault.pc)) {
     report_internal_fault(address, fault.pc);
-    signal(signal_number, SIG_DFL);  // the program's handler cannot mend tally's state
+    restore_default(signal_number);  // the program's handler cannot mend tally's state
     return;
   }
   // Bit 1 of the page-fault error code is set for writes.
@@ -135,10 +192,21 @@ void fault_handler_install(GuardFaultReporter reporter, WildFaultReporter wild_r
   struct sigaction action;
   memset(&action, 0, sizeof action);
   action.sa_sigaction = handle_fault;
-  action.sa_flags = SA_SIGINFO | SA_NODEFER;
+  action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
   sigemptyset(&action.sa_mask);
-  sigaction(SIGSEGV, &action, &g_previous_segv);
-  sigaction(SIGBUS, &action, &g_previous_bus);
+  __sigaction(SIGSEGV, &action, &g_previous_segv);
+  __sigaction(SIGBUS, &action, &g_previous_bus);
+  g_installed = true;
+}
+
+bool fault_handler_takes_sigaction(int signal_number, const struct sigaction* action,
+                                   struct sigaction* old_action) {
+  if (!g_installed || (signal_number != SIGSEGV && signal_number != SIGBUS)) return false;
+  struct sigaction& recorded = program_action(signal_number);
+  struct sigaction previous = recorded;
+  if (action) recorded = *action;
+  if (old_action) *old_action = previous;
+  return true;
 }
 
 }  // namespace tally

@@ -4,6 +4,7 @@
 // action ends the process.
 #pragma once
 
+#include <signal.h>
 #include <stdint.h>
 
 namespace tally {
@@ -24,5 +25,12 @@ using WildFaultReporter = void (*)(const char* kind, uintptr_t address, uintptr_
                                    const char* poisoned_register, uintptr_t poisoned_value);
 
 void fault_handler_install(GuardFaultReporter reporter, WildFaultReporter wild_reporter);
+
+// For the program's sigaction and signal (api/signal_overrides.cc): while tally's handler
+// is installed, a SIGSEGV or SIGBUS handler the program sets is recorded as the one faults
+// that are not tally's go to, and `old_action` gets the program's previous one; true then.
+// False for any other signal, or once tally's handler is gone: the call is the kernel's.
+bool fault_handler_takes_sigaction(int signal_number, const struct sigaction* action,
+                                   struct sigaction* old_action);
 
 }  // namespace tally

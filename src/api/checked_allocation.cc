@@ -648,8 +648,11 @@ void checked_initialize() {
     fault_handler_install(report_guard_fault_from_handler, report_wild_fault);
 }
 
-void checked_at_exit() {
+void checked_verify_quarantine_at_exit() {
   if (g_safety.quarantine) quarantine_verify_held(verify_quarantined);
+}
+
+void checked_canaries_at_exit() {
   if (g_safety.canaries_at_exit) live_canary_check(g_options.verbosity > 0);
 }
 

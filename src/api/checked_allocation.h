@@ -17,8 +17,9 @@ void* reallocate_checked(void* pointer, size_t size, ApiCall call, uintptr_t cal
 
 // Start-up of the checked modes (after the options): guard pool, fault handler, the
 // quarantine's release hook. Exit: every quarantined block is verified, and with
-// canaries_at_exit the canaries of every live one.
+// canaries_at_exit the canaries of every live one (after the leak check, see runtime.cc).
 void checked_initialize();
-void checked_at_exit();
+void checked_verify_quarantine_at_exit();
+void checked_canaries_at_exit();
 
 }  // namespace tally

@@ -48,8 +48,10 @@ struct Findings {
 };
 
 bool may_be_inside_tally(const StoppedThread& thread) {
-  const MemoryRange& stack = thread.ranges[0];
-  if (stack.low >= stack.high) return true;  // nothing known of where it stands
+  MemoryRange stack = thread.ranges[0];
+  // A stack in tally's memory (a coroutine's, an alternate signal stack from malloc) ends
+  // with its block: past it may lie guard pages.
+  if (!marker_clip_root(&stack.low, &stack.high)) return true;  // nothing known of where it stands
   if (thread.responded && address_in_tally_code(thread.registers[REG_RIP])) return true;
   uintptr_t end =
       stack.high - stack.low > kStackWindowBytes ? stack.low + kStackWindowBytes : stack.high;

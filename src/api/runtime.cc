@@ -234,7 +234,7 @@ __attribute__((constructor(101))) static void tally_library_constructor() {
 __attribute__((destructor(101))) static void tally_library_destructor() {
   // Blocks still in quarantine are verified now, so a write after free in a short program
   // is reported too.
-  if (tally::g_safety.checked) tally::checked_at_exit();
+  if (tally::g_safety.checked) tally::checked_verify_quarantine_at_exit();
   bool leaked = false;
   if (tally::runtime_leak_check_at_exit()) {
     tally::LeakCheckSettings settings = tally::runtime_leak_check_settings();
@@ -244,6 +244,11 @@ __attribute__((destructor(101))) static void tally_library_destructor() {
     if (tally::g_options.stats || tally::g_options.verbosity > 0)
       tally::leak_check_print_last_mark();
   }
+  // Both checks stop the world, and the leak check must see the threads as the program
+  // left them: a stop's signal ends a thread's pause(), sigsuspend() or sleep (no return
+  // from a handler restarts those), and a thread woken by the canary check's stop went on,
+  // returned and dropped the pointers its stack held before the leak check's stop.
+  if (tally::g_safety.checked) tally::checked_canaries_at_exit();
   if (tally::g_options.stats) tally::statistics_print();
   if (leaked) {
     // exit() flushes stdio after the destructors; _exit would drop what the program left

@@ -1101,16 +1101,16 @@ void add_root_range(uintptr_t low, uintptr_t high) {
 
 }  // namespace
 
-void marker_add_root(uintptr_t low, uintptr_t high) {
-  low = (low + 7) & ~uintptr_t{7};
-  if (high <= low) return;
+bool marker_clip_root(uintptr_t* low_inout, uintptr_t* high_inout) {
+  uintptr_t low = (*low_inout + 7) & ~uintptr_t{7}, high = *high_inout;
+  if (high <= low) return false;
   if (registry_lookup(low) != 0) {
     // A root in tally's own memory: the stack of a coroutine or of a thread whose stack the
     // program allocated (the stack pointer's mapping is then tally's), or a root the
     // program registered inside a block. Only the live block it starts in is the program's;
     // past it lie other blocks, free slots, and guard pages that fault.
     uintptr_t block_end = 0;
-    if (!live_block_end(low, &block_end)) return;
+    if (!live_block_end(low, &block_end)) return false;
     if (high > block_end) high = block_end;
   } else {
     // A range of other memory ends where tally's begins (the kernel shows neighbouring
@@ -1123,7 +1123,13 @@ void marker_add_root(uintptr_t low, uintptr_t high) {
       }
     }
   }
-  add_root_range(low, high);
+  *low_inout = low;
+  *high_inout = high;
+  return high > low;
+}
+
+void marker_add_root(uintptr_t low, uintptr_t high) {
+  if (marker_clip_root(&low, &high)) add_root_range(low, high);
 }
 
 void marker_add_ignored_blocks() {

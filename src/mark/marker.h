@@ -58,8 +58,12 @@ struct MarkBlock {
 // Starts a mark: makes the books of every segment, clears every mark, notes the heap's
 // address range. False if the books could not be made (out of memory).
 bool marker_begin(const MarkSettings& settings);
-// A root range, scanned with interior pointers allowed.
+// A root range, scanned with interior pointers allowed (clipped as below).
 void marker_add_root(uintptr_t low, uintptr_t high);
+// Clips a range of memory that may hold roots to what a scan may read: one that starts in
+// tally's memory to the live block it starts in, any other to where tally's memory
+// begins. False if nothing is left. Also outside a mark, with the world stopped.
+bool marker_clip_root(uintptr_t* low, uintptr_t* high);
 // The marker's own threads' TLS and descriptors (where glibc keeps what it allocated for
 // them), as roots.
 void marker_add_helper_roots();

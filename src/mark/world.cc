@@ -178,11 +178,6 @@ bool install_handler() {
   return true;
 }
 
-bool program_has_handler() {
-  if (g_program_action.sa_flags & SA_SIGINFO) return g_program_action.sa_sigaction != nullptr;
-  return g_program_action.sa_handler != SIG_DFL && g_program_action.sa_handler != SIG_IGN;
-}
-
 bool signalled(int tid) {
   for (int i = 0; i < g_signalled_count; ++i)
     if (g_signalled[i] == tid) return true;
@@ -348,7 +343,7 @@ void world_resume() {
   // Nobody may still be reading the slots or the epoch when the next stop begins.
   while (g_in_handler.load(std::memory_order_acquire) != 0) sched_yield();
   g_thread_count = 0;
-  if (program_has_handler()) sigaction(g_signal, &g_program_action, nullptr);
+  if (signal_action_runs_handler(g_program_action)) sigaction(g_signal, &g_program_action, nullptr);
 }
 
 int world_thread_count() {

@@ -3,6 +3,7 @@
 // to take inside malloc.
 #pragma once
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,11 @@ bool process_find_mapping_by_reading(uintptr_t address, uintptr_t* start, uintpt
 // or a sandbox refuses the call.
 enum class CopyAnswer { kCopied, kUnreadable, kUnknown };
 CopyAnswer process_copy_own_memory(uintptr_t address, void* buffer, size_t length);
+// Whether a disposition runs a function of the program's (not SIG_DFL or SIG_IGN).
+inline bool signal_action_runs_handler(const struct sigaction& action) {
+  if (action.sa_flags & SA_SIGINFO) return action.sa_sigaction != nullptr;
+  return action.sa_handler != SIG_DFL && action.sa_handler != SIG_IGN;
+}
 size_t process_resident_bytes();       // current RSS, 0 if unknown
 size_t process_resident_peak_bytes();  // VmHWM, 0 if unknown
 void write_all(int fd, const char* data, size_t length);

@@ -67,10 +67,7 @@ void restore_default(int signal_number) {
 void pass_on(int signal_number, siginfo_t* info, void* context) {
   struct sigaction program = program_action(signal_number);
   bool sent = info->si_code <= 0;  // SI_USER, SI_TKILL, SI_QUEUE: a process sent it
-  bool has_function = (program.sa_flags & SA_SIGINFO)
-                          ? program.sa_sigaction != nullptr
-                          : program.sa_handler != SIG_DFL && program.sa_handler != SIG_IGN;
-  if (has_function) {
+  if (signal_action_runs_handler(program)) {
     // As the kernel would have run it: its mask blocked, and reset first if it asked.
     if (program.sa_flags & SA_RESETHAND) {
       struct sigaction& recorded = program_action(signal_number);

@@ -32,14 +32,15 @@ namespace {
 
 constexpr int kMaxThreads = 8192;
 constexpr int kAnswerTimeoutMilliseconds = 1000;
+constexpr uint32_t kZombieQuestionMilliseconds = 20;
 
 struct Slot {
   std::atomic<int> ready;  // the handler finished describing its thread
   StoppedThread thread;
 };
 
-Slot* g_slots = nullptr;  // kMaxThreads, mapped at the first stop
-int g_signalled[kMaxThreads];
+Slot* g_slots = nullptr;       // kMaxThreads, mapped at the first stop
+int g_signalled[kMaxThreads];  // tids signalled this stop; 0 once gone, -tid for a zombie
 int g_signalled_count = 0;
 int g_signal = SIGPWR;
 bool g_handler_installed = false;
@@ -180,7 +181,7 @@ bool install_handler() {
 
 bool signalled(int tid) {
   for (int i = 0; i < g_signalled_count; ++i)
-    if (g_signalled[i] == tid) return true;
+    if (g_signalled[i] == tid || g_signalled[i] == -tid) return true;
   return false;
 }
 
@@ -277,12 +278,20 @@ void wait_for_answers() {
   for (;;) {
     int answers = g_answered.load(std::memory_order_acquire);
     int missing = 0;
+    // A thread slow to answer may be a zombie: the main thread after pthread_exit stays
+    // listed, and takes signals, until the process ends, but never runs a handler. Asked
+    // only of the slow ones, since it costs a read of /proc.
+    bool ask_for_zombies = monotonic_milliseconds() - started > kZombieQuestionMilliseconds;
     if (answers < g_signalled_count) {
       for (int i = 0; i < g_signalled_count; ++i) {
         int tid = g_signalled[i];
-        if (tid == 0 || answered(tid)) continue;
+        if (tid <= 0 || answered(tid)) continue;
         if (syscall(SYS_tgkill, pid, tid, 0) != 0) {  // exited meanwhile
           g_signalled[i] = 0;
+          continue;
+        }
+        if (ask_for_zombies && process_thread_is_zombie(tid)) {
+          g_signalled[i] = -tid;  // still listed: signalled() must keep knowing it
           continue;
         }
         ++missing;
@@ -292,7 +301,7 @@ void wait_for_answers() {
     if (monotonic_milliseconds() - started > kAnswerTimeoutMilliseconds) {
       for (int i = 0; i < g_signalled_count; ++i) {
         int tid = g_signalled[i];
-        if (tid == 0 || answered(tid)) continue;
+        if (tid <= 0 || answered(tid)) continue;
         int index = g_claimed.fetch_add(1, std::memory_order_acq_rel);
         if (index >= kMaxThreads) break;
         Slot& slot = g_slots[index];

@@ -212,6 +212,24 @@ size_t process_resident_peak_bytes() {
   return parse_decimal(line + 6) * 1024;
 }
 
+bool process_thread_is_zombie(int tid) {
+  // "/proc/self/task/<tid>/stat"; the state follows the command name's closing parenthesis
+  // (the name may hold spaces and parentheses itself, so the last one counts).
+  char path[48] = "/proc/self/task/";
+  size_t length = strlen(path);
+  char digits[12];
+  int count = 0;
+  for (unsigned value = static_cast<unsigned>(tid); count == 0 || value != 0; value /= 10)
+    digits[count++] = static_cast<char>('0' + value % 10);
+  while (count > 0) path[length++] = digits[--count];
+  memcpy(path + length, "/stat", 6);
+  char buffer[512];
+  if (!read_proc_file(path, buffer, sizeof buffer)) return false;
+  const char* closing = strrchr(buffer, ')');
+  if (!closing || closing[1] != ' ') return false;
+  return closing[2] == 'Z' || closing[2] == 'X';
+}
+
 void write_all(int fd, const char* data, size_t length) {
   while (length > 0) {
     long written = syscall(SYS_write, fd, data, length);

@@ -41,6 +41,9 @@ inline bool signal_action_runs_handler(const struct sigaction& action) {
   if (action.sa_flags & SA_SIGINFO) return action.sa_sigaction != nullptr;
   return action.sa_handler != SIG_DFL && action.sa_handler != SIG_IGN;
 }
+// True if thread `tid` of this process has exited but its entry stays: the main thread
+// after pthread_exit stays a zombie until the whole process exits. It takes no signal.
+bool process_thread_is_zombie(int tid);
 size_t process_resident_bytes();       // current RSS, 0 if unknown
 size_t process_resident_peak_bytes();  // VmHWM, 0 if unknown
 void write_all(int fd, const char* data, size_t length);

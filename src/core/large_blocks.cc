@@ -1,6 +1,7 @@
-// Large blocks. Each reserves whole registry slots (4 MiB multiples) of address space with
-// MAP_NORESERVE, so untouched pages cost nothing, any cached mapping can serve any request
-// up to its reservation, and a realloc within the reservation needs no system call.
+// Large blocks. Each reserves whole registry slots (4 MiB multiples) of address space, so
+// any cached mapping can serve any request up to its reservation, and a realloc within the
+// reservation needs no system call. Untouched pages cost nothing but commit charge: the
+// mappings are charged like glibc's, so the kernel's overcommit policy can refuse a block.
 // One lock guards the cache, the live list and the descriptor free list; slow system
 // calls (mmap, munmap, mremap) run outside it.
 #include "core/large_blocks.h"
@@ -197,7 +198,7 @@ void* large_allocate(size_t size, size_t alignment, bool zero) {
   // Mappings start on a registry slot so no two tally mappings share a slot.
   size_t reservation = round_to_slots(usable);
   size_t map_alignment = alignment > kSegmentSize ? alignment : kSegmentSize;
-  void* memory = os_map_aligned(reservation, map_alignment);
+  void* memory = os_map_aligned(reservation, map_alignment, MapCharge::kChargeCommit);
   if (!memory || !registry_initialize()) {
     if (memory) os_unmap(memory, reservation);
     errno = ENOMEM;
@@ -295,7 +296,7 @@ void* large_reallocate(LargeBlock* block, size_t new_size) {
   if (os_grow_in_place(old_memory, old_reservation, reservation)) {
     new_base = block->base;
   } else {
-    void* target = os_map_aligned(reservation, kSegmentSize);
+    void* target = os_map_aligned(reservation, kSegmentSize, MapCharge::kChargeCommit);
     if (!target) {
       place_tail_guard(block);
       errno = ENOMEM;
@@ -400,7 +401,7 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
   size_t moved = block->usable_size;
   size_t grown = usable > moved ? usable : moved;
   size_t reservation = round_to_slots(grown);
-  void* target = os_map_aligned(reservation, kSegmentSize);
+  void* target = os_map_aligned(reservation, kSegmentSize, MapCharge::kChargeCommit);
   if (!target || !registry_initialize() ||
       !os_move_pages_leaving_range(reinterpret_cast<void*>(block->base), moved, target, grown)) {
     if (target) os_unmap(target, reservation);

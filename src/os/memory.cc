@@ -14,18 +14,19 @@
 
 namespace tally {
 
-void* os_map(size_t size) {
+void* os_map(size_t size, MapCharge charge) {
   int saved_errno = errno;
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
+  int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+  if (charge == MapCharge::kReserveOnly) flags |= MAP_NORESERVE;
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, flags, -1, 0);
   errno = saved_errno;
   return p == MAP_FAILED ? nullptr : p;
 }
 
-void* os_map_aligned(size_t size, size_t alignment) {
+void* os_map_aligned(size_t size, size_t alignment, MapCharge charge) {
   // Over-map by the alignment and trim both ends: two munmaps, but no retry loop.
   if (size + alignment < size) return nullptr;
-  char* raw = static_cast<char*>(os_map(size + alignment));
+  char* raw = static_cast<char*>(os_map(size + alignment, charge));
   if (raw == nullptr) return nullptr;
   uintptr_t start = (reinterpret_cast<uintptr_t>(raw) + alignment - 1) & ~(alignment - 1);
   char* aligned = reinterpret_cast<char*>(start);

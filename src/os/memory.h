@@ -1,6 +1,6 @@
 // Address space from the kernel. Every call here is a system call or two; none allocates.
-// Reservations are readable and writable but not charged (MAP_NORESERVE): the kernel
-// backs a page when it is first touched, and os_decommit hands it back.
+// Mappings are readable and writable, and the kernel backs a page when it is first touched;
+// os_decommit hands it back.
 #pragma once
 
 #include <stddef.h>
@@ -8,8 +8,17 @@
 
 namespace tally {
 
-void* os_map(size_t size);                            // nullptr when the kernel says no
-void* os_map_aligned(size_t size, size_t alignment);  // alignment: power of two >= 4 KiB
+// Whether a mapping is charged against the kernel's commit limit. Reservations of tally's
+// own (segments, tables, records) are not: most of their pages are never touched. The
+// memory of a large block the program asked for is, as glibc's is, so that a request the
+// kernel's overcommit policy would refuse (in the default heuristic mode, one bigger than
+// RAM and swap together) fails at malloc with ENOMEM instead of succeeding and getting the
+// process killed when its pages are touched.
+enum class MapCharge { kReserveOnly, kChargeCommit };
+
+// nullptr when the kernel says no; alignment: a power of two >= 4 KiB.
+void* os_map(size_t size, MapCharge charge = MapCharge::kReserveOnly);
+void* os_map_aligned(size_t size, size_t alignment, MapCharge charge = MapCharge::kReserveOnly);
 void os_unmap(void* address, size_t size);
 void os_decommit(void* address, size_t size);  // contents become zero, RSS falls
 // Backs the pages now, in one system call, where touching them one by one would fault once a

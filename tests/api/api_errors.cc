@@ -7,9 +7,11 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <set>
 #include <vector>
@@ -42,6 +44,72 @@ TEST(ApiErrors, MallocOfImpossibleSizeIsNullWithEnomem) {
   void* block = malloc(100);
   ASSERT_NE(block, nullptr);
   free(block);
+}
+
+// The kernel's total of RAM and swap, from /proc/meminfo; 0 if unknown.
+size_t RamAndSwapBytes() {
+  FILE* meminfo = fopen("/proc/meminfo", "r");
+  if (!meminfo) return 0;
+  char line[256];
+  size_t total_kib = 0;
+  while (fgets(line, sizeof line, meminfo)) {
+    unsigned long long kib = 0;
+    if (sscanf(line, "MemTotal: %llu kB", &kib) == 1 ||
+        sscanf(line, "SwapTotal: %llu kB", &kib) == 1)
+      total_kib += kib;
+  }
+  fclose(meminfo);
+  return total_kib * 1024;
+}
+
+// A request the kernel's overcommit heuristic refuses (one bigger than RAM and swap
+// together) fails at the call, as glibc's does: tally's large blocks are charged to the
+// commit limit. They used to be mapped MAP_NORESERVE, which the heuristic lets through: a
+// program that tries a big buffer and falls back to a smaller one got the big one, and the
+// OOM killer when it filled it.
+TEST(ApiErrors, RequestBeyondWhatTheKernelWouldCommitIsNullWithEnomem) {
+  FILE* policy_file = fopen("/proc/sys/vm/overcommit_memory", "r");
+  int policy = -1;
+  if (policy_file) {
+    if (fscanf(policy_file, "%d", &policy) != 1) policy = -1;
+    fclose(policy_file);
+  }
+  if (policy != 0)
+    GTEST_SKIP() << "vm.overcommit_memory is " << policy
+                 << ", not the heuristic mode (0) under which the kernel refuses such a request";
+  size_t ram_and_swap = RamAndSwapBytes();
+  ASSERT_GT(ram_and_swap, 0u);
+  // Below the sizes tally refuses by itself (kImpossibleSizes), so the kernel decides.
+  volatile size_t too_big = ram_and_swap + ram_and_swap / 2;
+  ASSERT_LT(too_big, size_t{1} << 46) << "a machine this big cannot show the refusal";
+
+  errno = 0;
+  EXPECT_EQ(malloc(too_big), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  errno = 0;
+  EXPECT_EQ(calloc(1, too_big), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  void* aligned = reinterpret_cast<void*>(1);
+  EXPECT_EQ(posix_memalign(&aligned, size_t{1} << 21, too_big), ENOMEM);
+  EXPECT_EQ(aligned, reinterpret_cast<void*>(1)) << "posix_memalign must leave the result alone";
+  // An alignment as big as the request makes the same demand.
+  EXPECT_EQ(posix_memalign(&aligned, std::bit_floor(static_cast<size_t>(too_big)), 64), ENOMEM);
+
+  // Growing a block that far fails and leaves the block as it was.
+  char* block = static_cast<char*>(malloc(3 * kMiB));
+  ASSERT_NE(block, nullptr);
+  memset(block, 0x5a, 3 * kMiB);
+  errno = 0;
+  EXPECT_EQ(realloc(block, too_big), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_EQ(block[0], 0x5a);
+  EXPECT_EQ(block[3 * kMiB - 1], 0x5a);
+  free(block);
+
+  // What the kernel grants is still granted: a block of a fortieth of RAM and swap.
+  void* fits = malloc(ram_and_swap / 40);
+  EXPECT_NE(fits, nullptr);
+  free(fits);
 }
 
 TEST(ApiErrors, CallocOverflowIsNullWithEnomem) {

@@ -79,7 +79,9 @@ void large_leave_quarantine(LargeBlock* block);
 LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* not_live);
 // Visits every live (not cached, not quarantined) large block. Only with no other thread
 // changing large blocks (the marker stops the world and holds the lock, see
-// large_lock_for_fork); `visit` must not allocate.
+// large_lock_for_fork); `visit` must not allocate. A block whose free has begun is not
+// visited: its state has left kLive, but its thread, stopped while it waited for the lock
+// the caller holds, has not yet taken it off the live list.
 void large_for_each_live(void (*visit)(LargeBlock* block, void* context), void* context);
 size_t large_live_count();
 size_t large_live_bytes();

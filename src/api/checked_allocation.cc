@@ -428,6 +428,13 @@ void* reallocate_large_moving_pages(const BlockLookup& lookup, size_t size, size
       *lookup.record = saved;
     return nullptr;
   }
+  // From here to the return the program's pointer leads to the husk, and the block's new
+  // address is only in its descriptor, which the marker does not scan: a leak check that
+  // stopped this thread in between (in quarantine_put, waiting for the lock the check
+  // holds) reported the block, and all it pointed to, as leaked. Held in a register or
+  // this frame, where the stopped thread's roots include it.
+  uintptr_t moved_to = large->base;
+  TALLY_HOLD_POINTER(moved_to);
   BlockRecord record;
   record.set(size, AllocationKind::kMalloc);
   record.alloc_stack = g_safety.alloc_stacks ? stack_record_current(g_safety.stack_depth) : 0;
@@ -436,9 +443,10 @@ void* reallocate_large_moving_pages(const BlockLookup& lookup, size_t size, size
   record.free_thread = 0;
   large->record = record;
   large->requested_size = size;
-  fill_canary(large->base, size, large->usable_size);
+  fill_canary(moved_to, size, large->usable_size);
   quarantine_put(t_heap, husk->base, husk->usable_size);
-  return reinterpret_cast<void*>(large->base);
+  TALLY_HOLD_POINTER(moved_to);
+  return reinterpret_cast<void*>(moved_to);
 }
 
 }  // namespace

@@ -142,6 +142,7 @@ void find_loader_code() {
 }  // namespace
 
 void runtime_before_fork() {
+  large_lock_moves_for_fork();  // first: a move holds it while it takes the others
   roots_lock_for_fork();
   quarantine_lock_for_fork();
   guard_pool_lock_for_fork();
@@ -159,6 +160,7 @@ void runtime_after_fork_in_parent() {
   guard_pool_unlock_after_fork(false);
   quarantine_unlock_after_fork(false);
   roots_unlock_after_fork(false);
+  large_unlock_moves_after_fork(false);
 }
 
 void runtime_after_fork_in_child() {
@@ -169,6 +171,7 @@ void runtime_after_fork_in_child() {
   guard_pool_unlock_after_fork(true);
   quarantine_unlock_after_fork(true);
   roots_unlock_after_fork(true);
+  large_unlock_moves_after_fork(true);
   marker_after_fork_in_child();
   process_threads_vanished_at_fork();
 }

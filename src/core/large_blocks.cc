@@ -32,6 +32,16 @@ constexpr uint32_t kPurgeDelayMilliseconds = 500;
 constexpr size_t kTailDecommitThreshold = size_t{1} << 20;
 
 SpinLock g_lock;
+// Held for the whole of a move of a block's pages (a realloc past the reservation, debug
+// mode's move that leaves a husk), system calls included, and taken first by the leak
+// check and fork (large_lock_moves_for_fork). Between the move of the pages and the update
+// of the descriptor, the block is in neither place: a check that stopped a thread there
+// marked through a descriptor whose range no longer held the block (debug mode's move also
+// takes the block out of kLive for its length, so its contents went unscanned and every
+// block only it pointed to was reported leaked). Moves are rare and each is a system call
+// that takes the kernel's own lock of the address space anyway, so serializing them costs
+// nothing measurable.
+SpinLock g_move_lock;
 LargeBlock* g_cache = nullptr;  // most recently freed first
 unsigned g_cache_count = 0;
 size_t g_cache_bytes = 0;
@@ -282,6 +292,7 @@ void* large_reallocate(LargeBlock* block, size_t new_size) {
     place_tail_guard(block);
     return reinterpret_cast<void*>(block->base);
   }
+  LockGuard move_guard(g_move_lock);
   // The kernel moves or grows one mapping at a time: the guard's split goes first.
   remove_tail_guard(block);
   // Growing past the reservation: extend it in place if the address space after it is
@@ -380,6 +391,7 @@ void large_leave_quarantine(LargeBlock* block) {
 
 LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* not_live) {
   *not_live = false;
+  LockGuard move_guard(g_move_lock);
   size_t usable = round_to_os_pages(new_size == 0 ? 1 : new_size);
   LargeBlock* husk;
   {
@@ -500,6 +512,13 @@ size_t large_peak_bytes() {
 }
 size_t large_quarantined_bytes() {
   return g_quarantined_bytes.load(std::memory_order_relaxed);
+}
+
+void large_lock_moves_for_fork() {
+  g_move_lock.lock();
+}
+void large_unlock_moves_after_fork(bool in_child) {
+  g_move_lock.release_after_fork(in_child);
 }
 
 void large_lock_for_fork() {

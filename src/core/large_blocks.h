@@ -90,6 +90,11 @@ size_t large_quarantined_bytes();  // bytes of large blocks in quarantine (not o
 
 void large_lock_for_fork();
 void large_unlock_after_fork(bool in_child);
+// The lock a move of a block's pages holds throughout. A mover takes other locks under it
+// (the large blocks', the metadata arena's), so whoever takes every allocator lock takes
+// this one before all of them.
+void large_lock_moves_for_fork();
+void large_unlock_moves_after_fork(bool in_child);
 
 TALLY_INLINE LargeBlock* large_block_of_entry(uintptr_t registry_entry) {
   return reinterpret_cast<LargeBlock*>(registry_entry & ~uintptr_t{3});

@@ -34,12 +34,14 @@ const OptionHelp kOptions[] = {
 
 void print_usage(FILE* out) {
   fprintf(out,
-          "usage: tally run [--mode=fast] [--stats] [--log-path=PATH] [--options=K=V:...] -- "
+          "usage: tally run [--mode=safe] [--stats] [--log-path=PATH] [--options=K=V:...] -- "
           "PROG [ARGS...]\n"
           "       tally --help | --version | --help-options\n\n"
           "Runs PROG with libtally.so preloaded: a fast malloc whose books catch every double\n"
-          "free and every free of a pointer it never handed out.\n\n"
-          "  --mode=M         allocator mode (fast; safe, debug and gc come with later versions)\n"
+          "free and every free of a pointer it never handed out, and, by mode, more.\n\n"
+          "  --mode=M         fast: the allocator and its books; safe (the default): adds a\n"
+          "                   quarantine with poison, canaries and sampled guard pages; debug:\n"
+          "                   adds every stack, guard pages on all it can, mismatch and leak checks\n"
           "  --stats          print tally's statistics when the program exits\n"
           "  --log-path=PATH  write reports to PATH.PID instead of stderr\n"
           "  --options=OPTS   more TALLY_OPTIONS, colon-separated key=value\n\n"
@@ -99,7 +101,15 @@ int run(int argc, char** argv) {
       break;
     }
     if (argument.rfind("--mode=", 0) == 0) {
-      options.push_back("mode=" + argument.substr(7));
+      std::string mode = argument.substr(7);
+      // Checked here, where a typo can stop the run: the library would only warn and
+      // run the program in the default mode.
+      if (mode != "fast" && mode != "safe" && mode != "debug" && mode != "gc") {
+        fprintf(stderr, "tally: unknown mode '%s' (fast, safe or debug)\n\n", mode.c_str());
+        print_usage(stderr);
+        return 2;
+      }
+      options.push_back("mode=" + mode);
     } else if (argument == "--stats") {
       options.push_back("stats=1");
     } else if (argument.rfind("--log-path=", 0) == 0) {

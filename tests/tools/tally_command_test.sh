@@ -25,10 +25,20 @@ status=$?
 bogus=$?
 "$tally" run -- /nonexistent/program 2>/dev/null
 missing=$?
+mode_err=$("$tally" run --mode=dbug -- true 2>&1)
+bad_mode=$?
 set -e
+[ "$bad_mode" -eq 2 ] || fail "unknown mode gave $bad_mode, expected 2"
+grep -q "unknown mode 'dbug'" <<<"$mode_err" || fail "unknown mode: $mode_err"
 [ "$status" -eq 42 ] || fail "exit status $status, expected 42"
 [ "$bogus" -eq 2 ] || fail "unknown flag gave $bogus, expected 2"
 [ "$missing" -eq 127 ] || fail "missing program gave $missing, expected 127"
+
+# Every mode the library has runs.
+for mode in fast safe debug; do
+  out=$("$tally" run --mode=$mode --stats -- true 2>&1) || fail "--mode=$mode exited $?"
+  grep -q "tally statistics (mode $mode)" <<<"$out" || fail "--mode=$mode: $out"
+done
 
 # Statistics appear at exit; an unknown option is reported once.
 err=$("$tally" run --stats --options=no_such_option=3 -- true 2>&1 >/dev/null)

@@ -80,7 +80,7 @@ TALLY_OPTION(bool, guard_markers, "1",
              "make guard pages and freed guarded blocks inaccessible with the kernel's guard "
              "markers (Linux 6.13+; the pool then stays one mapping); 0, or an older kernel: "
              "with mprotect, two mappings per guarded block")
-TALLY_OPTION(int, stack_depth, "30", "frames kept per allocation or free stack")
+TALLY_OPTION(int, stack_depth, "30", "frames kept per allocation or free stack (1 to 64)")
 TALLY_OPTION(bool, symbolize, "1", "symbolize report stacks to function, file and line")
 TALLY_OPTION(tristate, leaks, "auto",
              "check for leaks at exit and report them like LeakSanitizer (auto: on in debug)")
@@ -91,7 +91,7 @@ TALLY_OPTION(string, suppressions, "",
 TALLY_OPTION(bool, interior_pointers, "1",
              "a pointer into the middle of a block keeps it alive (0: only pointers to its "
              "start, for words inside heap blocks; roots may always point inside)")
-TALLY_OPTION(int, mark_threads, "0", "threads that mark (0: one per processor)")
+TALLY_OPTION(int, mark_threads, "0", "threads that mark (0: one per processor; at most 64)")
 TALLY_OPTION(int, stop_signal, "30",
              "signal that stops the program's threads while the marker reads their stacks "
              "(30 is SIGPWR); a handler the program has for it is put back after each stop")

@@ -1,9 +1,13 @@
 // Parsing of TALLY_OPTIONS into g_options, driven by option_table.h. Never allocates.
 #include "api/options.h"
 
+#include <limits.h>
+#include <signal.h>
 #include <string.h>
 
 #include "report/error_report.h"
+#include "report/output.h"
+#include "report/stack_recorder.h"
 
 namespace tally {
 
@@ -37,6 +41,7 @@ bool parse_int(const char* text, size_t length, int* out) {
     if (text[i] < '0' || text[i] > '9') return false;
     value = value * 10 + (text[i] - '0');
   }
+  if (value > INT_MAX) return false;  // ten digits can say more than an int holds
   *out = static_cast<int>(negative ? -value : value);
   return true;
 }
@@ -113,6 +118,63 @@ void set_defaults() {
 #undef TALLY_OPTION
 }
 
+// The ranges of the int options whose meaning has one (the exit statuses take any int,
+// as exit() does). A value outside is reported and the default stays: a negative
+// sample_rate or stack_depth used to pass as a huge or clamped one without a word.
+struct IntRange {
+  const char* name;
+  int* value;
+  int low;
+  int high;
+  const char* meaning;
+};
+
+void restore_default(const char* option) {
+  bool known;
+#define TALLY_OPTION(type, name, default_value, help) \
+  if (strcmp(option, #name) == 0)                     \
+    apply(#name, strlen(#name), default_value, strlen(default_value), &known);
+#include "api/option_table.h"
+#undef TALLY_OPTION
+}
+
+void check_int_ranges() {
+  const IntRange ranges[] = {
+      {"verbosity", &g_options.verbosity, 0, INT_MAX, "at least 0"},
+      {"sample_rate", &g_options.sample_rate, 0, INT_MAX, "at least 0"},
+      {"guard_rate", &g_options.guard_rate, 0, INT_MAX, "at least 0"},
+      {"guard_time_percent", &g_options.guard_time_percent, 0, 100, "0 to 100"},
+      {"guard_pool_size", &g_options.guard_pool_size, 0, INT_MAX, "at least 0"},
+      {"stack_depth", &g_options.stack_depth, 1, kMaxStackDepth, "1 to 64"},
+      {"mark_threads", &g_options.mark_threads, 0, 64, "0 to 64"},
+      {"stop_signal", &g_options.stop_signal, 1, 64, "a signal number from 1 to 64"},
+  };
+  for (const IntRange& range : ranges) {
+    int value = *range.value;
+    // SIGKILL and SIGSTOP cannot be caught, so they would stop no thread.
+    bool uncatchable =
+        range.value == &g_options.stop_signal && (value == SIGKILL || value == SIGSTOP);
+    if (value >= range.low && value <= range.high && !uncatchable) continue;
+    char message[128];
+    Formatter explanation(message, sizeof message);
+    explanation.text("bad value in TALLY_OPTIONS (")
+        .text(range.name)
+        .text(" is ")
+        .text(range.meaning);
+    explanation.text(uncatchable ? ", and not SIGKILL or SIGSTOP)" : ")");
+    message[explanation.length() < sizeof message ? explanation.length() : sizeof message - 1] =
+        '\0';
+    char given[96];
+    Formatter option(given, sizeof given);
+    option.text(range.name).character('=');
+    if (value < 0) option.character('-');
+    option.decimal(value < 0 ? uint64_t{0} - static_cast<uint64_t>(static_cast<int64_t>(value))
+                             : static_cast<uint64_t>(value));
+    report_option_problem(message, given, option.length());
+    restore_default(range.name);
+  }
+}
+
 }  // namespace
 
 const char* mode_name(Mode mode) {
@@ -156,6 +218,7 @@ void options_parse(const char* text) {
     report_option_problem("mode=gc is not available yet; running in safe mode", nullptr, 0);
     g_options.mode = Mode::kSafe;
   }
+  check_int_ranges();
   int alignment = g_options.guard_alignment;
   if (alignment < 0 || alignment > 16 || (alignment & (alignment - 1)) != 0) {
     report_option_problem("bad value in TALLY_OPTIONS (guard_alignment is 0, 1, 2, 4, 8 or 16)",

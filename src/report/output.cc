@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "os/process.h"
 
 namespace tally {
@@ -20,9 +21,26 @@ struct LogFile {
   const char* suffix;
   int fd;
   int pid;
+  int warned_pid;  // the process that said it could not open the file
 };
-LogFile g_text_log = {"", -1, 0};
-LogFile g_json_log = {".json", -1, 0};
+LogFile g_text_log = {"", -1, 0, 0};
+LogFile g_json_log = {".json", -1, 0, 0};
+
+int stderr_fd();
+
+// Said once per process and file: a log_path in a missing or read-only directory sent every
+// report to stderr (the JSON ones nowhere) without a word, and a user waiting for the file
+// saw nothing.
+TALLY_COLD void warn_log_unopenable(LogFile& log, const char* path, int pid, int error) {
+  if (log.warned_pid == pid) return;
+  log.warned_pid = pid;
+  char line[4400];
+  Formatter message(line, sizeof line);
+  message.text("==").decimal(static_cast<uint64_t>(pid)).text("==WARNING: tally: cannot open ");
+  message.text(path).text(" (errno ").decimal(static_cast<uint64_t>(error)).text("): ");
+  message.text(log.suffix[0] ? "JSON reports are not written\n" : "reports go to stderr\n");
+  write_all(stderr_fd(), line, message.length());
+}
 
 int log_fd(LogFile& log) {
   int pid = process_id();
@@ -31,9 +49,15 @@ int log_fd(LogFile& log) {
   Formatter name(path, sizeof path - 1);
   name.text(g_log_path).character('.').decimal(static_cast<uint64_t>(pid)).text(log.suffix);
   path[name.length()] = '\0';
+  int saved_errno = errno;
   int fd = static_cast<int>(
       syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  if (fd < 0) return -1;
+  if (fd < 0) {
+    int error = errno;
+    errno = saved_errno;
+    warn_log_unopenable(log, path, pid, error);
+    return -1;
+  }
   log.fd = fd;
   log.pid = pid;
   return fd;
@@ -137,6 +161,13 @@ void output_set_log_path(const char* log_path) {
   if (length >= sizeof g_log_path) length = sizeof g_log_path - 1;
   memcpy(g_log_path, log_path, length);
   g_log_path[length] = '\0';
+  // Files of an earlier path are closed: what follows goes to the new one.
+  for (LogFile* log : {&g_text_log, &g_json_log}) {
+    if (log->fd >= 0 && log->pid == process_id()) syscall(SYS_close, log->fd);
+    log->fd = -1;
+    log->pid = 0;
+    log->warned_pid = 0;
+  }
 }
 
 void output_keep_stderr_copy() {

@@ -30,7 +30,7 @@ struct StackMemo {
 
 namespace {
 
-constexpr int kMaxDepth = 64;
+constexpr int kMaxDepth = kMaxStackDepth;
 constexpr int kTallyFrames = 8;  // room for tally's own frames above the program's
 
 constexpr unsigned kFrameCacheSize = 256;

@@ -44,6 +44,55 @@ TEST(Options, UnknownKeysAndBadValuesAreReported) {
   EXPECT_EQ(g_options.exitcode, 1);
 }
 
+TEST(Options, IntsOutsideTheirRangeAreReportedAndKeepTheDefault) {
+  struct Case {
+    const char* given;
+    const char* explanation;
+  };
+  const Case cases[] = {
+      {"sample_rate=-5", "sample_rate is at least 0"},
+      {"stack_depth=0", "stack_depth is 1 to 64"},
+      {"stack_depth=100", "stack_depth is 1 to 64"},
+      {"guard_time_percent=101", "guard_time_percent is 0 to 100"},
+      {"mark_threads=65", "mark_threads is 0 to 64"},
+      {"stop_signal=9", "stop_signal is a signal number from 1 to 64, and not SIGKILL or SIGSTOP"},
+      {"stop_signal=65", "stop_signal is a signal number from 1 to 64)"},
+      {"verbosity=-1", "verbosity is at least 0"},
+  };
+  options_parse(nullptr);
+  const Options defaults = g_options;
+  for (const Case& bad : cases) {
+    testing::internal::CaptureStderr();
+    options_parse(bad.given);
+    std::string errors = testing::internal::GetCapturedStderr();
+    EXPECT_NE(errors.find(std::string("bad value in TALLY_OPTIONS (") + bad.explanation),
+              std::string::npos)
+        << bad.given << ": " << errors;
+    EXPECT_NE(errors.find(std::string("'") + bad.given + "'"), std::string::npos)
+        << bad.given << ": " << errors;
+    EXPECT_EQ(g_options.sample_rate, defaults.sample_rate) << bad.given;
+    EXPECT_EQ(g_options.stack_depth, defaults.stack_depth) << bad.given;
+    EXPECT_EQ(g_options.guard_time_percent, defaults.guard_time_percent) << bad.given;
+    EXPECT_EQ(g_options.mark_threads, defaults.mark_threads) << bad.given;
+    EXPECT_EQ(g_options.stop_signal, defaults.stop_signal) << bad.given;
+    EXPECT_EQ(g_options.verbosity, defaults.verbosity) << bad.given;
+  }
+  // Ten digits can say more than an int holds: not a wrapped number.
+  testing::internal::CaptureStderr();
+  options_parse("sample_rate=4294967297");
+  EXPECT_NE(testing::internal::GetCapturedStderr().find("'sample_rate=4294967297'"),
+            std::string::npos);
+  EXPECT_EQ(g_options.sample_rate, defaults.sample_rate);
+  // The ends of each range are good values.
+  testing::internal::CaptureStderr();
+  options_parse(
+      "stack_depth=1:guard_time_percent=100:mark_threads=64:stop_signal=64:sample_rate=0");
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(g_options.stack_depth, 1);
+  EXPECT_EQ(g_options.stop_signal, 64);
+  options_parse(nullptr);
+}
+
 TEST(Options, SizesTakeSuffixesAndTristatesTakeAuto) {
   testing::internal::CaptureStderr();
   options_parse(

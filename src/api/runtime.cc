@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -99,6 +100,16 @@ void configure_safety() {
   config.guard_pool_slots = g_options.guard_pool_size > 0
                                 ? static_cast<size_t>(g_options.guard_pool_size)
                                 : (debug ? 4096 : 256);
+  // Under a limit of address space (RLIMIT_AS, `ulimit -v`) the pool takes at most an eighth
+  // of it: debug mode's 4096 slots of 256 KiB are a GiB of address space, which left a
+  // python under a 200 MB limit no room to start. Fewer slots guard fewer blocks at once.
+  struct rlimit address_space;
+  if (g_options.guard_pool_size <= 0 && getrlimit(RLIMIT_AS, &address_space) == 0 &&
+      address_space.rlim_cur != RLIM_INFINITY) {
+    size_t stride = ((config.guard_max_size + kOsPageSize - 1) & ~(kOsPageSize - 1)) + kOsPageSize;
+    size_t fitting = static_cast<size_t>(address_space.rlim_cur) / 8 / stride;
+    if (fitting < config.guard_pool_slots) config.guard_pool_slots = fitting;
+  }
   // The quarantine follows the live heap, so that a small program's freed blocks stay in
   // cache and a big one's detection window grows with it: a quarter of it in safe mode; in
   // debug mode as much as the live heap, at least 20 MiB (memcheck's freelist: debug mode
@@ -206,7 +217,6 @@ void runtime_ensure_initialized() {
   g_report_late_double_free = late_double_free;
   configure_safety();
   if (!g_options.symbolize) symbolizer_disable();
-  registry_initialize();
   find_loader_code();
   if (g_safety.checked) checked_initialize();
   g_before_heap_release = before_heap_release;

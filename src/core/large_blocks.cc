@@ -209,7 +209,7 @@ void* large_allocate(size_t size, size_t alignment, bool zero) {
   size_t reservation = round_to_slots(usable);
   size_t map_alignment = alignment > kSegmentSize ? alignment : kSegmentSize;
   void* memory = os_map_aligned(reservation, map_alignment, MapCharge::kChargeCommit);
-  if (!memory || !registry_initialize()) {
+  if (!memory || !registry_prepare(reinterpret_cast<uintptr_t>(memory), reservation)) {
     if (memory) os_unmap(memory, reservation);
     errno = ENOMEM;
     return nullptr;
@@ -304,10 +304,18 @@ void* large_reallocate(LargeBlock* block, size_t new_size) {
     reservation = round_to_slots(old_reservation + old_reservation / 2);
   void* old_memory = reinterpret_cast<void*>(block->base);
   uintptr_t new_base;
-  if (os_grow_in_place(old_memory, old_reservation, reservation)) {
+  // The registry's leaves for the grown range come first: once the pages have moved there
+  // is no going back.
+  bool in_place = registry_prepare(block->base, reservation) &&
+                  os_grow_in_place(old_memory, old_reservation, reservation);
+  if (in_place) {
     new_base = block->base;
   } else {
     void* target = os_map_aligned(reservation, kSegmentSize, MapCharge::kChargeCommit);
+    if (target && !registry_prepare(reinterpret_cast<uintptr_t>(target), reservation)) {
+      os_unmap(target, reservation);
+      target = nullptr;
+    }
     if (!target) {
       place_tail_guard(block);
       errno = ENOMEM;
@@ -414,7 +422,7 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
   size_t grown = usable > moved ? usable : moved;
   size_t reservation = round_to_slots(grown);
   void* target = os_map_aligned(reservation, kSegmentSize, MapCharge::kChargeCommit);
-  if (!target || !registry_initialize() ||
+  if (!target || !registry_prepare(reinterpret_cast<uintptr_t>(target), reservation) ||
       !os_move_pages_leaving_range(reinterpret_cast<void*>(block->base), moved, target, grown)) {
     if (target) os_unmap(target, reservation);
     block->state.store(LargeState::kLive, std::memory_order_release);

@@ -7,26 +7,47 @@
 
 namespace tally {
 
-std::atomic<uintptr_t>* g_registry = nullptr;
+std::atomic<std::atomic<uintptr_t>*> g_registry_leaves[kRegistryLeaves];
 
-bool registry_initialize() {
-  if (__atomic_load_n(&g_registry, __ATOMIC_ACQUIRE)) return true;
-  void* table = os_map(kRegistryEntries * sizeof(uintptr_t));
-  if (!table) return false;
+namespace {
+
+constexpr size_t kLeafBytes = kRegistryLeafEntries * sizeof(uintptr_t);
+
+bool prepare_leaf(size_t index) {
+  if (g_registry_leaves[index].load(std::memory_order_acquire)) return true;
+  auto* fresh = static_cast<std::atomic<uintptr_t>*>(os_map(kLeafBytes));
+  if (!fresh) return false;
   std::atomic<uintptr_t>* expected = nullptr;
-  if (!__atomic_compare_exchange_n(&g_registry, &expected,
-                                   static_cast<std::atomic<uintptr_t>*>(table), false,
-                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-    os_unmap(table, kRegistryEntries * sizeof(uintptr_t));
-  }
+  if (!g_registry_leaves[index].compare_exchange_strong(expected, fresh, std::memory_order_acq_rel,
+                                                        std::memory_order_acquire))
+    os_unmap(fresh, kLeafBytes);  // another thread mapped it first
+  return true;
+}
+
+}  // namespace
+
+bool registry_prepare(uintptr_t start, size_t size) {
+  if (size == 0 || ((start + size - 1) >> kAddressBits) != 0) return false;
+  size_t first = (start >> kSegmentShift) >> kRegistryLeafBits;
+  size_t last = ((start + size - 1) >> kSegmentShift) >> kRegistryLeafBits;
+  for (size_t index = first; index <= last; ++index)
+    if (!prepare_leaf(index)) return false;
   return true;
 }
 
 void registry_set(uintptr_t start, size_t size, uintptr_t value) {
   uintptr_t first = start >> kSegmentShift;
   uintptr_t last = (start + size - 1) >> kSegmentShift;
-  for (uintptr_t slot = first; slot <= last; ++slot)
-    g_registry[slot].store(value, std::memory_order_release);
+  for (uintptr_t slot = first; slot <= last; ++slot) {
+    std::atomic<uintptr_t>* leaf =
+        g_registry_leaves[slot >> kRegistryLeafBits].load(std::memory_order_acquire);
+    // A missing leaf holds no entry, so clearing one is done; setting one needs it prepared.
+    if (!leaf) {
+      if (value == 0 || !prepare_leaf(slot >> kRegistryLeafBits)) continue;
+      leaf = g_registry_leaves[slot >> kRegistryLeafBits].load(std::memory_order_acquire);
+    }
+    leaf[slot & (kRegistryLeafEntries - 1)].store(value, std::memory_order_release);
+  }
 }
 
 }  // namespace tally

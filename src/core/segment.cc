@@ -75,9 +75,12 @@ Segment* segment_acquire(Heap* heap) {
     }
   }
   if (!segment) {
-    if (!registry_initialize()) return nullptr;
     segment = static_cast<Segment*>(os_map_aligned(kSegmentSize, kSegmentSize));
     if (!segment) return nullptr;
+    if (!registry_prepare(reinterpret_cast<uintptr_t>(segment), kSegmentSize)) {
+      os_unmap(segment, kSegmentSize);
+      return nullptr;
+    }
     g_bytes_mapped.fetch_add(kSegmentSize, std::memory_order_relaxed);
     g_bytes_committed.fetch_add(kHeaderSlots * kSlotSize, std::memory_order_relaxed);
     if (g_keep_block_records) {

@@ -107,7 +107,8 @@ bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_
   g_markers = markers && os_guard_install(region, kOsPageSize);
   if (!g_markers) set_protection(reinterpret_cast<uintptr_t>(region), total, PROT_NONE);
   g_slots = static_cast<GuardSlot*>(metadata_allocate(slot_count * sizeof(GuardSlot)));
-  if (!g_slots || !registry_initialize()) {
+  if (!g_slots ||
+      !registry_prepare(reinterpret_cast<uintptr_t>(region), round_up(total, kSegmentSize))) {
     os_unmap(region, round_up(total, kSegmentSize));
     return false;
   }

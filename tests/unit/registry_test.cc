@@ -11,7 +11,6 @@ namespace tally {
 namespace {
 
 TEST(Registry, ForeignAddressesAreNotOurs) {
-  ASSERT_TRUE(registry_initialize());
   int on_stack = 0;
   static int in_data = 0;
   EXPECT_EQ(registry_lookup(reinterpret_cast<uintptr_t>(&on_stack)), 0u);
@@ -50,9 +49,9 @@ TEST(Registry, LargeBlocksNameTheirDescriptorForEverySlotTheyCover) {
 }
 
 TEST(Registry, SetCoversEverySlotTouched) {
-  ASSERT_TRUE(registry_initialize());
   // A range far from anything mapped, so the test owns these entries.
   uintptr_t start = uintptr_t{0x6000} << 32;
+  ASSERT_TRUE(registry_prepare(start, kSegmentSize + 1));
   registry_set(start, kSegmentSize + 1, kRegistrySegment);
   EXPECT_EQ(registry_lookup(start), kRegistrySegment);
   EXPECT_EQ(registry_lookup(start + kSegmentSize), kRegistrySegment);
@@ -60,6 +59,32 @@ TEST(Registry, SetCoversEverySlotTouched) {
   registry_set(start, kSegmentSize + 1, 0);
   EXPECT_EQ(registry_lookup(start), 0u);
   EXPECT_EQ(registry_lookup(start + kSegmentSize), 0u);
+}
+
+// The table's leaves are mapped where ranges are registered, not for the whole address
+// space: a flat table was a 256 MiB reservation in every process.
+TEST(Registry, LeavesAreMappedOnlyWhereRangesAreRegistered) {
+  // Two neighbouring leaves' worth of address space no mapping of this process is near.
+  uintptr_t leaf_span = uintptr_t{kRegistryLeafEntries} << kSegmentShift;  // 128 GiB
+  uintptr_t start = (uintptr_t{0x5000} << 32) - kSegmentSize;  // the last slot of a leaf
+  size_t first_leaf = (start >> kSegmentShift) >> kRegistryLeafBits;
+  ASSERT_EQ(g_registry_leaves[first_leaf].load(), nullptr);
+  ASSERT_EQ(g_registry_leaves[first_leaf + 1].load(), nullptr);
+  EXPECT_EQ(registry_lookup(start), 0u);  // no leaf: nothing registered, nothing read
+  // A range across the boundary maps both leaves.
+  ASSERT_TRUE(registry_prepare(start, 2 * kSegmentSize));
+  EXPECT_NE(g_registry_leaves[first_leaf].load(), nullptr);
+  EXPECT_NE(g_registry_leaves[first_leaf + 1].load(), nullptr);
+  EXPECT_EQ(g_registry_leaves[first_leaf + 2].load(), nullptr);
+  registry_set(start, 2 * kSegmentSize, kRegistryGuarded);
+  EXPECT_EQ(registry_lookup(start), kRegistryGuarded);
+  EXPECT_EQ(registry_lookup(start + kSegmentSize), kRegistryGuarded);
+  EXPECT_EQ(registry_lookup(start + 2 * kSegmentSize), 0u);
+  EXPECT_EQ(registry_lookup(start + leaf_span), 0u);
+  registry_set(start, 2 * kSegmentSize, 0);
+  EXPECT_EQ(registry_lookup(start), 0u);
+  // Beyond the 47-bit address space there is nothing to prepare.
+  EXPECT_FALSE(registry_prepare(uintptr_t{1} << 47, kSegmentSize));
 }
 
 }  // namespace

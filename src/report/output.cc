@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,9 +23,33 @@ struct LogFile {
   int fd;
   int pid;
   int warned_pid;  // the process that said it could not open the file
+  dev_t device;    // what `fd` was when tally opened it
+  ino_t inode;
 };
-LogFile g_text_log = {"", -1, 0, 0};
-LogFile g_json_log = {".json", -1, 0, 0};
+LogFile g_text_log = {"", -1, 0, 0, 0, 0};
+LogFile g_json_log = {".json", -1, 0, 0, 0, 0};
+
+// Whether descriptor `fd` is still the file tally opened. A program may close descriptors
+// it does not know (daemons close all but 0-2, a child closes what it should not inherit)
+// and open files of its own, which then get the same numbers: tally's next report would
+// have been appended to the program's file.
+bool descriptor_is(int fd, dev_t device, ino_t inode) {
+  struct stat status;
+  int saved_errno = errno;
+  bool same = fstat(fd, &status) == 0 && status.st_dev == device && status.st_ino == inode;
+  errno = saved_errno;
+  return same;
+}
+
+void note_identity(int fd, dev_t* device, ino_t* inode) {
+  struct stat status;
+  int saved_errno = errno;
+  if (fstat(fd, &status) == 0) {
+    *device = status.st_dev;
+    *inode = status.st_ino;
+  }
+  errno = saved_errno;
+}
 
 int stderr_fd();
 
@@ -44,7 +69,8 @@ TALLY_COLD void warn_log_unopenable(LogFile& log, const char* path, int pid, int
 
 int log_fd(LogFile& log) {
   int pid = process_id();
-  if (log.fd >= 0 && log.pid == pid) return log.fd;
+  if (log.fd >= 0 && log.pid == pid && descriptor_is(log.fd, log.device, log.inode)) return log.fd;
+  // Another process's (before a fork) or no longer ours: left alone, not closed.
   char path[4200];
   Formatter name(path, sizeof path - 1);
   name.text(g_log_path).character('.').decimal(static_cast<uint64_t>(pid)).text(log.suffix);
@@ -60,6 +86,7 @@ int log_fd(LogFile& log) {
   }
   log.fd = fd;
   log.pid = pid;
+  note_identity(fd, &log.device, &log.inode);
   return fd;
 }
 
@@ -71,13 +98,18 @@ int log_fd(LogFile& log) {
 // stderr still gets the reports where it sent them.
 constexpr int kStderrCopyLowest = 200;
 int g_stderr_copy = -1;
+dev_t g_stderr_copy_device = 0;
+ino_t g_stderr_copy_inode = 0;
 
 int stderr_fd() {
   if (g_stderr_copy < 0) return STDERR_FILENO;
   int saved_errno = errno;
   bool closed = fcntl(STDERR_FILENO, F_GETFD) < 0;
   errno = saved_errno;
-  return closed ? g_stderr_copy : STDERR_FILENO;
+  if (!closed) return STDERR_FILENO;
+  // The copy too may have been closed and its number reused by the program.
+  return descriptor_is(g_stderr_copy, g_stderr_copy_device, g_stderr_copy_inode) ? g_stderr_copy
+                                                                                 : STDERR_FILENO;
 }
 
 int sink_fd() {
@@ -163,7 +195,8 @@ void output_set_log_path(const char* log_path) {
   g_log_path[length] = '\0';
   // Files of an earlier path are closed: what follows goes to the new one.
   for (LogFile* log : {&g_text_log, &g_json_log}) {
-    if (log->fd >= 0 && log->pid == process_id()) syscall(SYS_close, log->fd);
+    if (log->fd >= 0 && log->pid == process_id() && descriptor_is(log->fd, log->device, log->inode))
+      syscall(SYS_close, log->fd);
     log->fd = -1;
     log->pid = 0;
     log->warned_pid = 0;
@@ -175,6 +208,7 @@ void output_keep_stderr_copy() {
   int saved_errno = errno;
   g_stderr_copy = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, kStderrCopyLowest);
   errno = saved_errno;
+  if (g_stderr_copy >= 0) note_identity(g_stderr_copy, &g_stderr_copy_device, &g_stderr_copy_inode);
 }
 
 // Nothing to write opens nothing: the check at exit of a clean process flushes an empty

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -210,6 +211,24 @@ size_t process_resident_peak_bytes() {
   const char* line = strstr(buffer, "VmHWM:");
   if (!line) return 0;
   return parse_decimal(line + 6) * 1024;
+}
+
+DescriptorIdentity process_descriptor_identity(int fd) {
+  DescriptorIdentity identity;
+  struct stat status;
+  int saved_errno = errno;
+  if (fd >= 0 && fstat(fd, &status) == 0) {
+    identity.device = status.st_dev;
+    identity.inode = status.st_ino;
+  }
+  errno = saved_errno;
+  return identity;
+}
+
+bool process_descriptor_is(int fd, const DescriptorIdentity& identity) {
+  if (fd < 0 || (identity.device == 0 && identity.inode == 0)) return false;
+  DescriptorIdentity now = process_descriptor_identity(fd);
+  return now.device == identity.device && now.inode == identity.inode;
 }
 
 bool process_thread_is_zombie(int tid) {

@@ -44,6 +44,16 @@ inline bool signal_action_runs_handler(const struct sigaction& action) {
 // True if thread `tid` of this process has exited but its entry stays: the main thread
 // after pthread_exit stays a zombie until the whole process exits. It takes no signal.
 bool process_thread_is_zombie(int tid);
+// What a descriptor tally opened refers to, to tell later whether the number is still
+// tally's. A program may close descriptors it does not know (daemons close all but 0-2)
+// and open files of its own, which take the same numbers: writing to, or closing, such a
+// number would reach the program's file.
+struct DescriptorIdentity {
+  uint64_t device = 0;
+  uint64_t inode = 0;
+};
+DescriptorIdentity process_descriptor_identity(int fd);  // zeros if fd is not open
+bool process_descriptor_is(int fd, const DescriptorIdentity& identity);
 size_t process_resident_bytes();       // current RSS, 0 if unknown
 size_t process_resident_peak_bytes();  // VmHWM, 0 if unknown
 void write_all(int fd, const char* data, size_t length);

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,34 +21,11 @@ struct LogFile {
   const char* suffix;
   int fd;
   int pid;
-  int warned_pid;  // the process that said it could not open the file
-  dev_t device;    // what `fd` was when tally opened it
-  ino_t inode;
+  int warned_pid;               // the process that said it could not open the file
+  DescriptorIdentity identity;  // what `fd` was when tally opened it (see os/process.h)
 };
-LogFile g_text_log = {"", -1, 0, 0, 0, 0};
-LogFile g_json_log = {".json", -1, 0, 0, 0, 0};
-
-// Whether descriptor `fd` is still the file tally opened. A program may close descriptors
-// it does not know (daemons close all but 0-2, a child closes what it should not inherit)
-// and open files of its own, which then get the same numbers: tally's next report would
-// have been appended to the program's file.
-bool descriptor_is(int fd, dev_t device, ino_t inode) {
-  struct stat status;
-  int saved_errno = errno;
-  bool same = fstat(fd, &status) == 0 && status.st_dev == device && status.st_ino == inode;
-  errno = saved_errno;
-  return same;
-}
-
-void note_identity(int fd, dev_t* device, ino_t* inode) {
-  struct stat status;
-  int saved_errno = errno;
-  if (fstat(fd, &status) == 0) {
-    *device = status.st_dev;
-    *inode = status.st_ino;
-  }
-  errno = saved_errno;
-}
+LogFile g_text_log = {"", -1, 0, 0, {}};
+LogFile g_json_log = {".json", -1, 0, 0, {}};
 
 int stderr_fd();
 
@@ -69,7 +45,7 @@ TALLY_COLD void warn_log_unopenable(LogFile& log, const char* path, int pid, int
 
 int log_fd(LogFile& log) {
   int pid = process_id();
-  if (log.fd >= 0 && log.pid == pid && descriptor_is(log.fd, log.device, log.inode)) return log.fd;
+  if (log.fd >= 0 && log.pid == pid && process_descriptor_is(log.fd, log.identity)) return log.fd;
   // Another process's (before a fork) or no longer ours: left alone, not closed.
   char path[4200];
   Formatter name(path, sizeof path - 1);
@@ -86,7 +62,7 @@ int log_fd(LogFile& log) {
   }
   log.fd = fd;
   log.pid = pid;
-  note_identity(fd, &log.device, &log.inode);
+  log.identity = process_descriptor_identity(fd);
   return fd;
 }
 
@@ -98,8 +74,7 @@ int log_fd(LogFile& log) {
 // stderr still gets the reports where it sent them.
 constexpr int kStderrCopyLowest = 200;
 int g_stderr_copy = -1;
-dev_t g_stderr_copy_device = 0;
-ino_t g_stderr_copy_inode = 0;
+DescriptorIdentity g_stderr_copy_identity;
 
 int stderr_fd() {
   if (g_stderr_copy < 0) return STDERR_FILENO;
@@ -108,8 +83,8 @@ int stderr_fd() {
   errno = saved_errno;
   if (!closed) return STDERR_FILENO;
   // The copy too may have been closed and its number reused by the program.
-  return descriptor_is(g_stderr_copy, g_stderr_copy_device, g_stderr_copy_inode) ? g_stderr_copy
-                                                                                 : STDERR_FILENO;
+  return process_descriptor_is(g_stderr_copy, g_stderr_copy_identity) ? g_stderr_copy
+                                                                      : STDERR_FILENO;
 }
 
 int sink_fd() {
@@ -195,7 +170,7 @@ void output_set_log_path(const char* log_path) {
   g_log_path[length] = '\0';
   // Files of an earlier path are closed: what follows goes to the new one.
   for (LogFile* log : {&g_text_log, &g_json_log}) {
-    if (log->fd >= 0 && log->pid == process_id() && descriptor_is(log->fd, log->device, log->inode))
+    if (log->fd >= 0 && log->pid == process_id() && process_descriptor_is(log->fd, log->identity))
       syscall(SYS_close, log->fd);
     log->fd = -1;
     log->pid = 0;
@@ -208,7 +183,7 @@ void output_keep_stderr_copy() {
   int saved_errno = errno;
   g_stderr_copy = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, kStderrCopyLowest);
   errno = saved_errno;
-  if (g_stderr_copy >= 0) note_identity(g_stderr_copy, &g_stderr_copy_device, &g_stderr_copy_inode);
+  g_stderr_copy_identity = process_descriptor_identity(g_stderr_copy);
 }
 
 // Nothing to write opens nothing: the check at exit of a clean process flushes an empty

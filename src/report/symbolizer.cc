@@ -55,9 +55,10 @@ const char kAddr2lineEndAddress[] = "0xffffffffffffffff";
 enum Kind { kUnresolved = 0, kLlvm, kAddr2line, kNone };
 
 struct Helper {
-  int pid;    // 0: none
-  int fd;     // our end of the socket
-  int owner;  // the process that started it
+  int pid;                      // 0: none
+  int fd;                       // our end of the socket
+  DescriptorIdentity identity;  // the socket's, so a number the program reused is not ours
+  int owner;                    // the process that started it
   uint64_t last_use;
   char module[kPathBytes];  // addr2line: the module it reads
 };
@@ -360,8 +361,21 @@ int spawn_child(State* state, char* const* argv, int* fd) {
   return pid;
 }
 
+void reap_if_exited(int pid) {
+  int saved_errno = errno;
+  waitpid(pid, nullptr, WNOHANG);
+  errno = saved_errno;
+}
+
 void reap(int pid, bool kill_first) {
-  if (kill_first) kill(pid, SIGKILL);
+  if (kill_first) {
+    // Only a child not yet waited for is surely ours: a program that waits for any child
+    // (a shell, a server's SIGCHLD handler) may have reaped it, and its number may belong
+    // to another process by now.
+    int result = waitpid(pid, nullptr, WNOHANG);
+    if (result == pid || (result < 0 && errno == ECHILD)) return;
+    kill(pid, SIGKILL);
+  }
   while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
 }
@@ -371,7 +385,7 @@ void reap(int pid, bool kill_first) {
 void stop_helper(Helper* helper, bool kill_now) {
   if (helper->pid == 0) return;
   int saved_errno = errno;
-  close(helper->fd);
+  if (process_descriptor_is(helper->fd, helper->identity)) close(helper->fd);
   bool gone = false;
   for (int i = 0; i < 200 && !kill_now; ++i) {
     int result = waitpid(helper->pid, nullptr, WNOHANG);
@@ -397,7 +411,7 @@ void stop_all_helpers(State* state) {
 void adopt_after_fork(State* state, int me) {
   for (Helper& helper : state->helpers) {
     if (helper.pid != 0 && helper.owner != me) {
-      close(helper.fd);
+      if (process_descriptor_is(helper.fd, helper.identity)) close(helper.fd);
       helper.pid = 0;
       helper.fd = -1;
       helper.module[0] = '\0';
@@ -435,6 +449,13 @@ Helper* helper_for(State* state, const char* module) {
       stop_helper(chosen, false);
     }
   }
+  if (chosen->pid != 0 && !process_descriptor_is(chosen->fd, chosen->identity)) {
+    // The program closed our socket (and may have reused its number): the helper reads the
+    // end of its input and exits; it is left to that, and a new one started.
+    reap_if_exited(chosen->pid);
+    chosen->pid = 0;
+    chosen->fd = -1;
+  }
   if (chosen->pid == 0) {
     char* argv[10];
     int argc = 0;
@@ -461,6 +482,7 @@ Helper* helper_for(State* state, const char* module) {
     }
     chosen->pid = pid;
     chosen->fd = fd;
+    chosen->identity = process_descriptor_identity(fd);
     chosen->owner = state->owner;
   }
   chosen->last_use = ++state->clock;

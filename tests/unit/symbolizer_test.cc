@@ -395,6 +395,30 @@ TEST_F(SymbolizerTest, ASymbolizerThatHangsIsGivenUp) {
   rmdir(directory);
 }
 
+// A program that closes every descriptor above stderr (daemons do, and children before
+// they run something) closes the symbolizer's socket too, and a file it opens next takes
+// the socket's number. The next report wrote its question to that file, and ended the
+// symbolizer by closing the program's descriptor.
+TEST_F(SymbolizerTest, ASocketTheProgramClosedAndReusedIsLeftToTheProgram) {
+  SymbolizedFrame frames[8];
+  symbolize(call_site_in(symbolizer_target_a), frames, 8);
+  int first = symbolizer_process_id();
+  if (first == 0) GTEST_SKIP() << "no external symbolizer on this machine";
+  for (int fd = 3; fd < 256; ++fd) close(fd);
+  char path[] = "/tmp/tally-symbolizer-test-XXXXXX";
+  int programs_file = mkstemp(path);
+  ASSERT_GE(programs_file, 0);
+  int count = symbolize(call_site_in(symbolizer_target_b), frames, 8);
+  ASSERT_GE(count, 1);
+  EXPECT_NE(strstr(frames[count - 1].function, "symbolizer_target_b"), nullptr)
+      << "a new symbolizer answers";
+  struct stat status;
+  ASSERT_EQ(fstat(programs_file, &status), 0) << "the program's descriptor is still open";
+  EXPECT_EQ(status.st_size, 0) << "tally wrote into the program's file";
+  close(programs_file);
+  unlink(path);
+}
+
 TEST_F(SymbolizerTest, WorksInAForkedChild) {
   SymbolizedFrame frames[8];
   symbolize(call_site_in(symbolizer_target_a), frames, 8);

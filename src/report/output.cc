@@ -74,6 +74,11 @@ int log_fd(LogFile& log) {
 // stderr still gets the reports where it sent them.
 constexpr int kStderrCopyLowest = 200;
 int g_stderr_copy = -1;
+// Output is due at exit: the copy is taken when the program closes descriptor 2 (close and
+// fclose are wrapped, api/stream_overrides.cc), not at start, where descriptor 200 showed in
+// every program's /proc/self/fd (python's test_subprocess counts the descriptors a child
+// inherits, and found it).
+bool g_stderr_copy_wanted = false;
 DescriptorIdentity g_stderr_copy_identity;
 
 int stderr_fd() {
@@ -179,7 +184,11 @@ void output_set_log_path(const char* log_path) {
 }
 
 void output_keep_stderr_copy() {
-  if (g_stderr_copy >= 0) return;
+  g_stderr_copy_wanted = true;
+}
+
+void output_stderr_closing() {
+  if (!g_stderr_copy_wanted || g_stderr_copy >= 0) return;
   int saved_errno = errno;
   g_stderr_copy = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, kStderrCopyLowest);
   errno = saved_errno;

@@ -30,9 +30,11 @@ class Formatter {
 
 // Configures the sink from the log_path option (called once options are parsed).
 void output_set_log_path(const char* log_path);
-// Keeps a copy of stderr for reports written after the program closed it (its exit
-// handlers may, before the leak check at exit runs).
+// Asks for a copy of stderr for reports written after the program closed it (its exit
+// handlers may, before the leak check at exit runs); taken when it closes it.
 void output_keep_stderr_copy();
+// Descriptor 2 is about to be closed (close or fclose): the copy is taken now, if wanted.
+void output_stderr_closing();
 // Writes to the sink. After a fork, a log file is reopened under the child's pid.
 void output_write(const char* data, size_t length);
 // Writes one JSON line to log_path.PID.json; nothing when log_path is not set.

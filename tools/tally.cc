@@ -41,7 +41,7 @@ void print_usage(FILE* out) {
           "free and every free of a pointer it never handed out, and, by mode, more.\n\n"
           "  --mode=M         fast: the allocator and its books; safe (the default): adds a\n"
           "                   quarantine with poison, canaries and sampled guard pages; debug:\n"
-          "                   adds every stack, guard pages on all it can, mismatch and leak checks\n"
+          "                   adds all stacks, guard pages, mismatch and leak checks\n"
           "  --stats          print tally's statistics when the program exits\n"
           "  --log-path=PATH  write reports to PATH.PID instead of stderr\n"
           "  --options=OPTS   more TALLY_OPTIONS, colon-separated key=value\n\n"

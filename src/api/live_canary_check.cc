@@ -64,7 +64,8 @@ bool may_be_inside_tally(const StoppedThread& thread) {
 
 void check_block(const MarkBlock& block, void* raw) {
   Findings* findings = static_cast<Findings*>(raw);
-  if (!block.record) return;
+  // A block the program made inaccessible (mprotect) cannot be read; reading it crashed.
+  if (!block.record || !marker_range_scannable(block.start, block.span)) return;
   ++findings->checked;
   size_t size = block.requested_size;
   uintptr_t damaged_at = 0;
@@ -101,7 +102,7 @@ LiveCanaryCheckResult live_canary_check(bool verbose) {
       const StoppedThread* thread = world_thread(i);
       if (!thread || may_be_inside_tally(*thread)) consistent = false;
     }
-    if (consistent) {
+    if (consistent && marker_note_inaccessible()) {
       marker_for_each_live(check_block, &findings);
       result.ran = true;
     }

@@ -61,7 +61,7 @@ struct Candidate {
   std::atomic<uint8_t>* mark;
   uintptr_t start;
   uint32_t span;
-  bool no_scan;
+  uint8_t no_scan;  // a MarkSlotView's: 0, kNoScanPage, or kScanUnlessInaccessible
 };
 constexpr unsigned kPendingCandidates = 8;  // measured: 4 .. 32 within noise, 8 best
 constexpr unsigned kNotedSegments = 16;
@@ -151,6 +151,33 @@ uintptr_t guarded_span(const GuardSlot* slot) {
 MarkBooks** g_books_by_slot = nullptr;
 MappedArray<uint32_t> g_books_set;  // registry slots set by the current mark
 
+// MarkSlotView::no_scan: the page's blocks hold no pointers (an atomic class), or some of
+// its memory is inaccessible and each block is checked before it is scanned.
+constexpr uint8_t kNoScanPage = 1;
+constexpr uint8_t kScanUnlessInaccessible = 2;
+
+// Ranges of tally's segments and large blocks that the program made inaccessible
+// (mprotect of a page-aligned block), from /proc/self/maps at the start of each mark, in
+// address order. Reading them faulted the marker, and the check at exit crashed, as
+// LeakSanitizer's does; such a block is now marked but not scanned.
+MappedArray<MemoryRange> g_inaccessible;
+
+bool overlaps_inaccessible(uintptr_t start, size_t span) {
+  size_t low = 0, high = g_inaccessible.count;  // the first range ending after `start`
+  while (low < high) {
+    size_t middle = (low + high) / 2;
+    if (g_inaccessible[middle].high <= start)
+      low = middle + 1;
+    else
+      high = middle;
+  }
+  return low < g_inaccessible.count && g_inaccessible[low].low < start + span;
+}
+
+TALLY_INLINE bool scannable(uintptr_t start, size_t span) {
+  return TALLY_LIKELY(g_inaccessible.count == 0) || !overlaps_inaccessible(start, span);
+}
+
 TALLY_INLINE bool locate_in(MarkBooks* books, uintptr_t word, bool interior, Candidate* candidate) {
   const MarkSlotView& view = books->views[(word >> kSlotShift) & (kSlotsPerSegment - 1)];
   uintptr_t start = view.start;
@@ -209,7 +236,8 @@ TALLY_INLINE bool claim_other(uintptr_t entry, uintptr_t word, bool interior, Ta
     if (flags->load(std::memory_order_relaxed) & kMarkedFlag) return false;
     if (!claim_flag(*flags, kIndirectFlag)) return false;
   }
-  *target = Target{block, span, (flags->load(std::memory_order_relaxed) & kNoScanFlag) != 0};
+  bool no_scan = (flags->load(std::memory_order_relaxed) & kNoScanFlag) != 0;
+  *target = Target{block, span, no_scan || !scannable(block, span)};
   return true;
 }
 
@@ -319,7 +347,9 @@ TALLY_INLINE void settle(Worker& worker, const Candidate& candidate) {
   }
   candidate.mark->store(bit == Bit::kMarked ? kMarkReached : kMarkIndirect,
                         std::memory_order_relaxed);
-  if (!candidate.no_scan) push(worker, candidate.start, candidate.start + candidate.span);
+  if (candidate.no_scan == 0 ||
+      (candidate.no_scan == kScanUnlessInaccessible && scannable(candidate.start, candidate.span)))
+    push(worker, candidate.start, candidate.start + candidate.span);
 }
 
 template <Bit bit>
@@ -488,7 +518,7 @@ MarkBlock describe_small(Segment* segment, unsigned slot, Page* page, uint32_t i
   block.indirect = mark == kMarkIndirect;
   block.ignored =
       books && (books->ignored[slot][index >> 6].load(std::memory_order_relaxed) & mask);
-  block.no_scan = is_no_scan_class(page->size_class);
+  block.no_scan = is_no_scan_class(page->size_class) || !scannable(block.start, block.span);
   return block;
 }
 
@@ -502,7 +532,7 @@ MarkBlock describe_flags(uintptr_t start, size_t span, size_t requested, const B
   block.marked = flags & kMarkedFlag;
   block.indirect = flags & kIndirectFlag;
   block.ignored = flags & kIgnoredFlag;
-  block.no_scan = flags & kNoScanFlag;
+  block.no_scan = (flags & kNoScanFlag) || !scannable(start, span);
   return block;
 }
 
@@ -938,6 +968,28 @@ void marker_after_fork_in_child() {
   g_pool_lock.reset();
 }
 
+bool marker_note_inaccessible() {
+  g_inaccessible.clear();
+  bool ok = true;
+  process_for_each_mapping(
+      [](const MappingLine& line, void* raw) {
+        if (line.readable) return true;
+        // Tally's own inaccessible memory is never scanned: guard pages, quarantined blocks,
+        // the tail guards after large blocks. Listed all the same (a live block's range
+        // meets none of it); only memory outside tally's is left out.
+        if (registry_lookup(line.start) == 0) return true;
+        if (!g_inaccessible.push(MemoryRange{line.start, line.end}))
+          *static_cast<bool*>(raw) = false;
+        return true;
+      },
+      &ok);
+  return ok;
+}
+
+bool marker_range_scannable(uintptr_t start, size_t span) {
+  return scannable(start, span);
+}
+
 bool marker_begin(const MarkSettings& settings) {
   g_settings = settings;
   int workers = settings.workers < 1 ? 1 : settings.workers;
@@ -1016,6 +1068,19 @@ bool marker_begin(const MarkSettings& settings) {
       }
     });
   });
+  if (ok) ok = marker_note_inaccessible();
+  // Pages with inaccessible memory check each block before it is scanned, and are never
+  // swept (a block of theirs is never left pending for the sweep).
+  for (const MemoryRange& range : g_inaccessible) {
+    if (registry_lookup(range.low) != kRegistrySegment) continue;
+    MarkBooks* books = g_books_by_slot[range.low >> kSegmentShift];
+    if (!books) continue;
+    for (MarkSlotView& view : books->views) {
+      uintptr_t end = view.start + uintptr_t{view.capacity} * view.block_size;
+      if (view.start != 0 && view.no_scan == 0 && view.start < range.high && range.low < end)
+        view.no_scan = kScanUnlessInaccessible;
+    }
+  }
   struct Bounds {
     uintptr_t* low;
     uintptr_t* high;
@@ -1087,7 +1152,7 @@ bool live_block_end(uintptr_t address, uintptr_t* end) {
 }
 
 void add_root_range(uintptr_t low, uintptr_t high) {
-  if (high <= low) return;
+  if (high <= low || !scannable(low, high - low)) return;
   ++g_root_ranges;
   g_root_bytes += high - low;
   for (uintptr_t at = low; at < high; at += kRootChunkBytes) {

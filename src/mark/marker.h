@@ -85,6 +85,12 @@ void marker_for_each_unmarked(void (*visit)(const MarkBlock& block, void* contex
 // Visits every live block, outside a mark too. The caller holds the allocator's locks
 // (runtime_before_fork) and has stopped the other threads, or accepts a racy view.
 void marker_for_each_live(void (*visit)(const MarkBlock& block, void* context), void* context);
+// Lists the parts of tally's segments and large blocks that cannot be read now (a program
+// may mprotect a page-aligned block of its own), for marker_range_scannable; marker_begin
+// does it for each mark. With the world stopped; false if the list ran out of memory.
+bool marker_note_inaccessible();
+// True unless [start, start + span) meets a range marker_note_inaccessible listed.
+bool marker_range_scannable(uintptr_t start, size_t span);
 
 // Tells whether `address` is the start of a live block and fills `block` (tests, API).
 bool marker_find_block(uintptr_t address, MarkBlock* block);

@@ -125,14 +125,14 @@ bool process_find_mapping(uintptr_t address, uintptr_t* start, uintptr_t* end, b
   return process_find_mapping_by_reading(address, start, end, writable);
 }
 
-bool process_find_mapping_by_reading(uintptr_t address, uintptr_t* start, uintptr_t* end,
-                                     bool* writable) {
+void process_for_each_mapping(bool (*visit)(const MappingLine& line, void* context),
+                              void* context) {
   int fd = open_own_maps();
-  if (fd < 0) return false;
+  if (fd < 0) return;
   enum Field { kStart, kEnd, kPermissions, kRest } field = kStart;
-  uintptr_t first = 0, last = 0;
+  MappingLine line{};
   int permission = 0;
-  bool readable = false, found = false, done = false;
+  bool done = false;
   char buffer[512];
   while (!done) {
     long got = syscall(SYS_read, fd, buffer, sizeof buffer);
@@ -143,45 +143,62 @@ bool process_find_mapping_by_reading(uintptr_t address, uintptr_t* start, uintpt
       switch (field) {
         case kStart:
           if (digit >= 0) {
-            first = (first << 4) | static_cast<uintptr_t>(digit);
+            line.start = (line.start << 4) | static_cast<uintptr_t>(digit);
           } else {
             field = c == '-' ? kEnd : kRest;
           }
           break;
         case kEnd:
           if (digit >= 0) {
-            last = (last << 4) | static_cast<uintptr_t>(digit);
+            line.end = (line.end << 4) | static_cast<uintptr_t>(digit);
           } else {
             field = c == ' ' ? kPermissions : kRest;
             permission = 0;
           }
           break;
         case kPermissions:
-          if (permission == 0) readable = c == 'r';
-          if (permission == 1) *writable = c == 'w';
+          if (permission == 0) line.readable = c == 'r';
+          if (permission == 1) line.writable = c == 'w';
           if (++permission == 2) {
             field = kRest;
-            if (first <= address && address < last) {
-              found = readable;
-              *start = first;
-              *end = last;
-              done = true;
-            } else if (first > address) {
-              done = true;  // the lines are sorted: no mapping holds it
-            }
+            done = !visit(line, context);
           }
           break;
         case kRest:
           if (c == '\n') {
             field = kStart;
-            first = last = 0;
+            line = MappingLine{};
           }
           break;
       }
     }
   }
   syscall(SYS_close, fd);
-  return found;
+}
+
+bool process_find_mapping_by_reading(uintptr_t address, uintptr_t* start, uintptr_t* end,
+                                     bool* writable) {
+  struct Search {
+    uintptr_t address;
+    MappingLine found;
+    bool readable;
+  } search{address, {}, false};
+  process_for_each_mapping(
+      [](const MappingLine& line, void* raw) {
+        Search& search = *static_cast<Search*>(raw);
+        if (line.start <= search.address && search.address < line.end) {
+          search.found = line;
+          search.readable = line.readable;
+          return false;
+        }
+        return line.start <= search.address;  // the lines are sorted: past it, none holds it
+      },
+      &search);
+  if (search.found.end == 0) return false;
+  *start = search.found.start;
+  *end = search.found.end;
+  *writable = search.found.writable;
+  return search.readable;
 }
 
 int process_id() {

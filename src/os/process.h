@@ -27,6 +27,16 @@ struct MappingFlags {
 };
 MappingAnswer process_query_mapping(uintptr_t address, uintptr_t* start, uintptr_t* end,
                                     MappingFlags* flags);
+// One line of /proc/self/maps: its range and whether it may be read and written.
+struct MappingLine {
+  uintptr_t start;
+  uintptr_t end;
+  bool readable;
+  bool writable;
+};
+// Visits the lines of /proc/self/maps in address order until `visit` returns false; read
+// with raw system calls into a small buffer, like process_find_mapping.
+void process_for_each_mapping(bool (*visit)(const MappingLine& line, void* context), void* context);
 // process_find_mapping without the query: reads the lines (kernels before 6.11).
 bool process_find_mapping_by_reading(uintptr_t address, uintptr_t* start, uintptr_t* end,
                                      bool* writable);

@@ -110,10 +110,12 @@ bool apply(const char* key, size_t key_length, const char* value, size_t value_l
   return false;
 }
 
-void set_defaults() {
+// Sets the default of option `only`, or of every option when it is null.
+void set_defaults(const char* only = nullptr) {
   bool known;
 #define TALLY_OPTION(type, name, default_value, help) \
-  apply(#name, strlen(#name), default_value, strlen(default_value), &known);
+  if (!only || strcmp(only, #name) == 0)              \
+    apply(#name, strlen(#name), default_value, strlen(default_value), &known);
 #include "api/option_table.h"
 #undef TALLY_OPTION
 }
@@ -128,15 +130,6 @@ struct IntRange {
   int high;
   const char* meaning;
 };
-
-void restore_default(const char* option) {
-  bool known;
-#define TALLY_OPTION(type, name, default_value, help) \
-  if (strcmp(option, #name) == 0)                     \
-    apply(#name, strlen(#name), default_value, strlen(default_value), &known);
-#include "api/option_table.h"
-#undef TALLY_OPTION
-}
 
 void check_int_ranges() {
   const IntRange ranges[] = {
@@ -171,7 +164,7 @@ void check_int_ranges() {
     option.decimal(value < 0 ? uint64_t{0} - static_cast<uint64_t>(static_cast<int64_t>(value))
                              : static_cast<uint64_t>(value));
     report_option_problem(message, given, option.length());
-    restore_default(range.name);
+    set_defaults(range.name);
   }
 }
 

@@ -1048,7 +1048,7 @@ bool marker_begin(const MarkSettings& settings) {
                         page_marks,
                         page->block_size,
                         static_cast<uint16_t>(page->capacity),
-                        static_cast<uint8_t>(is_no_scan_class(page->size_class))};
+                        is_no_scan_class(page->size_class) ? kNoScanPage : uint8_t{0}};
       for (unsigned covered = slot; covered < slot + page->slot_count; ++covered)
         books->views[covered] = view;
       // Blocks that are not live start out marked, so the pointer test need not look at

@@ -160,6 +160,13 @@ TEST(UnwindTable, RulesOfKnownShapes) {
   // walked[1] returns into big_frame, whose frame is rsp-based and 3000+ bytes deep.
   UnwindRule big = unwind_rule_parse(both.walked[1]);
   ASSERT_EQ(big.kind(), UnwindRule::kFrame);
+  // The cached rule is the parsed one.
+  EXPECT_EQ(unwind_rule_for(both.walked[1]).bits(), big.bits());
+#if defined(__clang__)
+  // clang lays these frames out its own way (the shapes below are GCC's); that its walks
+  // agree with the unwinder is what the tests above check.
+  GTEST_SKIP() << "the frame shapes asserted here are GCC's code generation";
+#endif
   EXPECT_EQ(big.base(), UnwindRule::kStackPointer);
   EXPECT_GE(big.cfa_offset(), 3000);
   // walked[2] returns into alloca_frame, which addresses its frame through rbp.
@@ -168,8 +175,6 @@ TEST(UnwindTable, RulesOfKnownShapes) {
   EXPECT_EQ(alloca_rule.base(), UnwindRule::kFramePointer);
   EXPECT_EQ(alloca_rule.saved(), UnwindRule::kAtCfa);
   EXPECT_EQ(alloca_rule.saved_offset(), -16);
-  // The cached rule is the parsed one.
-  EXPECT_EQ(unwind_rule_for(both.walked[1]).bits(), big.bits());
   // walked[3] returns into realigned_frame: its CFA is read through rbp.
   UnwindRule realigned = unwind_rule_parse(both.walked[3]);
   ASSERT_EQ(realigned.kind(), UnwindRule::kFrame);

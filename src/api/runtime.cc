@@ -26,6 +26,7 @@
 #include "mark/marker.h"
 #include "mark/roots.h"
 #include "os/environment.h"
+#include "os/internal_mappings.h"
 #include "os/process.h"
 #include "report/error_report.h"
 #include "report/output.h"
@@ -161,9 +162,11 @@ void runtime_before_fork() {
   metadata_lock_for_fork();
   segment_lock_for_fork();
   large_lock_for_fork();
+  internal_mappings_lock();  // last: a leaf, taken while others are held
 }
 
 void runtime_after_fork_in_parent() {
+  internal_mappings_unlock_after_fork(false);
   large_unlock_after_fork(false);
   segment_unlock_after_fork(false);
   metadata_unlock_after_fork(false);
@@ -175,6 +178,7 @@ void runtime_after_fork_in_parent() {
 }
 
 void runtime_after_fork_in_child() {
+  internal_mappings_unlock_after_fork(true);
   large_unlock_after_fork(true);
   segment_unlock_after_fork(true);
   metadata_unlock_after_fork(true);
@@ -195,6 +199,7 @@ bool runtime_leak_check_at_exit() {
 LeakCheckSettings runtime_leak_check_settings() {
   LeakCheckSettings settings;
   settings.interior_pointers = g_options.interior_pointers;
+  settings.scan_program_mappings = g_options.scan_program_mappings;
   settings.workers = g_options.mark_threads;
   settings.suppressions = g_options.suppressions;
   settings.stop_signal = g_options.stop_signal;

@@ -384,6 +384,9 @@ LeakCheckResult leak_check_run(const LeakCheckSettings& settings, bool verbose) 
                          nullptr);
     roots_for_each_exited_thread(
         [](MemoryRange range, void*) { marker_add_root(range.low, range.high); }, nullptr);
+    if (settings.scan_program_mappings)
+      roots_for_each_program_mapping(
+          [](MemoryRange range, void*) { marker_add_root(range.low, range.high); }, nullptr);
     marker_add_ignored_blocks();
     marker_run(&g_last_mark);
     g_have_last_mark = true;

@@ -15,7 +15,8 @@ namespace tally {
 
 struct LeakCheckSettings {
   bool interior_pointers = true;
-  int workers = 0;  // 0: as many as the process may run on
+  bool scan_program_mappings = true;  // anonymous memory the program mapped is a root
+  int workers = 0;                    // 0: as many as the process may run on
   const char* suppressions = nullptr;
   int stop_signal = 0;   // 0: keep the default
   bool at_exit = false;  // run from exit(): the caller's stack below exit's caller is dead

@@ -2,10 +2,15 @@
 // mapped array under a spin lock).
 #include "mark/roots.h"
 
+#include <errno.h>
 #include <link.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#include <algorithm>
 
 #include "core/registry.h"
+#include "os/internal_mappings.h"
 #include "os/mapped_array.h"
 #include "os/memory.h"
 #include "os/process.h"
@@ -16,6 +21,10 @@ namespace {
 constexpr int kMaxModuleRanges = 8192;
 MemoryRange* g_modules = nullptr;
 int g_module_count = 0;
+// The writable segments of tally's own module (when it is a shared library), page-rounded.
+constexpr int kMaxOwnRanges = 8;
+MemoryRange g_own[kMaxOwnRanges];
+int g_own_count = 0;
 
 struct CollectContext {
   bool (*on_first_module)(void*);
@@ -34,13 +43,25 @@ int collect(struct dl_phdr_info* info, size_t, void* raw) {
     }
   }
   // tally's own module, when tally is a shared library: the one whose segments hold its
-  // ELF header. (Linked into a program, tally's data is the program's and stays in.)
+  // ELF header. (Linked into a program, tally's data is the program's and stays in.) Its
+  // writable segments are noted, to be left out of the program's anonymous memory too
+  // (the zero-filled part of one is an anonymous mapping).
   if (__start_tally_text == nullptr) {
     uintptr_t own = reinterpret_cast<uintptr_t>(__ehdr_start);
     for (int i = 0; i < info->dlpi_phnum; ++i) {
       const ElfW(Phdr)& header = info->dlpi_phdr[i];
       uintptr_t low = info->dlpi_addr + header.p_vaddr;
-      if (header.p_type == PT_LOAD && own >= low && own < low + header.p_memsz) return 0;
+      if (header.p_type != PT_LOAD || own < low || own >= low + header.p_memsz) continue;
+      g_own_count = 0;
+      for (int j = 0; j < info->dlpi_phnum && g_own_count < kMaxOwnRanges; ++j) {
+        const ElfW(Phdr)& segment = info->dlpi_phdr[j];
+        if (segment.p_type != PT_LOAD || !(segment.p_flags & PF_W)) continue;
+        uintptr_t start = (info->dlpi_addr + segment.p_vaddr) & ~uintptr_t{4095};
+        uintptr_t end =
+            (info->dlpi_addr + segment.p_vaddr + segment.p_memsz + 4095) & ~uintptr_t{4095};
+        g_own[g_own_count++] = MemoryRange{start, end};
+      }
+      return 0;
     }
   }
   for (int i = 0; i < info->dlpi_phnum; ++i) {
@@ -91,7 +112,138 @@ bool still_a_descriptor(uintptr_t descriptor, uintptr_t high) {
 #endif
 }
 
+// Whether [low, high) ends with a glibc thread control block: an address that holds itself
+// (tcb) and holds itself again two words on (self). glibc puts the thread's descriptor,
+// which starts with it, at the top of the thread's stack mapping.
+bool ends_with_thread_control_block(uintptr_t low, uintptr_t high) {
+#if defined(__x86_64__)
+  constexpr uintptr_t kSearched = 4096;  // the descriptor (2.3 KiB) and its alignment
+  uintptr_t from = high - low > kSearched ? high - kSearched : low;
+  from = (from + 63) & ~uintptr_t{63};
+  if (from >= high || registry_lookup(from) != 0 || registry_lookup(high - 1) != 0) return false;
+  // Through the kernel: a page the program guarded (MADV_GUARD_INSTALL) fails the copy.
+  // Static, as the window below: one check runs at a time, on whatever stack the thread
+  // that exits or asks for it has.
+  static uintptr_t copy[kSearched / sizeof(uintptr_t)];
+  size_t length = high - from;
+  switch (process_copy_own_memory(from, copy, length)) {
+    case CopyAnswer::kUnreadable:
+      return false;
+    case CopyAnswer::kUnknown:
+      memcpy(copy, reinterpret_cast<const void*>(from), length);
+      break;
+    case CopyAnswer::kCopied:
+      break;
+  }
+  for (size_t offset = 0; offset + 3 * sizeof(uintptr_t) <= length; offset += 64) {
+    const uintptr_t* words = copy + offset / sizeof(uintptr_t);
+    if (words[0] == from + offset && words[2] == from + offset) return true;
+  }
+  return false;
+#else
+  (void)low;
+  (void)high;
+  return false;
+#endif
+}
+
+struct ProgramMappingScan {
+  void (*visit)(MemoryRange range, void* context);
+  void* context;
+  const MemoryRange* internal;  // tally's own mappings, by start
+  size_t internal_count;
+};
+
+// Visits the resident runs of pages of [low, high).
+void visit_resident(uintptr_t low, uintptr_t high, const ProgramMappingScan& scan) {
+  constexpr size_t kWindowPages = 4096;
+  static unsigned char resident[kWindowPages];
+  constexpr uintptr_t kPage = 4096;
+  for (uintptr_t window = low; window < high;) {
+    uintptr_t window_end =
+        high - window > kWindowPages * kPage ? window + kWindowPages * kPage : high;
+    size_t pages = (window_end - window + kPage - 1) / kPage;
+    int saved_errno = errno;
+    bool known = mincore(reinterpret_cast<void*>(window), window_end - window, resident) == 0;
+    errno = saved_errno;
+    if (!known) {
+      scan.visit(MemoryRange{window, window_end}, scan.context);
+    } else {
+      for (size_t page = 0; page < pages;) {
+        if (!(resident[page] & 1)) {
+          ++page;
+          continue;
+        }
+        size_t first = page;
+        while (page < pages && (resident[page] & 1)) ++page;
+        uintptr_t run_end = window + page * kPage;
+        scan.visit(MemoryRange{window + first * kPage, run_end < window_end ? run_end : window_end},
+                   scan.context);
+      }
+    }
+    window = window_end;
+  }
+}
+
+// Visits [low, high) less tally's memory: registry slots and internal mappings.
+void visit_program_part(uintptr_t low, uintptr_t high, const ProgramMappingScan& scan) {
+  // The internal mappings that may meet the range: from the first that ends after `low`.
+  const MemoryRange* internal = scan.internal;
+  const MemoryRange* internal_end = scan.internal + scan.internal_count;
+  internal =
+      std::lower_bound(internal, internal_end, low,
+                       [](const MemoryRange& range, uintptr_t at) { return range.high <= at; });
+  uintptr_t at = low;
+  while (at < high) {
+    if (registry_lookup(at) != 0) {  // tally's slot: skip to the next slot
+      at = (at + kSegmentSize) & ~(kSegmentSize - 1);
+      continue;
+    }
+    while (internal < internal_end && internal->high <= at) ++internal;
+    if (internal < internal_end && internal->low <= at) {
+      at = internal->high;
+      continue;
+    }
+    // Program memory up to the next slot, internal mapping or the range's end.
+    uintptr_t end = (at + kSegmentSize) & ~(kSegmentSize - 1);
+    if (end > high) end = high;
+    if (internal < internal_end && internal->low < end) end = internal->low;
+    visit_resident(at, end, scan);
+    at = end;
+  }
+}
+
 }  // namespace
+
+void roots_for_each_program_mapping(void (*visit)(MemoryRange range, void* context),
+                                    void* context) {
+  // A list of tally's internal mappings and its module's writable segments, sorted; the
+  // list's own mapping is made first, so that it is on it.
+  size_t capacity = internal_mappings_copy(nullptr, 0) + 64 + kMaxOwnRanges;
+  size_t bytes = (capacity * sizeof(MemoryRange) + 4095) & ~size_t{4095};
+  auto* internal = static_cast<MemoryRange*>(os_map(bytes));
+  if (!internal) return;
+  static_assert(sizeof(MemoryRange) == 2 * sizeof(uintptr_t), "pairs of words");
+  size_t count =
+      internal_mappings_copy(reinterpret_cast<uintptr_t*>(internal), capacity - kMaxOwnRanges);
+  if (count > capacity - kMaxOwnRanges) count = capacity - kMaxOwnRanges;  // nothing maps between
+  for (int i = 0; i < g_own_count; ++i) internal[count++] = g_own[i];
+  std::sort(internal, internal + count,
+            [](const MemoryRange& a, const MemoryRange& b) { return a.low < b.low; });
+  ProgramMappingScan scan{visit, context, internal, count};
+  process_for_each_mapping(
+      [](const MappingLine& line, void* raw) {
+        const ProgramMappingScan& scan = *static_cast<const ProgramMappingScan*>(raw);
+        if (!line.readable || !line.writable || line.shared ||
+            line.backing != MappingBacking::kAnonymous)
+          return true;
+        if (ends_with_thread_control_block(line.start, line.end)) return true;
+        visit_program_part(line.start, line.end, scan);
+        return true;
+      },
+      &scan);
+  os_unmap(internal, bytes);
+}
 
 bool roots_collect_modules(bool (*on_first_module)(void* context), void* context) {
   if (!g_modules) {

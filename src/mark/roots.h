@@ -1,6 +1,6 @@
 // The roots of a mark besides the threads (mark/world.h): the writable segments of every
-// loaded module, found through the dynamic loader's list, and the ranges the program
-// registers itself (tally_add_root).
+// loaded module, found through the dynamic loader's list, the ranges the program
+// registers itself (tally_add_root), and the anonymous memory the program mapped itself.
 //
 // Modules are listed from inside dl_iterate_phdr, whose callback also stops the world on
 // its first call: the loader's lock is then held by the marker itself, so no stopped thread
@@ -41,6 +41,18 @@ void roots_forget_exited_thread(uintptr_t descriptor);
 // Calls `visit` for the part of each noted descriptor that is still mapped and readable (at
 // most a page from its start), with the world stopped.
 void roots_for_each_exited_thread(void (*visit)(MemoryRange range, void* context), void* context);
+
+// Anonymous memory the program mapped itself (mmap, brk): an interpreter's arenas
+// (pymalloc keeps its small objects, and in them pointers to malloc'd blocks, in 256 KiB
+// mappings), a custom allocator's pools, a JIT's heap. LeakSanitizer does not scan it and
+// reports what only such memory points to; Valgrind does, and so does this. Left out:
+// tally's own memory (the registry's slots, os/internal_mappings.h), the main stack, shared
+// and file-backed mappings, and thread stacks (any mapping with glibc's thread control
+// block at its top: live threads' stacks are scanned from their stack pointers, and the
+// stacks glibc caches for reuse hold only dead frames). Pages never touched (or swapped
+// out) are skipped, as mincore tells. Calls `visit` for each range, with the world stopped
+// and the allocator's locks held.
+void roots_for_each_program_mapping(void (*visit)(MemoryRange range, void* context), void* context);
 
 void roots_lock_for_fork();
 void roots_unlock_after_fork(bool in_child);

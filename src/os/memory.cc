@@ -10,11 +10,14 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "os/internal_mappings.h"
 #include "os/process.h"
 
 namespace tally {
 
-void* os_map(size_t size, MapCharge charge) {
+namespace {
+
+void* map_anonymous(size_t size, MapCharge charge) {
   int saved_errno = errno;
   int flags = MAP_PRIVATE | MAP_ANONYMOUS;
   if (charge == MapCharge::kReserveOnly) flags |= MAP_NORESERVE;
@@ -23,24 +26,37 @@ void* os_map(size_t size, MapCharge charge) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
+void unmap(void* address, size_t size) {
+  int saved_errno = errno;
+  munmap(address, size);
+  errno = saved_errno;
+}
+
+}  // namespace
+
+void* os_map(size_t size, MapCharge charge) {
+  void* p = map_anonymous(size, charge);
+  if (p) internal_mappings_add(reinterpret_cast<uintptr_t>(p), size);
+  return p;
+}
+
 void* os_map_aligned(size_t size, size_t alignment, MapCharge charge) {
   // Over-map by the alignment and trim both ends: two munmaps, but no retry loop.
   if (size + alignment < size) return nullptr;
-  char* raw = static_cast<char*>(os_map(size + alignment, charge));
+  char* raw = static_cast<char*>(map_anonymous(size + alignment, charge));
   if (raw == nullptr) return nullptr;
   uintptr_t start = (reinterpret_cast<uintptr_t>(raw) + alignment - 1) & ~(alignment - 1);
   char* aligned = reinterpret_cast<char*>(start);
   size_t head = aligned - raw;
   size_t tail = alignment - head;
-  if (head) os_unmap(raw, head);
-  if (tail) os_unmap(aligned + size, tail);
+  if (head) unmap(raw, head);
+  if (tail) unmap(aligned + size, tail);
   return aligned;
 }
 
 void os_unmap(void* address, size_t size) {
-  int saved_errno = errno;
-  munmap(address, size);
-  errno = saved_errno;
+  internal_mappings_remove(reinterpret_cast<uintptr_t>(address));
+  unmap(address, size);
 }
 
 // linux/mman.h, Linux 6.13.

@@ -16,7 +16,9 @@ namespace tally {
 // process killed when its pages are touched.
 enum class MapCharge { kReserveOnly, kChargeCommit };
 
-// nullptr when the kernel says no; alignment: a power of two >= 4 KiB.
+// nullptr when the kernel says no; alignment: a power of two >= 4 KiB. os_map is for
+// tally's own records and lists them (os/internal_mappings.h); os_map_aligned is for the
+// heap (segments, large blocks, the guard pool), which the registry knows.
 void* os_map(size_t size, MapCharge charge = MapCharge::kReserveOnly);
 void* os_map_aligned(size_t size, size_t alignment, MapCharge charge = MapCharge::kReserveOnly);
 void os_unmap(void* address, size_t size);

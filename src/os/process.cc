@@ -125,13 +125,36 @@ bool process_find_mapping(uintptr_t address, uintptr_t* start, uintptr_t* end, b
   return process_find_mapping_by_reading(address, start, end, writable);
 }
 
+namespace {
+
+// From the first characters of a line's name (empty for none).
+MappingBacking backing_of(const char* name, int length) {
+  if (length == 0) return MappingBacking::kAnonymous;
+  if (name[0] != '[') return MappingBacking::kFile;
+  auto starts = [&](const char* prefix) {
+    int i = 0;
+    for (; prefix[i]; ++i)
+      if (i >= length || name[i] != prefix[i]) return false;
+    return true;
+  };
+  if (starts("[heap]") || starts("[anon:")) return MappingBacking::kAnonymous;
+  if (starts("[stack]")) return MappingBacking::kStack;
+  return MappingBacking::kKernel;
+}
+
+}  // namespace
+
 void process_for_each_mapping(bool (*visit)(const MappingLine& line, void* context),
                               void* context) {
   int fd = open_own_maps();
   if (fd < 0) return;
-  enum Field { kStart, kEnd, kPermissions, kRest } field = kStart;
+  // A line: "start-end perms offset device inode   name".
+  enum Field { kStart, kEnd, kPermissions, kOffset, kDevice, kInode, kName } field = kStart;
   MappingLine line{};
   int permission = 0;
+  constexpr int kNameKept = 8;  // enough to tell the kinds of backing apart
+  char name[kNameKept];
+  int name_length = 0;
   bool done = false;
   char buffer[512];
   while (!done) {
@@ -139,36 +162,54 @@ void process_for_each_mapping(bool (*visit)(const MappingLine& line, void* conte
     if (got <= 0) break;
     for (long i = 0; i < got && !done; ++i) {
       char c = buffer[i];
+      if (c == '\n') {
+        line.backing = backing_of(name, name_length);
+        done = !visit(line, context);
+        field = kStart;
+        line = MappingLine{};
+        name_length = 0;
+        continue;
+      }
       int digit = hex_digit(c);
       switch (field) {
         case kStart:
           if (digit >= 0) {
             line.start = (line.start << 4) | static_cast<uintptr_t>(digit);
-          } else {
-            field = c == '-' ? kEnd : kRest;
+          } else if (c == '-') {
+            field = kEnd;
           }
           break;
         case kEnd:
           if (digit >= 0) {
             line.end = (line.end << 4) | static_cast<uintptr_t>(digit);
-          } else {
-            field = c == ' ' ? kPermissions : kRest;
+          } else if (c == ' ') {
+            field = kPermissions;
             permission = 0;
           }
           break;
         case kPermissions:
+          if (c == ' ') {
+            field = kOffset;
+            break;
+          }
           if (permission == 0) line.readable = c == 'r';
           if (permission == 1) line.writable = c == 'w';
-          if (++permission == 2) {
-            field = kRest;
-            done = !visit(line, context);
-          }
+          if (permission == 3) line.shared = c == 's';
+          ++permission;
           break;
-        case kRest:
-          if (c == '\n') {
-            field = kStart;
-            line = MappingLine{};
-          }
+        case kOffset:
+          if (c == ' ') field = kDevice;
+          break;
+        case kDevice:
+          if (c == ' ') field = kInode;
+          break;
+        case kInode:
+          if (c == ' ') field = kName;
+          break;
+        case kName:
+          // Spaces pad the inode's column; the name (if any) follows them.
+          if (c == ' ' && name_length == 0) break;
+          if (name_length < kNameKept) name[name_length++] = c;
           break;
       }
     }

@@ -27,12 +27,21 @@ struct MappingFlags {
 };
 MappingAnswer process_query_mapping(uintptr_t address, uintptr_t* start, uintptr_t* end,
                                     MappingFlags* flags);
-// One line of /proc/self/maps: its range and whether it may be read and written.
+// One line of /proc/self/maps: its range, whether it may be read and written, whether it
+// is shared, and what backs it.
+enum class MappingBacking : uint8_t {
+  kAnonymous,  // no name, "[heap]" (the brk area) or "[anon:NAME]" (named by prctl)
+  kFile,       // a path: a module, a mapped file, a memfd, shared memory
+  kStack,      // "[stack]", the main thread's
+  kKernel,     // any other "[...]": vdso, vvar, vsyscall
+};
 struct MappingLine {
   uintptr_t start;
   uintptr_t end;
   bool readable;
   bool writable;
+  bool shared;
+  MappingBacking backing;
 };
 // Visits the lines of /proc/self/maps in address order until `visit` returns false; read
 // with raw system calls into a small buffer, like process_find_mapping.

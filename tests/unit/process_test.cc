@@ -81,5 +81,55 @@ TEST(ProcessMappings, TheKernelsQueryAnswersWhereItExists) {
   EXPECT_EQ(process_query_mapping(0x1000, &start, &end, &flags), MappingAnswer::kNone);
 }
 
+// The listing tells what backs each line: the leak check scans private anonymous memory
+// (with the brk area) and nothing else of the program's.
+MappingLine line_holding(uintptr_t address) {
+  struct Search {
+    uintptr_t address;
+    MappingLine found;
+  } search{address, {}};
+  process_for_each_mapping(
+      [](const MappingLine& line, void* raw) {
+        Search& search = *static_cast<Search*>(raw);
+        if (line.start <= search.address && search.address < line.end) search.found = line;
+        return line.start <= search.address;
+      },
+      &search);
+  return search.found;
+}
+
+TEST(ProcessMappings, TheListingTellsWhatBacksALine) {
+  long page = sysconf(_SC_PAGESIZE);
+  void* anonymous = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* shared = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(anonymous, MAP_FAILED);
+  ASSERT_NE(shared, MAP_FAILED);
+
+  MappingLine line = line_holding(reinterpret_cast<uintptr_t>(anonymous));
+  EXPECT_EQ(line.backing, MappingBacking::kAnonymous);
+  EXPECT_TRUE(line.readable && line.writable);
+  EXPECT_FALSE(line.shared);
+
+  line = line_holding(reinterpret_cast<uintptr_t>(shared));
+  EXPECT_TRUE(line.shared);  // "/dev/zero (deleted)": a file to the listing
+  EXPECT_EQ(line.backing, MappingBacking::kFile);
+
+  line = line_holding(reinterpret_cast<uintptr_t>(&line_holding));  // this program's code
+  EXPECT_EQ(line.backing, MappingBacking::kFile);
+  EXPECT_FALSE(line.writable);
+
+  line = line_holding(reinterpret_cast<uintptr_t>(__builtin_frame_address(0)));
+  EXPECT_EQ(line.backing, MappingBacking::kStack);
+
+  void* brk_area = sbrk(page);
+  ASSERT_NE(brk_area, reinterpret_cast<void*>(-1));
+  line = line_holding(reinterpret_cast<uintptr_t>(brk_area));
+  EXPECT_EQ(line.backing, MappingBacking::kAnonymous);  // "[heap]"
+  EXPECT_FALSE(line.shared);
+
+  munmap(anonymous, page);
+  munmap(shared, page);
+}
+
 }  // namespace
 }  // namespace tally

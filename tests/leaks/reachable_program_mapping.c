@@ -1,0 +1,72 @@
+/* Blocks whose only pointers are in memory the program mapped itself, as an interpreter's
+ * arenas or a custom allocator's pools hold them (python's pymalloc does): anonymous mmap
+ * regions, one of them deep in a large region, and the brk area. Valgrind finds them
+ * reachable; so must tally. Two blocks are leaked all the same: one whose pointer was in a
+ * region since unmapped, and one whose pointer is left only in the dead frames of a thread
+ * that exited, whose stack glibc keeps for reuse (a stack is scanned only from its stack
+ * pointer, never as program memory). */
+// LEAK-MODES: debug fast
+// LEAK-OPTIONS[mode=fast]: leaks=1
+// LEAK-EXPECT: direct 48 1 make_block lose_with_mapping
+// LEAK-EXPECT: direct 64 1 make_block keep_on_dead_stack
+// LEAK-EXPECT[mode=fast]: direct 48 1
+// LEAK-EXPECT[mode=fast]: direct 64 1
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "leak_test.h"
+
+static LT_NOINLINE void* make_block(size_t size) {
+  return calloc(1, size);
+}
+
+static void* map_region(size_t size) {
+  void* region = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  LT_EXPECT(region != MAP_FAILED);
+  return region;
+}
+
+static LT_NOINLINE void keep_in_mappings(void) {
+  /* Arenas of 256 KiB, each holding a pointer at its start and one near its end. */
+  for (int i = 0; i < 4; ++i) {
+    void** arena = map_region(256 << 10);
+    arena[0] = make_block(32);
+    arena[(256 << 10) / sizeof(void*) - 3] = make_block(16);
+  }
+  /* A large region mostly never touched: one pointer 6 MiB in. */
+  void** large = map_region(64 << 20);
+  large[(6 << 20) / sizeof(void*) + 5] = make_block(80);
+  /* The brk area (tally never uses it itself). */
+  void** brk_area = sbrk(4096);
+  LT_EXPECT(brk_area != (void*)-1);
+  if (brk_area != (void*)-1) brk_area[7] = make_block(96);
+}
+
+static LT_NOINLINE void lose_with_mapping(void) {
+  void** region = map_region(4096);
+  region[3] = make_block(48);
+  munmap(region, 4096);
+}
+
+static LT_NOINLINE void keep_on_dead_stack(void* volatile* slot) {
+  void* volatile local = make_block(64);
+  *slot = NULL;
+  __asm__ volatile("" : : "r"(&local) : "memory");
+}
+
+static void* thread_main(void* unused) {
+  void* volatile slot = unused;
+  keep_on_dead_stack(&slot);
+  return NULL;
+}
+
+int main(void) {
+  keep_in_mappings();
+  lose_with_mapping();
+  pthread_t thread;
+  LT_EXPECT(pthread_create(&thread, NULL, thread_main, NULL) == 0);
+  LT_EXPECT(pthread_join(thread, NULL) == 0);
+  lt_scrub_stack();
+  return lt_finish();
+}

@@ -36,7 +36,11 @@ void unmap(void* address, size_t size) {
 
 void* os_map(size_t size, MapCharge charge) {
   void* p = map_anonymous(size, charge);
-  if (p) internal_mappings_add(reinterpret_cast<uintptr_t>(p), size);
+  // The kernel maps whole pages: so does the list, or the rest of a last page would look
+  // like the program's memory.
+  if (p)
+    internal_mappings_add(reinterpret_cast<uintptr_t>(p),
+                          (size + kOsPageSize - 1) & ~(kOsPageSize - 1));
   return p;
 }
 

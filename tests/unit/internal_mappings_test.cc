@@ -39,6 +39,16 @@ TEST(InternalMappings, AMappingIsListedUntilUnmapped) {
   EXPECT_FALSE(is_listed(mapping, 3 * 4096));
 }
 
+// The kernel maps whole pages; a list that ended mid-page would leave the rest of the page
+// to be scanned as the program's memory.
+TEST(InternalMappings, AMappingIsListedInWholePages) {
+  void* mapping = os_map(100);
+  ASSERT_NE(mapping, nullptr);
+  EXPECT_TRUE(is_listed(mapping, 4096));
+  os_unmap(mapping, 100);
+  EXPECT_FALSE(is_listed(mapping, 4096));
+}
+
 TEST(InternalMappings, TheHeapsAlignedMappingsAreNotListed) {
   constexpr size_t kSize = size_t{4} << 20;
   void* segment = os_map_aligned(kSize, kSize);

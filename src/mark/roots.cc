@@ -117,6 +117,10 @@ bool still_a_descriptor(uintptr_t descriptor, uintptr_t high) {
 // which starts with it, at the top of the thread's stack mapping.
 bool ends_with_thread_control_block(uintptr_t low, uintptr_t high) {
 #if defined(__x86_64__)
+  // glibc refuses stacks below PTHREAD_STACK_MIN, and its descriptor and TLS come on top:
+  // smaller mappings (a process may have tens of thousands) need no look.
+  constexpr uintptr_t kSmallestThreadStack = 16384;
+  if (high - low < kSmallestThreadStack) return false;
   constexpr uintptr_t kSearched = 4096;  // the descriptor (2.3 KiB) and its alignment
   uintptr_t from = high - low > kSearched ? high - kSearched : low;
   from = (from + 63) & ~uintptr_t{63};

@@ -61,8 +61,8 @@ void insert(Entry* table, size_t capacity, uintptr_t start, size_t size) {
   table[slot] = Entry{start, size};
 }
 
-// Rebuilds the table at twice the live count's room; false if the kernel refuses (the
-// table then stays as it was, and a mapping may go unlisted).
+// Rebuilds the table with four times as many slots as live entries (at least 1024); false if
+// the kernel refuses (the table then stays as it was, and a mapping may go unlisted).
 bool grow() {
   size_t live = 0;
   for (size_t i = 0; i < g_capacity; ++i) live += g_table[i].start > kTombstone;

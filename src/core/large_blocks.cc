@@ -234,11 +234,15 @@ void* large_allocate(size_t size, size_t alignment, bool zero) {
   place_tail_guard(block);
   block->state.store(LargeState::kLive, std::memory_order_release);
   g_bytes_mapped.fetch_add(reservation, std::memory_order_relaxed);
+  // The registry first, the live list second: a leak check reports every block on the
+  // list that no pointer reaches, and a pointer reaches only what the registry knows. A
+  // thread stopped between the two with the block on the list but not yet in the registry
+  // had its new block, held in a register, reported as leaked.
+  registry_set(block->base, reservation, registry_value(block));
   {
     LockGuard guard(g_lock);
     live_insert_locked(block);
   }
-  registry_set(block->base, reservation, registry_value(block));
   return memory;
 }
 

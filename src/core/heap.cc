@@ -261,7 +261,7 @@ void heap_purge_abandoned(uint32_t now) {
   for (Heap* heap = first; heap; heap = heap->next_all) {
     {
       LockGuard guard(g_heaps_lock);
-      if (!heap->abandoned || heap->being_purged) continue;
+      if (!heap->abandoned || heap->being_purged || heap->orphaned) continue;
       heap->being_purged = true;
     }
     heap_purge_empty_pages(heap, false);
@@ -490,13 +490,22 @@ void heap_unlock_after_fork(bool in_child) {
     return;
   }
   g_heaps_lock.reset();
-  // Only the forking thread lives on in the child: every other heap is abandoned, and
-  // its pages wait for the next thread the child starts.
+  // Only the forking thread lives on in the child. A heap abandoned before the fork, and
+  // not being purged, is consistent: the child's threads may adopt it. Every other heap
+  // was in the hands of a thread that did not come along, which may have stopped halfway
+  // through an update that takes no lock (a harvest with a block both free and remotely
+  // freed, an allocation counted in the bitmap but not in `used`, a release with its
+  // quarantine claims not yet dropped). Adopted, such a heap handed out blocks that were
+  // still quarantined or reported frees of the child's own blocks as double (in about one
+  // fork in two thousand while other threads allocated). So those heaps are orphaned:
+  // never adopted or purged; the child's frees of their blocks still go to them as
+  // remote frees. Their pages are never written, so they stay shared with the parent.
   g_abandoned_heaps = nullptr;
   for (Heap* heap = g_all_heaps; heap; heap = heap->next_all) {
     if (heap == t_heap) continue;
-    heap->being_purged = false;  // its purger did not come along
-    heap->abandoned = true;
+    if (!heap->abandoned || heap->being_purged) heap->orphaned = true;
+    heap->abandoned = true;  // so the quarantine hands it no batches
+    if (heap->orphaned) continue;
     heap->next_abandoned = g_abandoned_heaps;
     g_abandoned_heaps = heap;
   }

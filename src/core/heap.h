@@ -77,6 +77,9 @@ struct Heap {
   uint32_t thread_number;
   bool abandoned;
   bool being_purged;  // abandoned, and a live thread is purging its empty pages: not adoptable
+  // In a forked child: a heap whose owner or purger did not come along, so its books may be
+  // frozen halfway through an update. Never adopted or purged (see heap_unlock_after_fork).
+  bool orphaned;
   Heap* next_all;
   Heap* next_abandoned;
 };

@@ -80,17 +80,6 @@ static TT_NOINLINE void child_work(void) {
   exit(0);
 }
 
-static int wait_with_deadline(pid_t child, int* status) {
-  for (int waited_ms = 0; waited_ms < CHILD_DEADLINE_MS; waited_ms += 1) {
-    pid_t done = waitpid(child, status, WNOHANG);
-    if (done == child) return 1;
-    TT_CHECK(done == 0);
-    struct timespec pause = {0, 1000 * 1000};
-    nanosleep(&pause, NULL);
-  }
-  return 0;
-}
-
 int main(void) {
   pthread_t busy[BUSY_THREADS];
   for (uintptr_t i = 0; i < BUSY_THREADS; ++i)
@@ -105,7 +94,7 @@ int main(void) {
     TT_CHECK(child >= 0);
     if (child == 0) child_work();
     int status = 0;
-    if (!wait_with_deadline(child, &status)) {
+    if (!tt_wait_with_deadline(child, &status, CHILD_DEADLINE_MS, 1)) {
       kill(child, SIGKILL);
       waitpid(child, &status, 0);
       TT_FAIL("fork %d: child %d still running after %d ms", f, (int)child, CHILD_DEADLINE_MS);

@@ -67,17 +67,6 @@ static TT_NOINLINE void child_work(char* inherited) {
   exit(0);
 }
 
-static int wait_with_deadline(pid_t child, int* status) {
-  for (int waited_ms = 0; waited_ms < CHILD_DEADLINE_MS; waited_ms += 5) {
-    pid_t done = waitpid(child, status, WNOHANG);
-    if (done == child) return 1;
-    TT_CHECK(done == 0);
-    struct timespec pause = {0, 5 * 1000 * 1000};
-    nanosleep(&pause, NULL);
-  }
-  return 0;
-}
-
 int main(void) {
   pthread_t busy[BUSY_THREADS];
   for (uintptr_t i = 0; i < BUSY_THREADS; ++i) {
@@ -91,7 +80,7 @@ int main(void) {
     if (child == 0) child_work(inherited);
     free(inherited);
     int status = 0;
-    if (!wait_with_deadline(child, &status)) {
+    if (!tt_wait_with_deadline(child, &status, CHILD_DEADLINE_MS, 5)) {
       kill(child, SIGKILL);
       waitpid(child, &status, 0);
       TT_FAIL("fork %d: child %d still running after %d ms (deadlocked after fork?)", f, (int)child,

@@ -40,6 +40,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TT_NOINLINE __attribute__((noinline))
@@ -113,6 +115,20 @@ static inline void tt_note_report_pid(long pid) {
       exit(3);                                                                       \
     }                                                                                \
   } while (0)
+
+/* Waits for a forked child, polling every `poll_ms`, for at most `deadline_ms`: 1 when it
+ * ended (its wait status in *status), 0 when it is still running (stuck, for a fork test:
+ * on an allocator lock held by a thread that does not exist in the child). */
+static inline int tt_wait_with_deadline(pid_t child, int* status, int deadline_ms, int poll_ms) {
+  for (int waited_ms = 0; waited_ms < deadline_ms; waited_ms += poll_ms) {
+    pid_t done = waitpid(child, status, WNOHANG);
+    if (done == child) return 1;
+    TT_CHECK(done == 0);
+    struct timespec pause = {0, (long)poll_ms * 1000 * 1000};
+    nanosleep(&pause, NULL);
+  }
+  return 0;
+}
 
 /* Resident set size of the process now and at its peak (VmRSS, VmHWM), in KiB; 0 when
  * /proc is not readable. Reads /proc with read(2): no stdio, no allocation. */

@@ -53,7 +53,7 @@ size_t g_live_bytes = 0;
 size_t g_peak_bytes = 0;
 std::atomic<size_t> g_quarantined_bytes{0};
 bool g_tail_guards = false;
-// Each guard splits its block's mapping in three: bounded well inside vm.max_map_count.
+// Each guard splits its block's mapping in two: bounded well inside vm.max_map_count.
 constexpr size_t kMaxTailGuards = 8192;
 std::atomic<size_t> g_tail_guard_count{0};
 
@@ -139,31 +139,49 @@ void retire_locked(LargeBlock* block) {
   g_spare_descriptors = block;
 }
 
+// The tail guard is the whole rest of the reservation, from the block's last page to the
+// reservation's end: one protection change, and the inaccessible pages form one mapping
+// with the guard (a single guard page between two accessible parts split the mapping in
+// three), so an overflow faults however far past the end it lands within the reservation.
+void protect_pages(uintptr_t start, size_t size, int protection) {
+  int saved_errno = errno;
+  mprotect(reinterpret_cast<void*>(start), size, protection);
+  errno = saved_errno;
+}
+
 void remove_tail_guard(LargeBlock* block) {
   if (!block->tail_guard) return;
-  int saved_errno = errno;
-  mprotect(reinterpret_cast<void*>(block->base + block->tail_guard), kOsPageSize,
-           PROT_READ | PROT_WRITE);
-  errno = saved_errno;
+  protect_pages(block->base + block->tail_guard, block->mapped_size - block->tail_guard,
+                PROT_READ | PROT_WRITE);
   block->tail_guard = 0;
   g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
 }
 
-// Puts the block's tail guard after its usable pages (moving it there if it was elsewhere),
-// when the reservation has room and the bound allows. The block is live and owned by the
-// caller, or not yet published.
+// Makes everything after the block's usable pages inaccessible (moving the guard's start
+// there if it was elsewhere: one system call for the difference), when the reservation has
+// room and the bound allows. The block is live and owned by the caller, or not yet
+// published.
 void place_tail_guard(LargeBlock* block) {
   if (!g_tail_guards) return;
   size_t wanted = block->usable_size;
-  if (block->tail_guard == wanted) return;
-  remove_tail_guard(block);
-  if (wanted + kOsPageSize > block->mapped_size) return;
+  size_t current = block->tail_guard;
+  if (current == wanted) return;
+  if (wanted + kOsPageSize > block->mapped_size) return remove_tail_guard(block);
+  if (current) {
+    if (wanted < current)
+      protect_pages(block->base + wanted, current - wanted, PROT_NONE);
+    else
+      protect_pages(block->base + current, wanted - current, PROT_READ | PROT_WRITE);
+    block->tail_guard = wanted;
+    return;
+  }
   if (g_tail_guard_count.fetch_add(1, std::memory_order_relaxed) >= kMaxTailGuards) {
     g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
     return;
   }
   int saved_errno = errno;
-  if (mprotect(reinterpret_cast<void*>(block->base + wanted), kOsPageSize, PROT_NONE) == 0) {
+  if (mprotect(reinterpret_cast<void*>(block->base + wanted), block->mapped_size - wanted,
+               PROT_NONE) == 0) {
     block->tail_guard = wanted;
   } else {
     g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
@@ -373,17 +391,13 @@ bool large_enter_quarantine(LargeBlock* block) {
 // that holds, and a block that leaves is then reused without faulting every page in again
 // (on mstress, decommitting here cost a third of safe mode's time in page faults).
 void large_protect_quarantined(LargeBlock* block) {
-  int saved_errno = errno;
-  mprotect(reinterpret_cast<void*>(block->base), block->usable_size, PROT_NONE);
-  errno = saved_errno;
+  protect_pages(block->base, block->usable_size, PROT_NONE);
   block->pages_protected = true;
 }
 
 void large_unprotect_quarantined(LargeBlock* block) {
   if (!block->pages_protected) return;
-  int saved_errno = errno;
-  mprotect(reinterpret_cast<void*>(block->base), block->usable_size, PROT_READ | PROT_WRITE);
-  errno = saved_errno;
+  protect_pages(block->base, block->usable_size, PROT_READ | PROT_WRITE);
   block->pages_protected = false;
 }
 
@@ -479,7 +493,7 @@ LargeBlock* large_tail_guard_owner(uintptr_t address) {
   if ((entry & kRegistryKindMask) != kRegistryLarge) return nullptr;
   LargeBlock* block = large_block_of_entry(entry);
   size_t guard = block->tail_guard;
-  if (!guard || address < block->base + guard || address >= block->base + guard + kOsPageSize)
+  if (!guard || address < block->base + guard || address >= block->base + block->mapped_size)
     return nullptr;
   return block;
 }

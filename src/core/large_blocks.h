@@ -25,8 +25,9 @@ struct LargeBlock {
   size_t committed_size;  // bytes from base that may be backed by pages (stale contents)
   std::atomic<LargeState> state;
   uint32_t cached_at;  // monotonic_milliseconds() when it entered the cache
-  // Debug mode: the offset from base of an inaccessible page left after the block's last
-  // page (0: none), so that reading past the end faults. Set while the block is live.
+  // Debug mode: the offset from base where the inaccessible rest of the reservation starts,
+  // right after the block's last page (0: none), so that any access past the end within
+  // the reservation faults. Set while the block is live.
   size_t tail_guard;
   bool pages_protected;   // quarantined with its pages inaccessible (else poisoned)
   BlockRecord record;     // checked modes (its size field is too narrow for large blocks:
@@ -46,10 +47,11 @@ constexpr uint8_t kNoScanFlag = 8;  // holds no pointers (tally_malloc_atomic)
 
 // With `zero`, the block's memory reads as zero.
 void* large_allocate(size_t size, size_t alignment, bool zero);
-// Debug mode: every live large block (up to a bound on their number, for the mappings
-// each costs) is followed by an inaccessible page. Blocks are page-aligned at their start,
-// so an overflow reaches it when it passes the block's last page (from the first byte
-// past the end for sizes that are page multiples); the canary covers the rest.
+// Debug mode: every live large block (up to a bound on their number, for the mapping each
+// costs) is followed by the rest of its reservation made inaccessible. Blocks are
+// page-aligned at their start, so an overflow reaches it when it passes the block's last
+// page (from the first byte past the end for sizes that are page multiples); the canary
+// covers the rest.
 void large_set_tail_guards(bool enabled);
 // The live block whose tail guard holds `address`, or nullptr.
 LargeBlock* large_tail_guard_owner(uintptr_t address);

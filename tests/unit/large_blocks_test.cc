@@ -227,9 +227,10 @@ TEST(LargeBlocks, TheOneMappingQueryTellsSplitRangesApart) {
   munmap(range + page, 3 * page);
 }
 
-// Debug mode's tail guard: the page after a live large block's last page is inaccessible,
-// wherever the block's end moves (reuse of a cached mapping for another size, a realloc
-// within the reservation, growth past it, a move that leaves a husk).
+// Debug mode's tail guard: everything after a live large block's last page, to the end of
+// its reservation, is inaccessible, wherever the block's end moves (reuse of a cached
+// mapping for another size, a realloc within the reservation, growth past it, a move that
+// leaves a husk).
 bool accessible(uintptr_t address) {
   uintptr_t start = 0, end = 0;
   bool writable = false;
@@ -255,15 +256,22 @@ TEST_F(TailGuards, FollowTheBlocksEndWhereverItMoves) {
   EXPECT_FALSE(accessible(base + 300 * page)) << "no guard after a fresh block";
   EXPECT_EQ(large_tail_guard_owner(base + 300 * page + 7), descriptor);
   EXPECT_EQ(large_tail_guard_owner(base + 299 * page), nullptr);
-  EXPECT_TRUE(accessible(base + 301 * page));
+  uintptr_t last = base + descriptor->mapped_size - 1;  // far past the end: faults too
+  EXPECT_FALSE(accessible(base + 301 * page));
+  EXPECT_FALSE(accessible(last));
+  EXPECT_EQ(large_tail_guard_owner(last), descriptor);
+  EXPECT_EQ(large_tail_guard_owner(last + 1), nullptr);
 
   // Within the reservation: the guard goes to the new end.
   ASSERT_EQ(large_reallocate(descriptor, 400 * page), block);
   memset(block + 300 * page, 1, 100 * page);  // would fault on a stale guard
   EXPECT_FALSE(accessible(base + 400 * page));
+  EXPECT_FALSE(accessible(last));
   ASSERT_EQ(large_reallocate(descriptor, 200 * page), block);
-  EXPECT_TRUE(accessible(base + 300 * page));
+  EXPECT_TRUE(accessible(base + 199 * page));
   EXPECT_FALSE(accessible(base + 200 * page));
+  EXPECT_FALSE(accessible(base + 300 * page)) << "the stale tail of a shrunk block";
+  EXPECT_EQ(large_tail_guard_owner(base + 350 * page), descriptor);
 
   // Past the reservation: the block grows or moves, and its guard with it.
   size_t beyond = descriptor->mapped_size + 10 * page;
@@ -272,6 +280,7 @@ TEST_F(TailGuards, FollowTheBlocksEndWhereverItMoves) {
   uintptr_t grown_base = reinterpret_cast<uintptr_t>(grown);
   memset(grown, 2, beyond);
   EXPECT_FALSE(accessible(grown_base + beyond));
+  EXPECT_FALSE(accessible(grown_base + descriptor->mapped_size - 1));
   EXPECT_EQ(large_tail_guard_owner(grown_base + beyond), descriptor);
 
   // Freed and cached, then reused for a smaller block: the guard is at the new end and the
@@ -280,11 +289,13 @@ TEST_F(TailGuards, FollowTheBlocksEndWhereverItMoves) {
   char* again = static_cast<char*>(large_allocate(100 * page, 0, false));
   ASSERT_EQ(again, grown) << "the cached mapping comes back";
   EXPECT_FALSE(accessible(grown_base + 100 * page));
+  EXPECT_FALSE(accessible(grown_base + beyond));
   ASSERT_EQ(large_free(descriptor, grown_base), FreeOutcome::kFreed);
   again = static_cast<char*>(large_allocate(150 * page, 0, false));
   ASSERT_EQ(again, grown);
   memset(again, 3, 150 * page);
   EXPECT_FALSE(accessible(grown_base + 150 * page));
+  EXPECT_FALSE(accessible(grown_base + descriptor->mapped_size - 1));
   EXPECT_EQ(large_free(descriptor, grown_base), FreeOutcome::kFreed);
 }
 
@@ -302,7 +313,9 @@ TEST_F(TailGuards, AMoveLeavesTheOldGuardWithTheHusk) {
   EXPECT_EQ(static_cast<char*>(reinterpret_cast<void*>(moved))[64 * page - 1], 4);
   memset(reinterpret_cast<void*>(moved), 5, 80 * page);
   EXPECT_FALSE(accessible(moved + 80 * page));
+  EXPECT_FALSE(accessible(moved + descriptor->mapped_size - 1));
   EXPECT_EQ(husk->tail_guard, 64 * page);
+  EXPECT_FALSE(accessible(husk->base + husk->mapped_size - 1)) << "the husk keeps its guard";
   large_leave_quarantine(husk);
   EXPECT_EQ(large_free(descriptor, moved), FreeOutcome::kFreed);
 }

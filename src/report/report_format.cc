@@ -57,6 +57,10 @@ void json_frames(Formatter& out, const uintptr_t* frames, int count) {
       json_string(out, frame.module);
       out.text(",\"offset\":");
       json_hex(out, frame.module_offset);
+      if (frame.build_id[0]) {
+        out.text(",\"build_id\":");
+        json_string(out, frame.build_id);
+      }
       out.character('}');
     }
   }

@@ -136,6 +136,7 @@ void clear_frame(SymbolizedFrame* frame) {
   frame->column = 0;
   frame->module[0] = '\0';
   frame->module_offset = 0;
+  frame->build_id[0] = '\0';
   frame->inlined = false;
 }
 
@@ -207,11 +208,67 @@ ModuleInfo find_module(uintptr_t pc, char* executable, size_t capacity) {
   return info;
 }
 
-// What is known without a symbolizer: module, offset, exported symbol.
+// The build id note is found through the program headers of the object whose loaded
+// segments hold the pc (dl_iterate_phdr: the loader's own list, no file read).
+struct BuildIdSearch {
+  uintptr_t pc;
+  char* out;
+  size_t capacity;
+  bool found;
+};
+
+constexpr uint32_t kNoteGnuBuildId = 3;  // NT_GNU_BUILD_ID
+
+bool note_build_id(uintptr_t start, uintptr_t end, char* out, size_t capacity) {
+  static const char kHex[] = "0123456789abcdef";
+  uintptr_t at = start;
+  while (at < end && end - at >= 12) {
+    const uint32_t* header = reinterpret_cast<const uint32_t*>(at);
+    uint32_t name_size = header[0], description_size = header[1], type = header[2];
+    uintptr_t name = at + 12;
+    uintptr_t description = name + ((name_size + 3u) & ~3u);
+    uintptr_t next = description + ((description_size + 3u) & ~3u);
+    if (next > end || next <= at) return false;
+    if (type == kNoteGnuBuildId && name_size == 4 &&
+        memcmp(reinterpret_cast<const void*>(name), "GNU", 4) == 0) {
+      if (description_size == 0 || 2 * size_t{description_size} + 1 > capacity) return false;
+      const uint8_t* bytes = reinterpret_cast<const uint8_t*>(description);
+      for (uint32_t i = 0; i < description_size; ++i) {
+        out[2 * i] = kHex[bytes[i] >> 4];
+        out[2 * i + 1] = kHex[bytes[i] & 15];
+      }
+      out[2 * description_size] = '\0';
+      return true;
+    }
+    at = next;
+  }
+  return false;
+}
+
+int find_build_id(struct dl_phdr_info* info, size_t, void* context) {
+  BuildIdSearch* search = static_cast<BuildIdSearch*>(context);
+  bool holds_pc = false;
+  for (int i = 0; i < info->dlpi_phnum && !holds_pc; ++i) {
+    const ElfW(Phdr)& segment = info->dlpi_phdr[i];
+    uintptr_t start = info->dlpi_addr + segment.p_vaddr;
+    holds_pc = segment.p_type == PT_LOAD && search->pc - start < segment.p_memsz;
+  }
+  if (!holds_pc) return 0;
+  for (int i = 0; i < info->dlpi_phnum && !search->found; ++i) {
+    const ElfW(Phdr)& segment = info->dlpi_phdr[i];
+    if (segment.p_type != PT_NOTE) continue;
+    uintptr_t start = info->dlpi_addr + segment.p_vaddr;
+    search->found = note_build_id(start, start + segment.p_memsz, search->out, search->capacity);
+  }
+  return 1;  // the module is found: stop, with or without an id
+}
+
+// What is known without a symbolizer: module, offset, exported symbol, build id.
 void fill_raw(uintptr_t pc, const ModuleInfo& module, SymbolizedFrame* frame) {
   clear_frame(frame);
   frame->module_offset = module.path ? module.offset : pc;
   if (module.path) copy_text(frame->module, sizeof frame->module, module.path);
+  if (module.path) module_build_id(pc, frame->build_id, sizeof frame->build_id);
   if (module.symbol) copy_text(frame->function, sizeof frame->function, module.symbol);
 }
 
@@ -714,7 +771,8 @@ void get_text(const char** cursor, char* destination, size_t capacity) {
 }
 
 void cache_store(State* state, uintptr_t pc, const SymbolizedFrame* frames, int count) {
-  size_t size = 1 + sizeof(uintptr_t) + strlen(frames[0].module) + 1;
+  size_t size =
+      1 + sizeof(uintptr_t) + strlen(frames[0].module) + 1 + strlen(frames[0].build_id) + 1;
   for (int i = 0; i < count; ++i)
     size += 2 * sizeof(int) + 1 + strlen(frames[i].function) + strlen(frames[i].file) + 2;
   if (size > kArenaBytes) return;
@@ -724,6 +782,7 @@ void cache_store(State* state, uintptr_t pc, const SymbolizedFrame* frames, int 
   put_bytes(&cursor, &frame_count, 1);
   put_bytes(&cursor, &frames[0].module_offset, sizeof(uintptr_t));
   put_text(&cursor, frames[0].module);
+  put_text(&cursor, frames[0].build_id);
   for (int i = 0; i < count; ++i) {
     put_bytes(&cursor, &frames[i].line, sizeof(int));
     put_bytes(&cursor, &frames[i].column, sizeof(int));
@@ -761,6 +820,8 @@ int cache_load(State* state, uintptr_t pc, SymbolizedFrame* out, int capacity) {
     get_bytes(&cursor, &offset, sizeof offset);
     const char* module = cursor;
     cursor += strlen(module) + 1;
+    const char* build_id = cursor;
+    cursor += strlen(build_id) + 1;
     int stored = 0;
     for (int i = 0; i < count; ++i) {
       SymbolizedFrame scratch;
@@ -774,6 +835,7 @@ int cache_load(State* state, uintptr_t pc, SymbolizedFrame* out, int capacity) {
       get_text(&cursor, frame->function, sizeof frame->function);
       get_text(&cursor, frame->file, sizeof frame->file);
       copy_text(frame->module, sizeof frame->module, module);
+      copy_text(frame->build_id, sizeof frame->build_id, build_id);
       frame->module_offset = offset;
       if (stored < capacity) ++stored;
     }
@@ -807,10 +869,13 @@ int symbolize_locked(State* state, uintptr_t pc) {
     if (count > 0) cache_store(state, pc, state->frames, 1);  // the symbolizer knows nothing
     return 1;
   }
+  char build_id[sizeof state->frames[0].build_id];
+  module_build_id(pc, build_id, sizeof build_id);
   for (int i = 0; i < count; ++i) {
     SymbolizedFrame* frame = &state->frames[i];
     demangle_leftover(state, frame->function, sizeof frame->function);
     copy_text(frame->module, sizeof frame->module, module.path);
+    copy_text(frame->build_id, sizeof frame->build_id, build_id);
     frame->module_offset = module.offset;
     frame->inlined = i + 1 < count;
   }
@@ -849,6 +914,13 @@ void append_module(Formatter& out, const SymbolizedFrame& frame) {
 }
 
 }  // namespace
+
+bool module_build_id(uintptr_t pc, char* out, size_t capacity) {
+  if (capacity) out[0] = '\0';
+  BuildIdSearch search{pc, out, capacity, false};
+  dl_iterate_phdr(find_build_id, &search);
+  return search.found;
+}
 
 int symbolize(uintptr_t pc, SymbolizedFrame* out, int capacity) {
   if (capacity <= 0) return 0;
@@ -922,6 +994,8 @@ void format_symbolized_frame(Formatter& out, int number, uintptr_t pc,
   }
   out.character(' ');
   append_module(out, frame);
+  // As AddressSanitizer does: the id that names the file to symbolize the frame with later.
+  if (frame.build_id[0]) out.text(" (BuildId: ").text(frame.build_id).character(')');
   out.character('\n');
 }
 

@@ -25,8 +25,16 @@ struct SymbolizedFrame {
   int column;               // 0 when unknown
   char module[512];         // path of the executable or library; empty when unknown
   uintptr_t module_offset;  // pc minus the module's load bias (the address in the file)
-  bool inlined;             // inlined into the next frame of the same pc
+  // The module's GNU build id in hex (empty when it has none): with module and offset, it
+  // names the exact file to symbolize a frame with later, on another machine.
+  char build_id[65];
+  bool inlined;  // inlined into the next frame of the same pc
 };
+
+// The GNU build id of the loaded module that holds `pc`, as lowercase hex, read from the
+// module's notes in memory; false (and `out` empty) when no module holds it or it has no
+// build id. `capacity` of 65 holds any id up to 32 bytes.
+bool module_build_id(uintptr_t pc, char* out, size_t capacity);
 
 // Symbolizes the instruction address `pc` (pass a return address minus one for a call
 // site) into `out`, innermost inlined function first. Returns the number of frames stored

@@ -80,8 +80,9 @@ std::string executable_path() {
   return std::string(buffer, length > 0 ? static_cast<size_t>(length) : 0);
 }
 
-// True when the ELF file has a section of that name (e.g. ".debug_line").
-bool has_section(const std::string& path, const char* name) {
+// The contents of the ELF file's section of that name (e.g. ".debug_line"); false when
+// it has none.
+bool read_section(const std::string& path, const char* name, std::string* contents) {
   std::ifstream file(path, std::ios::binary);
   std::vector<char> data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   if (data.size() < sizeof(Elf64_Ehdr)) return false;
@@ -91,9 +92,33 @@ bool has_section(const std::string& path, const char* name) {
     return false;
   const Elf64_Shdr* sections = reinterpret_cast<const Elf64_Shdr*>(data.data() + header->e_shoff);
   const char* names = data.data() + sections[header->e_shstrndx].sh_offset;
-  for (int i = 0; i < header->e_shnum; ++i)
-    if (strcmp(names + sections[i].sh_name, name) == 0) return true;
+  for (int i = 0; i < header->e_shnum; ++i) {
+    if (strcmp(names + sections[i].sh_name, name) != 0) continue;
+    if (sections[i].sh_type != SHT_NOBITS &&
+        sections[i].sh_offset + sections[i].sh_size <= data.size())
+      contents->assign(data.data() + sections[i].sh_offset, sections[i].sh_size);
+    return true;
+  }
   return false;
+}
+
+bool has_section(const std::string& path, const char* name) {
+  std::string ignored;
+  return read_section(path, name, &ignored);
+}
+
+// The build id as the file on disk holds it, in hex: the description of the one note of
+// .note.gnu.build-id, after its 12-byte header and the 4 bytes of "GNU\0".
+std::string build_id_from_file(const std::string& path) {
+  std::string note;
+  if (!read_section(path, ".note.gnu.build-id", &note) || note.size() <= 16) return "";
+  std::string hex;
+  for (size_t i = 16; i < note.size(); ++i) {
+    char byte[3];
+    snprintf(byte, sizeof byte, "%02x", static_cast<unsigned char>(note[i]));
+    hex += byte;
+  }
+  return hex;
 }
 
 bool self_has_debug_info() {
@@ -231,10 +256,39 @@ TEST_F(SymbolizerTest, CodeWithoutSymbolsGivesModuleAndOffset) {
   }
   EXPECT_EQ(std::string(frame.module), executable_path());
   EXPECT_EQ(frame.module_offset, header - load_bias_of(header));
+  std::string build_id = build_id_from_file(executable_path());
+  EXPECT_EQ(std::string(frame.build_id), build_id);
+  std::string id_suffix = build_id.empty() ? "" : " (BuildId: " + build_id + ")";
   char expected[4200];
-  snprintf(expected, sizeof expected, "    #0 0x%lx%s (%s+0x%lx)\n", header,
-           linker_label ? " in __ehdr_start" : "", frame.module, frame.module_offset);
+  snprintf(expected, sizeof expected, "    #0 0x%lx%s (%s+0x%lx)%s\n", header,
+           linker_label ? " in __ehdr_start" : "", frame.module, frame.module_offset,
+           id_suffix.c_str());
   EXPECT_EQ(format(header, frame), expected);
+}
+
+// The build id comes from the notes of the loaded module, and must be what its file holds:
+// this binary's, and the C library's (another module, found by an address inside it).
+TEST_F(SymbolizerTest, BuildIdsMatchTheFilesOnDisk) {
+  std::string own = build_id_from_file(executable_path());
+  if (own.empty()) GTEST_SKIP() << "this binary was linked without a build id";
+  char id[65];
+  EXPECT_TRUE(module_build_id(call_site_in(symbolizer_target_a), id, sizeof id));
+  EXPECT_EQ(std::string(id), own);
+
+  Dl_info info;
+  ASSERT_TRUE(dladdr(reinterpret_cast<void*>(&strlen), &info));
+  std::string libc = build_id_from_file(info.dli_fname);
+  EXPECT_EQ(module_build_id(reinterpret_cast<uintptr_t>(&strlen), id, sizeof id), !libc.empty());
+  EXPECT_EQ(std::string(id), libc) << info.dli_fname;
+  EXPECT_NE(std::string(id), own);
+
+  // Outside every module, or with too little room for the id: none.
+  void* page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(page, MAP_FAILED);
+  EXPECT_FALSE(module_build_id(reinterpret_cast<uintptr_t>(page), id, sizeof id));
+  EXPECT_STREQ(id, "");
+  munmap(page, 4096);
+  EXPECT_FALSE(module_build_id(call_site_in(symbolizer_target_a), id, 8));
 }
 
 TEST_F(SymbolizerTest, FormatsFramesInAsanLayout) {
@@ -250,6 +304,12 @@ TEST_F(SymbolizerTest, FormatsFramesInAsanLayout) {
   EXPECT_EQ(format(0x401234, frame, 2), "    #2 0x401234 in main /src/prog.c:12\n");
   frame.column = 5;
   EXPECT_EQ(format(0x401234, frame, 3), "    #3 0x401234 in main /src/prog.c:12:5\n");
+  // A build id is shown where the frame is a module and offset, for symbolizing it later.
+  strcpy(frame.build_id, "0123abcd");
+  EXPECT_EQ(format(0x401234, frame, 4), "    #4 0x401234 in main /src/prog.c:12:5\n");
+  frame.file[0] = '\0';
+  EXPECT_EQ(format(0x401234, frame, 5),
+            "    #5 0x401234 in main (/bin/prog+0x1234) (BuildId: 0123abcd)\n");
 }
 
 TEST_F(SymbolizerTest, StackFramesAndSummaryAreSymbolized) {
@@ -611,9 +671,14 @@ TEST_F(CompiledLibraryTest, StrippedCodeGivesModuleAndOffset) {
   EXPECT_STREQ(frames[0].file, "");
   EXPECT_EQ(std::string(frames[0].module), path_of("libstripped"));
   EXPECT_EQ(frames[0].module_offset, pc - load_bias_of(pc));
+  // Stripping keeps the build id: the frame names the exact file to symbolize it with.
+  std::string build_id = build_id_from_file(path_of("libstripped"));
+  EXPECT_FALSE(build_id.empty()) << "the compiler driver links with --build-id on Debian";
+  EXPECT_EQ(std::string(frames[0].build_id), build_id);
+  std::string id_suffix = build_id.empty() ? "" : " (BuildId: " + build_id + ")";
   char expected[4200];
-  snprintf(expected, sizeof expected, "    #0 0x%lx (%s+0x%lx)\n", pc, frames[0].module,
-           frames[0].module_offset);
+  snprintf(expected, sizeof expected, "    #0 0x%lx (%s+0x%lx)%s\n", pc, frames[0].module,
+           frames[0].module_offset, id_suffix.c_str());
   EXPECT_EQ(format(pc, frames[0]), expected);
 }
 

@@ -96,16 +96,26 @@ void uncache_locked(LargeBlock* block, LargeBlock* previous) {
   g_cache_committed_bytes -= block->committed_size;
 }
 
-// Takes a cached mapping whose reservation holds `size` bytes, preferring the smallest.
+// Takes a cached mapping whose reservation holds `size` bytes: the smallest reservation,
+// and among equal ones the one whose committed pages cover most of the request, since
+// every page short of it is a fault to come. (Taking the most recent of the right
+// reservation, whatever it had committed, made a mix of 300 KiB and 1 MiB blocks fault
+// five times as many pages as jemalloc.) Stops at the first mapping that leaves nothing
+// to fault.
 LargeBlock* take_from_cache_locked(size_t size) {
   LargeBlock* best = nullptr;
   LargeBlock* best_previous = nullptr;
+  size_t best_missing = 0;
   LargeBlock* previous = nullptr;
   for (LargeBlock* block = g_cache; block; previous = block, block = block->next) {
-    if (block->mapped_size >= size && (!best || block->mapped_size < best->mapped_size)) {
+    if (block->mapped_size < size) continue;
+    size_t missing = size > block->committed_size ? size - block->committed_size : 0;
+    if (!best || block->mapped_size < best->mapped_size ||
+        (block->mapped_size == best->mapped_size && missing < best_missing)) {
       best = block;
       best_previous = previous;
-      if (block->mapped_size == round_to_slots(size)) break;
+      best_missing = missing;
+      if (block->mapped_size == round_to_slots(size) && missing == 0) break;
     }
   }
   if (best) uncache_locked(best, best_previous);

@@ -87,6 +87,33 @@ TEST(LargeBlocks, AWorkingSetOfHundredsOfBlocksComesBackFromTheCache) {
   for (void* block : blocks) large_free(descriptor_of(block), reinterpret_cast<uintptr_t>(block));
 }
 
+// Among cached mappings of the same reservation, a request takes the one whose pages cover
+// it, not simply the most recent: a 1 MiB block that took the mapping of a 300 KiB block
+// faulted in 180 pages that another cached mapping still had.
+TEST(LargeBlocks, TheCacheGivesTheMappingWhosePagesCoverTheRequest) {
+  constexpr size_t kBig = 1 << 20, kSmall = 300 * 1024;
+  large_trim_cache();
+  void* big = large_allocate(kBig, 0, false);
+  void* small = large_allocate(kSmall, 0, false);
+  ASSERT_NE(big, nullptr);
+  ASSERT_NE(small, nullptr);
+  memset(big, 1, kBig);
+  memset(small, 2, kSmall);
+  large_free(descriptor_of(big), reinterpret_cast<uintptr_t>(big));
+  large_free(descriptor_of(small), reinterpret_cast<uintptr_t>(small));  // the most recent
+  void* again = large_allocate(kBig, 0, false);
+  EXPECT_EQ(again, big) << "the mapping with 1 MiB of pages";
+  size_t pages = kBig / 4096, resident = 0;
+  std::vector<unsigned char> residency(pages);
+  ASSERT_EQ(mincore(again, kBig, residency.data()), 0);
+  for (unsigned char page : residency) resident += page & 1;
+  EXPECT_EQ(resident, pages) << "no page of the block is still to fault";
+  void* other = large_allocate(kSmall, 0, false);
+  EXPECT_EQ(other, small);
+  large_free(descriptor_of(again), reinterpret_cast<uintptr_t>(again));
+  large_free(descriptor_of(other), reinterpret_cast<uintptr_t>(other));
+}
+
 TEST(LargeBlocks, CallocOfAReusedDirtyMappingIsZero) {
   for (int round = 0; round < 4; ++round) {
     unsigned char* block = static_cast<unsigned char*>(tally_calloc(1, 3 << 20));

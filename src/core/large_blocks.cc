@@ -153,10 +153,11 @@ void retire_locked(LargeBlock* block) {
 // reservation's end: one protection change, and the inaccessible pages form one mapping
 // with the guard (a single guard page between two accessible parts split the mapping in
 // three), so an overflow faults however far past the end it lands within the reservation.
-void protect_pages(uintptr_t start, size_t size, int protection) {
+bool protect_pages(uintptr_t start, size_t size, int protection) {
   int saved_errno = errno;
-  mprotect(reinterpret_cast<void*>(start), size, protection);
+  bool done = mprotect(reinterpret_cast<void*>(start), size, protection) == 0;
   errno = saved_errno;
+  return done;
 }
 
 void remove_tail_guard(LargeBlock* block) {
@@ -189,14 +190,10 @@ void place_tail_guard(LargeBlock* block) {
     g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
     return;
   }
-  int saved_errno = errno;
-  if (mprotect(reinterpret_cast<void*>(block->base + wanted), block->mapped_size - wanted,
-               PROT_NONE) == 0) {
+  if (protect_pages(block->base + wanted, block->mapped_size - wanted, PROT_NONE))
     block->tail_guard = wanted;
-  } else {
+  else
     g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
-  }
-  errno = saved_errno;
 }
 
 // Readies a cached mapping for a block of `usable` bytes.

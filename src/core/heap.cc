@@ -484,6 +484,32 @@ void heap_lock_for_fork() {
   g_heaps_lock.lock();
 }
 
+// A remote free that the fork stopped between claiming a page's place on its heap's
+// incoming list (in_incoming) and pushing the page left it claimed and on no list: no
+// harvest would ever reach it, and every block freed into it later was lost to the child
+// (the claim made other remote frees skip the push). Only the forking thread runs in the
+// child, so the lists can be repaired without atomics: the listed pages are told apart by
+// a passing flag value, and every page still claimed is pushed.
+void relink_incoming_after_fork(Heap* heap) {
+  constexpr uint8_t kListed = 2;
+  for (Page* page = heap->incoming.load(std::memory_order_relaxed); page;
+       page = page->incoming_next)
+    page->in_incoming.store(kListed, std::memory_order_relaxed);
+  for (Segment* segment = heap->segments; segment; segment = segment->next) {
+    for (unsigned slot = kHeaderSlots; slot < kSlotsPerSegment; ++slot) {
+      Page* page = &segment->pages[slot];
+      if (page->start == 0 || page->head_distance != 0 || page->heap != heap) continue;
+      uint8_t claim = page->in_incoming.load(std::memory_order_relaxed);
+      if (claim == kListed) {
+        page->in_incoming.store(1, std::memory_order_relaxed);
+      } else if (claim != 0) {
+        page->incoming_next = heap->incoming.load(std::memory_order_relaxed);
+        heap->incoming.store(page, std::memory_order_relaxed);
+      }
+    }
+  }
+}
+
 void heap_unlock_after_fork(bool in_child) {
   if (!in_child) {
     g_heaps_lock.unlock();
@@ -502,10 +528,14 @@ void heap_unlock_after_fork(bool in_child) {
   // remote frees. Their pages are never written, so they stay shared with the parent.
   g_abandoned_heaps = nullptr;
   for (Heap* heap = g_all_heaps; heap; heap = heap->next_all) {
-    if (heap == t_heap) continue;
+    if (heap == t_heap) {
+      relink_incoming_after_fork(heap);
+      continue;
+    }
     if (!heap->abandoned || heap->being_purged) heap->orphaned = true;
     heap->abandoned = true;  // so the quarantine hands it no batches
     if (heap->orphaned) continue;
+    relink_incoming_after_fork(heap);
     heap->next_abandoned = g_abandoned_heaps;
     g_abandoned_heaps = heap;
   }

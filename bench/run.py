@@ -1185,6 +1185,10 @@ def parse_args(argv):
                         help="path prefix for the .md and .json results (default bench/results/latest)")
     parser.add_argument("--workdir", help="parent of the scratch directory (default /dev/shm "
                         "when writable, else the system temporary directory)")
+    parser.add_argument("--tally-variant", action="append", default=[], metavar="NAME=OPTIONS",
+                        help="one more allocator: tally from --build-dir with TALLY_OPTIONS=OPTIONS, "
+                             "named NAME (repeatable; for A/B runs of one option, e.g. "
+                             "'tally-nohuge=mode=fast:huge_pages=0')")
     parser.add_argument("--list", action="store_true", help="list workloads and allocators, then exit")
     args = parser.parse_args(argv)
     if args.reps is None:
@@ -1201,6 +1205,12 @@ def main(argv):
     build_dir = os.path.abspath(args.build_dir)
     novalidate_dir = os.path.abspath(args.novalidate_dir)
     known = allocator_table(build_dir, novalidate_dir)
+    for variant in args.tally_variant:
+        name, _, options = variant.partition("=")
+        if not name or not options or name in known:
+            raise SystemExit(f"run.py: --tally-variant wants a new NAME=OPTIONS, not {variant!r}")
+        known[name] = Allocator(name, os.path.join(build_dir, "libtally.so"),
+                                {"TALLY_OPTIONS": options}, note=f"TALLY_OPTIONS={options}")
     table = workload_table()
     if args.list:
         print("workloads: " + " ".join(w.name for w in table))

@@ -221,6 +221,9 @@ void runtime_ensure_initialized() {
   report_set_policy(ReportPolicy{g_options.halt_on_error, g_options.exitcode});
   g_report_late_double_free = late_double_free;
   configure_safety();
+  g_huge_pages_after_segments = g_options.huge_pages == 0   ? kNeverHugePages
+                                : g_options.huge_pages == 1 ? 0
+                                                            : kHugePagesAfterSegments;
   if (!g_options.symbolize) symbolizer_disable();
   find_loader_code();
   if (g_safety.checked) checked_initialize();

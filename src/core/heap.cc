@@ -169,6 +169,7 @@ void page_release(Heap* heap, Page* page) {
     else
       heap->segments = segment->next;
     if (segment->next) segment->next->previous = segment->previous;
+    --heap->segment_count;
     segment_release(segment);
   }
 }
@@ -207,11 +208,12 @@ Page* heap_fresh_page(Heap* heap, unsigned size_class) {
     if (first) page = page_claim(heap, segment, first, count);
   }
   if (!page) {
-    Segment* segment = segment_acquire(heap);
+    Segment* segment = segment_acquire(heap, heap->segment_count >= g_huge_pages_after_segments);
     if (!segment) return nullptr;
     segment->next = heap->segments;
     if (heap->segments) heap->segments->previous = segment;
     heap->segments = segment;
+    ++heap->segment_count;
     page = page_claim(heap, segment, segment_find_slots(segment, count), count);
   }
   page_initialize(heap, page, size_class);

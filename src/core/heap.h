@@ -69,6 +69,7 @@ struct Heap {
   size_t empty_bytes;
   uint32_t last_purge;
   Segment* segments;
+  uint32_t segment_count;  // in `segments`
   // Bytes in the blocks of this heap's pages that are not free (live, quarantined, or freed
   // by another thread and not yet collected), as of the owner's last walk of its pages, and
   // the bytes of pages claimed and blocks quarantined since (heap_note_activity).

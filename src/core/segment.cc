@@ -12,6 +12,7 @@
 namespace tally {
 
 bool g_keep_block_records = false;
+uint32_t g_huge_pages_after_segments = kHugePagesAfterSegments;
 std::atomic<size_t> g_segments_in_use{0};
 std::atomic<size_t> g_bytes_mapped{0};
 std::atomic<size_t> g_bytes_committed{0};
@@ -64,7 +65,7 @@ void segment_reset_header(Segment* segment, Heap* heap) {
 
 }  // namespace
 
-Segment* segment_acquire(Heap* heap) {
+Segment* segment_acquire(Heap* heap, bool huge_pages) {
   Segment* segment = nullptr;
   {
     LockGuard guard(g_cache_lock);
@@ -77,6 +78,8 @@ Segment* segment_acquire(Heap* heap) {
   if (!segment) {
     segment = static_cast<Segment*>(os_map_aligned(kSegmentSize, kSegmentSize));
     if (!segment) return nullptr;
+    // Before the header's first write, so that its first 2 MiB can fault in as one page.
+    bool advised = huge_pages && os_advise_huge_pages(segment, kSegmentSize);
     if (!registry_prepare(reinterpret_cast<uintptr_t>(segment), kSegmentSize)) {
       os_unmap(segment, kSegmentSize);
       return nullptr;
@@ -92,9 +95,14 @@ Segment* segment_acquire(Heap* heap) {
       g_bytes_mapped.fetch_add(kRecordsSize, std::memory_order_relaxed);
     }
     segment_reset_header(segment, heap);
+    segment->huge_pages_advised = advised;
     registry_set(reinterpret_cast<uintptr_t>(segment), kSegmentSize, kRegistrySegment);
   } else {
     segment_reset_header(segment, heap);
+    // From the cache: its header is resident in small pages, but the slots that fault in
+    // from now on can still come as huge pages.
+    if (huge_pages && !segment->huge_pages_advised)
+      segment->huge_pages_advised = os_advise_huge_pages(segment, kSegmentSize);
   }
   g_segments_in_use.fetch_add(1, std::memory_order_relaxed);
   return segment;

@@ -129,6 +129,7 @@ struct Segment {
   alignas(64) std::atomic<uint64_t> quarantine_bits[kSlotsPerSegment][kBitmapWords];
   BlockRecord* records;  // side mapping of kSlotsPerSegment * kMaxBlocksPerPage records
   std::atomic<MarkBooks*> mark_books;  // null until first needed
+  bool huge_pages_advised;             // the kernel may back it with huge pages (kept while cached)
 
   uintptr_t slot_address(unsigned slot) const {
     return reinterpret_cast<uintptr_t>(this) + (uintptr_t{slot} << kSlotShift);
@@ -177,8 +178,19 @@ TALLY_INLINE BlockRecord* record_of(const Page* page, uint32_t index) {
 // when the kernel refuses the memory.
 MarkBooks* segment_mark_books(Segment* segment);
 
-// Segment supply: a small global cache in front of the kernel.
-Segment* segment_acquire(Heap* heap);  // nullptr when out of address space
+// Transparent huge pages. A heap's next segment is offered to the kernel as a huge-page
+// candidate (madvise MADV_HUGEPAGE) once the heap holds this many segments already; 0: every
+// segment; kNeverHugePages: none (option huge_pages). Huge pages spare a big heap one page
+// fault per 4 KiB and most of its TLB misses (the marker's sweep among them); holding them
+// back from small heaps bounds what a half-used huge page adds to the resident set: at most
+// 2 MiB per heap that already holds 32 MiB (see docs/design.md, "Huge pages").
+constexpr uint32_t kHugePagesAfterSegments = 8;
+constexpr uint32_t kNeverHugePages = UINT32_MAX;
+extern uint32_t g_huge_pages_after_segments;
+
+// Segment supply: a small global cache in front of the kernel. `huge_pages`: advise the
+// segment as a huge-page candidate before its first use.
+Segment* segment_acquire(Heap* heap, bool huge_pages = false);  // nullptr: no address space
 void segment_release(Segment* segment);
 // Finds `count` consecutive free slots; returns the first slot or 0 if none.
 unsigned segment_find_slots(Segment* segment, unsigned count);

@@ -90,6 +90,13 @@ void os_populate(void* address, size_t size) {
   errno = saved_errno;
 }
 
+bool os_advise_huge_pages(void* address, size_t size) {
+  int saved_errno = errno;
+  bool done = madvise(address, size, MADV_HUGEPAGE) == 0;
+  errno = saved_errno;
+  return done;
+}
+
 void os_decommit(void* address, size_t size) {
   int saved_errno = errno;
   madvise(address, size, MADV_DONTNEED);

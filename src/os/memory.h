@@ -27,6 +27,11 @@ void os_decommit(void* address, size_t size);  // contents become zero, RSS fall
 // page (on a virtual machine with shadow page tables, twice the time: bench/page_costs).
 // A hint: nothing happens on kernels without MADV_POPULATE_WRITE (5.14).
 void os_populate(void* address, size_t size);
+// Marks the range as a candidate for transparent huge pages (MADV_HUGEPAGE), so that with
+// the system's setting at "madvise" (Debian's and most distributions' default) a fault in an
+// aligned 2 MiB part of it backs the whole part at once. False when the kernel has no
+// transparent huge pages; the range is then unchanged.
+bool os_advise_huge_pages(void* address, size_t size);
 // Guard markers (Linux 6.13): any access to the range faults (SIGSEGV), without a mapping
 // of its own and without changing the range's protection; installing drops the pages'
 // contents. False when the kernel has no guard markers (or refuses, as for locked memory).

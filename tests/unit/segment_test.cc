@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
+#include <sstream>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "core/heap.h"
@@ -95,6 +99,79 @@ TEST(Segment, FreedSegmentsGoBackToTheCacheAndTheKernel) {
   for (void* block : blocks) tally_free(block);
   tally_trim();
   EXPECT_LT(g_bytes_committed.load(), committed_before + 2 * 1024 * 1024);
+}
+
+// The VmFlags line of the mapping that holds `address`, from /proc/self/smaps ("" if none).
+std::string vm_flags_of(uintptr_t address) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    unsigned long start, end;
+    char dash;
+    std::istringstream header(line);
+    if (line.find(':') > line.find(' ') && header >> std::hex >> start >> dash >> end &&
+        dash == '-') {
+      inside = start <= address && address < end;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line + " ";
+    }
+  }
+  return "";
+}
+
+// Fills a new thread's heap with 4 KiB blocks until it holds `segments` segments, and runs
+// `check(segment, held)` on each segment the thread acquired, `held` being how many the heap
+// held when it did. (A new thread may adopt an exited one's heap with a segment or two, whose
+// advice is that heap's history: those are skipped.)
+template <typename Check>
+void with_heap_of_segments(uint32_t segments, Check check) {
+  std::thread([&] {
+    std::vector<void*> blocks;
+    blocks.push_back(tally_malloc(4000));
+    Heap* heap = t_heap;
+    ASSERT_NE(heap, nullptr);
+    uint32_t adopted = heap->segment_count;
+    while (heap->segment_count < segments) blocks.push_back(tally_malloc(4000));
+    // The list is newest first, and nothing was released while it grew.
+    uint32_t held = heap->segment_count;
+    for (Segment* segment = heap->segments; segment; segment = segment->next)
+      if (--held >= adopted) check(segment, held);
+    for (void* block : blocks) tally_free(block);
+    tally_trim();
+  }).join();
+}
+
+TEST(Segment, AHeapGetsHugePagesOnceItHolds32MiB) {
+  if (!std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled"))
+    GTEST_SKIP() << "this kernel has no transparent huge pages";
+  ASSERT_EQ(g_huge_pages_after_segments, kHugePagesAfterSegments);
+  int advised = 0;
+  with_heap_of_segments(kHugePagesAfterSegments + 2, [&](Segment* segment, uint32_t held) {
+    bool expected = held >= kHugePagesAfterSegments;
+    EXPECT_EQ(segment->huge_pages_advised, expected) << "segment " << held;
+    // What the kernel was told, not only what tally noted.
+    std::string flags = vm_flags_of(reinterpret_cast<uintptr_t>(segment));
+    ASSERT_NE(flags, "") << "segment " << held;
+    EXPECT_EQ(flags.find(" hg ") != std::string::npos, expected) << "segment " << held << flags;
+    advised += expected;
+  });
+  EXPECT_EQ(advised, 2);
+}
+
+TEST(Segment, HugePagesZeroAdvisesNoSegment) {
+  uint32_t saved = g_huge_pages_after_segments;
+  g_huge_pages_after_segments = kNeverHugePages;
+  segment_trim_cache();  // cached segments keep the advice they had
+  int checked = 0;
+  with_heap_of_segments(kHugePagesAfterSegments + 2, [&](Segment* segment, uint32_t held) {
+    EXPECT_FALSE(segment->huge_pages_advised) << "segment " << held;
+    EXPECT_EQ(vm_flags_of(reinterpret_cast<uintptr_t>(segment)).find(" hg "), std::string::npos)
+        << "segment " << held;
+    ++checked;
+  });
+  EXPECT_GE(checked, 8);
+  g_huge_pages_after_segments = saved;
 }
 
 }  // namespace

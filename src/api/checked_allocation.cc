@@ -104,18 +104,24 @@ bool wants_guard(Heap* heap, size_t size, size_t alignment) {
   return true;
 }
 
-// The alignment of a guarded block: the largest power of two that divides its size,
-// within [guard_min_alignment, 16], so that a right-flush block ends at its guard page
-// (malloc's 16 bytes would leave up to 15 bytes of slack before it, where reads go unseen).
-// Any type that fills the block whole is still aligned (its size is a multiple of its
-// alignment); only a block whose size is not a multiple of what its contents need (an
-// 8-aligned header with a tail of odd length) gets less than it would from malloc. An
-// aligned allocation call's alignment holds in every case.
+// The alignment of a guarded block: the largest power of two that divides its size, at most
+// 16, so that a right-flush block ends at its guard page (or as near as it may), but never
+// less than the C standard asks of malloc: room for any object that fits in the block, so
+// 16 once the size is 16 or more, and the largest power of two not above a smaller size.
+// Compilers count on that: python's ctypes objects have a 16-byte-aligned member that gcc
+// stores with movaps, and a guarded object with an 8-byte-aligned size (aligned to 8 by the
+// divisor rule alone) crashed test_ctypes in debug mode. The cost: a block whose size is not
+// a multiple of 16 leaves slack before its guard page, which canaries cover for writes but
+// where a read goes unseen. guard_alignment (guard_min_alignment) set explicitly replaces
+// the standard's floor, for programs known not to need it. An aligned allocation call's
+// alignment holds in every case.
 size_t guard_alignment(size_t size, size_t requested) {
   size_t alignment = kMaxAlignmentOfMalloc;
   if (!g_safety.guard_left && size != 0) {
     size_t divisor = size & (~size + 1);
-    if (divisor < g_safety.guard_min_alignment) divisor = g_safety.guard_min_alignment;
+    size_t least = g_safety.guard_min_alignment != 0 ? g_safety.guard_min_alignment
+                                                     : size_t{1} << (63 - __builtin_clzll(size));
+    if (divisor < least) divisor = least;
     if (divisor < alignment) alignment = divisor;
   }
   return requested > alignment ? requested : alignment;

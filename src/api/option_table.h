@@ -76,10 +76,11 @@ TALLY_OPTION(string, guard_side, "right",
 TALLY_OPTION(int, guard_alignment, "0",
              "least alignment of a guarded block from malloc (1, 2, 4, 8 or 16): it is "
              "aligned to the largest power of two that divides its size, at most 16 and at "
-             "least this, so that it ends exactly at its guard page and a read one byte past "
-             "the end faults (16: malloc's usual alignment, up to 15 bytes of slack before "
-             "the guard page; aligned allocation calls keep their alignment); 0: 2 in debug "
-             "mode (python checks that byte strings are 2-byte aligned), 16 otherwise")
+             "least this, so that it ends at its guard page and a read past the end faults; "
+             "0: what the C standard asks, 16 for blocks of 16 bytes or more (and compilers "
+             "rely on it), so a size that is not a multiple of 16 leaves up to 15 bytes of "
+             "slack before the guard page, covered by canaries; 1 or 2: byte-exact, for "
+             "programs that never store 16-byte-aligned types in such blocks")
 TALLY_OPTION(bool, guard_markers, "1",
              "make guard pages and freed guarded blocks inaccessible with the kernel's guard "
              "markers (Linux 6.13+; the pool then stays one mapping); 0, or an older kernel: "

@@ -92,12 +92,9 @@ void configure_safety() {
                                                                        : (size_t{1} << 24) - 1;
   config.guard_left = strcmp(g_options.guard_side, "left") == 0;
   config.guard_markers = g_options.guard_markers;
-  // Not 1 in debug mode: python rejects a code object whose byte string is not 2-byte
-  // aligned, and byte strings have odd sizes half the time.
-  config.guard_min_alignment = g_options.guard_alignment > 0
-                                   ? static_cast<size_t>(g_options.guard_alignment)
-                               : debug ? 2
-                                       : kMaxAlignmentOfMalloc;
+  // 0: what the C standard asks of malloc (see guard_alignment in checked_allocation.cc).
+  config.guard_min_alignment =
+      g_options.guard_alignment > 0 ? static_cast<size_t>(g_options.guard_alignment) : 0;
   config.guard_pool_slots = g_options.guard_pool_size > 0
                                 ? static_cast<size_t>(g_options.guard_pool_size)
                                 : (debug ? 4096 : 256);

@@ -38,8 +38,9 @@ struct SafetyConfig {
   bool guard_markers;       // guard pages are kernel guard markers where it has them
   bool guard_left;          // guard page before the block instead of after it
   // A right-flush guarded block from malloc is aligned to its size's largest power-of-two
-  // divisor, within [guard_min_alignment, 16], so that it ends at its guard page: at 16 a
-  // 100-byte block ends 12 bytes short of it and a read of byte 100 goes unseen.
+  // divisor, at most 16, so that it ends at its guard page, and at least to this (0: to
+  // what the C standard asks, 16 for 16 bytes or more: a 100-byte block then ends 12 bytes
+  // short of its guard page and a read of byte 100 goes unseen).
   size_t guard_min_alignment;
   // The global bound of the quarantine is the live heap divided by this, within the two
   // bytes bounds (equal when the bound is fixed).

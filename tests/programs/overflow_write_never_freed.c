@@ -3,9 +3,10 @@
 // on in a global until the program exits. With no free, no free-time check ever looks at
 // the canary after it. Debug mode verifies the canaries of the blocks still live at exit
 // (canaries_at_exit) and reports the damaged byte with the allocation stack, with or without
-// the leak check; safe mode does when the leak check runs at exit. The label is 21 bytes:
-// odd, so even a debug-mode block flush against its guard page (aligned to 2) leaves the
-// one byte of slack the terminator lands in. ASan and memcheck see the write itself.
+// the leak check; safe mode does when the leak check runs at exit. The label is 21 bytes,
+// so even a debug-mode block placed before a guard page (aligned to 16, as malloc's blocks
+// of 16 bytes or more must be) leaves slack for the terminator to land in. ASan and
+// memcheck see the write itself.
 // TALLY-OPTIONS[mode=safe]: leaks=1
 // TALLY-OPTIONS[mode=debug]: leaks=0
 // TALLY-EXPECT-KIND: heap-buffer-overflow

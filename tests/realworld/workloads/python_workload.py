@@ -2,13 +2,17 @@
 
 It exercises the allocator the way ordinary Python programs do: JSON, sorting, big dicts and
 sets of strings, regular expressions, objects, itertools, zlib, hashlib, a thread pool,
-big integers, bytearrays that grow by realloc, and a lot of short-lived garbage. Every line
+big integers, bytearrays that grow by realloc, ctypes (callbacks from C, structures with
+16-byte-aligned members, which the C extension stores with aligned vector instructions),
+and a lot of short-lived garbage. Every line
 it prints depends only on the computation, never on addresses, timing or hash seeds.
 """
 
 import bisect
 import collections
 import concurrent.futures
+import ctypes
+import ctypes.util
 import dataclasses
 import fractions
 import functools
@@ -323,6 +327,41 @@ def churn_section():
             partitions(120, 120))
 
 
+def ctypes_section():
+    # Callback objects, pointers and structures: ctypes keeps a 16-byte-aligned union in
+    # every one of its objects, and their sizes are multiples of 8 only (a subclass adds
+    # slots), so an allocator that aligns a block of 16 bytes or more to less than 16 breaks
+    # them. qsort calls back into Python for every comparison.
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    comparator_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int),
+                                       ctypes.POINTER(ctypes.c_int))
+
+    class Sample(ctypes.Structure):
+        _fields_ = [("weight", ctypes.c_longdouble), ("count", ctypes.c_int),
+                    ("name", ctypes.c_char * 13)]
+
+    rng = random.Random(9)
+    checksum = 0
+    calls = [0]
+    for round_ in range(60):
+        values = [rng.randint(-10**6, 10**6) for _ in range(200)]
+        array = (ctypes.c_int * len(values))(*values)
+
+        def compare(a, b):
+            calls[0] += 1
+            return (a[0] > b[0]) - (a[0] < b[0])
+
+        comparator = comparator_type(compare)
+        libc.qsort(array, len(array), ctypes.sizeof(ctypes.c_int), comparator)
+        if list(array) != sorted(values):
+            raise SystemExit("ctypes: qsort through a Python callback sorted wrongly")
+        samples = [Sample(i / 3, i, b"s%d" % i) for i in range(100)]
+        pointers = [ctypes.pointer(sample) for sample in samples]
+        checksum += sum(p.contents.count for p in pointers) + array[0] + array[-1]
+        checksum += int(sum(sample.weight for sample in samples))
+    section("ctypes", checksum, calls[0] > 0)
+
+
 def main():
     json_section()
     sorting_section()
@@ -331,6 +370,7 @@ def main():
     objects_section()
     itertools_section()
     zlib_hashlib_section()
+    ctypes_section()
     threads_section()
     numbers_section()
     churn_section()

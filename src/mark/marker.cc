@@ -925,9 +925,16 @@ void lay_out_claimed_segments() {
   }
 }
 
-// What the helpers do when woken: the mark, or the layout before it.
+// What the workers do when woken: the mark, or the layout before it.
 enum class HelperJob : uint8_t { kMark, kLayOutMarks };
 HelperJob g_helper_job = HelperJob::kMark;  // published by the generation's increment
+
+void run_job(HelperJob job, int index) {
+  if (job == HelperJob::kLayOutMarks)
+    lay_out_claimed_segments();
+  else
+    run_worker(index);
+}
 
 // Helper threads: started before the world stops, parked on a futex between marks.
 struct Helpers {
@@ -961,21 +968,16 @@ void* helper_main(void* argument) {
     while (g_helpers.generation.load(std::memory_order_acquire) == seen)
       futex_call(&g_helpers.generation, FUTEX_WAIT_PRIVATE, seen);
     seen = g_helpers.generation.load(std::memory_order_acquire);
-    if (index < g_active_workers) {
-      if (g_helper_job == HelperJob::kLayOutMarks)
-        lay_out_claimed_segments();
-      else
-        run_worker(index);
-    }
+    if (index < g_active_workers) run_job(g_helper_job, index);
     if (g_helpers.running.fetch_sub(1, std::memory_order_acq_rel) == 1)
       futex_call(&g_helpers.running, FUTEX_WAKE_PRIVATE, 1);
   }
   return nullptr;
 }
 
-// Runs `job` on every active helper and `own_part` on the calling thread; returns when all
+// Runs `job` on the calling thread (worker 0) and on every active helper; returns when all
 // are done.
-void run_with_helpers(HelperJob job, void (*own_part)()) {
+void run_with_helpers(HelperJob job) {
   int workers = g_active_workers;
   if (workers > 1) {
     g_helper_job = job;
@@ -983,7 +985,7 @@ void run_with_helpers(HelperJob job, void (*own_part)()) {
     g_helpers.generation.fetch_add(1, std::memory_order_acq_rel);
     futex_call(&g_helpers.generation, FUTEX_WAKE_PRIVATE, INT32_MAX);
   }
-  own_part();
+  run_job(job, 0);
   if (workers > 1) {
     int running;
     while ((running = g_helpers.running.load(std::memory_order_acquire)) != 0)
@@ -1117,7 +1119,7 @@ bool marker_begin(const MarkSettings& settings) {
   });
   if (ok) {
     g_layout_cursor.store(0, std::memory_order_relaxed);
-    run_with_helpers(HelperJob::kLayOutMarks, lay_out_claimed_segments);
+    run_with_helpers(HelperJob::kLayOutMarks);
   }
   if (ok) ok = marker_note_inaccessible();
   // Pages with inaccessible memory check each block before it is scanned, and are never
@@ -1298,7 +1300,7 @@ void marker_add_ignored_blocks() {
 void marker_run(MarkStatistics* statistics) {
   uint64_t started = monotonic_nanoseconds();
   int workers = g_active_workers;
-  run_with_helpers(HelperJob::kMark, [] { run_worker(0); });
+  run_with_helpers(HelperJob::kMark);
   MarkStatistics totals{};
   recover_from_overflow<Bit::kMarked>(g_workers[0], &totals);
   totals.root_ranges = g_root_ranges;

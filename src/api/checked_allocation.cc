@@ -21,6 +21,7 @@
 #include "api/runtime.h"
 #include "mark/marker.h"
 #include "os/process.h"
+#include "report/cxx_allocation_functions.h"
 #include "report/stack_capture.h"
 #include "report/stack_depot.h"
 #include "report/stack_recorder.h"
@@ -305,10 +306,37 @@ bool report_guard_fault_from_handler(const GuardFault& fault) {
 // block, or before a guarded one).
 constexpr uintptr_t kMismatchedFree = 0;
 constexpr uintptr_t kMismatchedSize = 1;
+
+// A mismatch made by the program's own copy of a C++ allocation function, not by the
+// program: malloc called from an operator new (a replaced one, or a private C++ runtime
+// linked into a library) and the block deleted with tally's operator delete, or a block
+// of tally's operator new freed with free from an operator delete. The C++ runtime's new
+// is malloc and its delete is free, so such pairs match. Known from the allocation stack
+// (so only where it was captured: debug mode) and the free's caller.
+TALLY_COLD bool mismatch_made_by_own_cxx_functions(const BlockRecord* record, ApiCall call,
+                                                   uintptr_t caller) {
+  bool allocated_by_malloc = record->kind() == AllocationKind::kMalloc;
+  bool freed_by_free = kind_of_call(call) == AllocationKind::kMalloc;
+  if (allocated_by_malloc && !freed_by_free) {
+    uintptr_t allocated_from;
+    if (record->alloc_stack == 0 || stack_depot_get(record->alloc_stack, &allocated_from, 1) < 1)
+      return false;
+    return cxx_allocation_function_at(stack_frame_pc(allocated_from)) ==
+           CxxAllocationFunction::kOperatorNew;
+  }
+  if (!allocated_by_malloc && freed_by_free && caller != 0)
+    return cxx_allocation_function_at(stack_frame_pc(caller)) ==
+           CxxAllocationFunction::kOperatorDelete;
+  return false;
+}
+
 TALLY_COLD void report_free_problem(uintptr_t start, ApiCall call, uintptr_t caller,
                                     uintptr_t damaged_at, size_t deleted_size = 0) {
   BlockLookup lookup = lookup_block(start);
   lookup.kind = BlockLookup::kLive;
+  if (damaged_at == kMismatchedFree &&
+      mismatch_made_by_own_cxx_functions(lookup.record, call, caller))
+    return;
   BlockHistory history = history_of(lookup);
   history.freed = false;
   if (damaged_at == kMismatchedSize) {

@@ -31,12 +31,9 @@ void (*g_before_heap_release)(Heap* heap) = nullptr;
 bool g_track_live_estimate = false;
 std::atomic<size_t> g_live_estimate{0};
 
-void heap_note_activity(Heap* heap, size_t bytes) {
-  if (!g_track_live_estimate) return;
-  heap->activity_since_estimate += bytes;
-  size_t due =
-      heap->live_estimate / 8 > (size_t{1} << 20) ? heap->live_estimate / 8 : (size_t{1} << 20);
-  if (heap->activity_since_estimate < due) return;
+// Walks the heap's pages for the bytes of its blocks that are not free. Only the owner
+// (or, for an abandoned heap, its purger) may call it.
+void refresh_live_estimate(Heap* heap) {
   heap->activity_since_estimate = 0;
   size_t estimate = 0;
   for (Segment* segment = heap->segments; segment; segment = segment->next) {
@@ -51,6 +48,14 @@ void heap_note_activity(Heap* heap, size_t bytes) {
   // Unsigned wrap-around makes the difference right in both directions.
   g_live_estimate.fetch_add(estimate - heap->live_estimate, std::memory_order_relaxed);
   heap->live_estimate = estimate;
+}
+
+void heap_note_activity(Heap* heap, size_t bytes) {
+  if (!g_track_live_estimate) return;
+  heap->activity_since_estimate += bytes;
+  size_t due =
+      heap->live_estimate / 8 > (size_t{1} << 20) ? heap->live_estimate / 8 : (size_t{1} << 20);
+  if (heap->activity_since_estimate >= due) refresh_live_estimate(heap);
 }
 
 namespace {
@@ -223,6 +228,7 @@ Page* heap_fresh_page(Heap* heap, unsigned size_class) {
 
 // Decommits the cached empty pages retired more than kPurgeDelay ago (all if `everything`).
 void heap_purge_abandoned(uint32_t now);
+void heap_collect_incoming(Heap* heap);
 
 void heap_purge_empty_pages(Heap* heap, bool everything) {
   uint32_t now = monotonic_milliseconds();
@@ -266,7 +272,15 @@ void heap_purge_abandoned(uint32_t now) {
       if (!heap->abandoned || heap->being_purged || heap->orphaned) continue;
       heap->being_purged = true;
     }
+    // Blocks freed into it since its thread left (in safe mode, its whole quarantine, which
+    // other threads release later) are collected too, so that pages they empty are retired
+    // and decommitted, and its estimate of live bytes follows: left as its thread last saw
+    // it, it counted those blocks as live, and the quarantine's bound, a share of the live
+    // heap, grew with them (1000 exited threads left a 135 MiB quarantine and 690 MB
+    // committed to a process that went on with one thread and 200 KB live).
+    heap_collect_incoming(heap);
     heap_purge_empty_pages(heap, false);
+    if (g_track_live_estimate) refresh_live_estimate(heap);
     LockGuard guard(g_heaps_lock);
     heap->being_purged = false;
   }
@@ -466,6 +480,10 @@ void heap_release_for_thread() {
   heap->abandoned = true;
   heap->next_abandoned = g_abandoned_heaps;
   g_abandoned_heaps = heap;
+}
+
+void heap_purge_expired(Heap* heap) {
+  heap_purge_empty_pages(heap, false);
 }
 
 void heap_trim(Heap* heap) {

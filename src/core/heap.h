@@ -115,7 +115,10 @@ FreeOutcome heap_resolve_racing_free(Page* page, uint32_t word, uint64_t bit);
 
 Heap* heap_acquire_for_thread();  // the calling thread's heap, created or adopted
 void heap_release_for_thread();   // thread exit: harvest, trim, abandon
-void heap_trim(Heap* heap);       // decommit every cached empty page now
+// Decommits the cached empty pages that expired, this heap's and (at most every
+// kPurgeDelay) abandoned heaps'; rate-limited, cheap to call from any slow path.
+void heap_purge_expired(Heap* heap);
+void heap_trim(Heap* heap);  // decommit every cached empty page now
 void heap_lock_for_fork();
 void heap_unlock_after_fork(bool in_child);
 

@@ -165,7 +165,13 @@ void publish(QuarantineBatch* batch, Heap* publisher) {
     expired = take_expired_locked(bound);
   }
   release_batches(hand_back(expired, publisher));
-  if (publisher) release_returned(publisher);
+  if (publisher) {
+    release_returned(publisher);
+    // The blocks released here may empty pages of heaps whose threads have exited, which
+    // no allocation of theirs will ever collect: a thread that only ever reuses its own
+    // pages never reaches the other slow paths that purge them.
+    heap_purge_expired(publisher);
+  }
 }
 
 // Moves the batches handed back to every heap and not taken yet onto `list`, under the

@@ -183,8 +183,12 @@ MarkBooks* segment_mark_books(Segment* segment);
 // segment; kNeverHugePages: none (option huge_pages). Huge pages spare a big heap one page
 // fault per 4 KiB and most of its TLB misses (the marker's sweep among them); holding them
 // back from small heaps bounds what a half-used huge page adds to the resident set: at most
-// 2 MiB per heap that already holds 32 MiB (see docs/design.md, "Huge pages").
+// 2 MiB per heap that already holds 32 MiB (see docs/design.md, "Huge pages"). With the
+// option at its default the rule has a second half, kDenseBlockSize below.
 constexpr uint32_t kHugePagesAfterSegments = 8;
+// And only for a heap whose blocks are nearly all this big or smaller (heap_fresh_page):
+// bigger blocks may be touched only in part, and a huge page makes all of it resident.
+constexpr uint32_t kDenseBlockSize = 4096;
 constexpr uint32_t kNeverHugePages = UINT32_MAX;
 extern uint32_t g_huge_pages_after_segments;
 

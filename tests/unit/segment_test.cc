@@ -120,19 +120,19 @@ std::string vm_flags_of(uintptr_t address) {
   return "";
 }
 
-// Fills a new thread's heap with 4 KiB blocks until it holds `segments` segments, and runs
-// `check(segment, held)` on each segment the thread acquired, `held` being how many the heap
-// held when it did. (A new thread may adopt an exited one's heap with a segment or two, whose
-// advice is that heap's history: those are skipped.)
+// Fills a new thread's heap with blocks of `block_size` (4 KiB by default) until it holds
+// `segments` segments, and runs `check(segment, held)` on each segment the thread acquired, `held`
+// being how many the heap held when it did. (A new thread may adopt an exited one's heap with a
+// segment or two, whose advice is that heap's history: those are skipped.)
 template <typename Check>
-void with_heap_of_segments(uint32_t segments, Check check) {
+void with_heap_of_segments(uint32_t segments, Check check, size_t block_size = 4000) {
   std::thread([&] {
     std::vector<void*> blocks;
-    blocks.push_back(tally_malloc(4000));
+    blocks.push_back(tally_malloc(block_size));
     Heap* heap = t_heap;
     ASSERT_NE(heap, nullptr);
     uint32_t adopted = heap->segment_count;
-    while (heap->segment_count < segments) blocks.push_back(tally_malloc(4000));
+    while (heap->segment_count < segments) blocks.push_back(tally_malloc(block_size));
     // The list is newest first, and nothing was released while it grew.
     uint32_t held = heap->segment_count;
     for (Segment* segment = heap->segments; segment; segment = segment->next)
@@ -157,6 +157,24 @@ TEST(Segment, AHeapGetsHugePagesOnceItHolds32MiB) {
     advised += expected;
   });
   EXPECT_EQ(advised, 2);
+}
+
+// Blocks bigger than a page may be used only in part (a buffer sized for the worst case):
+// huge pages would make all of them resident, so a heap of such blocks gets none.
+TEST(Segment, AHeapOfBlocksBiggerThanAPageGetsNoHugePages) {
+  ASSERT_EQ(g_huge_pages_after_segments, kHugePagesAfterSegments);
+  segment_trim_cache();  // cached segments keep the advice they had
+  int checked = 0;
+  with_heap_of_segments(
+      kHugePagesAfterSegments + 2,
+      [&](Segment* segment, uint32_t held) {
+        EXPECT_FALSE(segment->huge_pages_advised) << "segment " << held;
+        EXPECT_EQ(vm_flags_of(reinterpret_cast<uintptr_t>(segment)).find(" hg "), std::string::npos)
+            << "segment " << held;
+        ++checked;
+      },
+      64 << 10);
+  EXPECT_GE(checked, 8);
 }
 
 TEST(Segment, HugePagesZeroAdvisesNoSegment) {

@@ -132,6 +132,10 @@ size_t guard_alignment(size_t size, size_t requested) {
 TALLY_INLINE size_t poisoned_bytes(size_t block_size) {
   return block_size < g_safety.poison_max_bytes ? block_size : g_safety.poison_max_bytes;
 }
+TALLY_INLINE size_t poisoned_bytes_of_large(size_t usable_size) {
+  size_t bound = g_safety.large_poison_max_bytes;
+  return usable_size < bound ? usable_size : bound;
+}
 
 // The bytes a block really spans (its class size, its pages), beyond its requested size.
 size_t span_of(const BlockLookup& lookup) {
@@ -208,8 +212,11 @@ TALLY_INLINE void release_one(uintptr_t address, ClaimDrops& drops, bool release
   BlockLookup lookup = lookup_block(address);
   if (lookup.where != BlockLookup::kSmall && lookup.where != BlockLookup::kLarge) return;
   if (g_safety.poison && !(lookup.where == BlockLookup::kLarge && lookup.large->pages_protected)) {
-    size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(address),
-                                            poisoned_bytes(span_of(lookup)), kPoisonByte);
+    size_t span = span_of(lookup);
+    size_t damaged = pattern_first_mismatch(
+        reinterpret_cast<void*>(address),
+        lookup.where == BlockLookup::kLarge ? poisoned_bytes_of_large(span) : poisoned_bytes(span),
+        kPoisonByte);
     if (damaged != SIZE_MAX) report_poison_damage(address, damaged, drops);
   }
   if (!release) return;
@@ -626,7 +633,7 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
         // Its pages refault when the block is used again, if they ever are.
         protection_budget_charge(started, lookup.large->usable_size / kOsPageSize);
       } else if (g_safety.poison)
-        pattern_fill(pointer, poisoned_bytes(lookup.large->usable_size), kPoisonByte);
+        pattern_fill(pointer, poisoned_bytes_of_large(lookup.large->usable_size), kPoisonByte);
       quarantine_put(heap, address, lookup.large->usable_size);
       return;
     }

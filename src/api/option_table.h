@@ -34,11 +34,11 @@ TALLY_OPTION(tristate, poison, "auto",
              "fill freed blocks and verify them when they leave quarantine (write after free)")
 TALLY_OPTION(size, poison_bytes, "0",
              "bytes of each freed block that are poisoned and verified (0: 4k in safe mode, "
-             "the whole block in debug mode)")
+             "the whole block in debug mode, but 64k of a large block left accessible)")
 TALLY_OPTION(tristate, protect_large, "auto",
              "make freed large blocks inaccessible while quarantined, so any access faults "
              "(auto: on in debug, within guard_time_percent; a block past the budget, or with "
-             "this off, has its first poison_bytes poisoned like small blocks)")
+             "this off, is poisoned instead, at most 64k of it by default)")
 TALLY_OPTION(tristate, canaries, "auto",
              "fill the slack after each block and verify it at free and realloc (overflow)")
 TALLY_OPTION(tristate, canaries_at_exit, "auto",

@@ -13,6 +13,10 @@ struct SafetyConfig {
   bool quarantine;  // freed blocks are held back, so a dangling pointer does not reach a new owner
   bool poison;      // quarantined blocks are filled and verified: catches writes after free
   size_t poison_max_bytes;  // of each block (the rest stays as the program left it)
+  // Of a large block that is not made inaccessible instead (protect_large off, or refused by
+  // the time budget). Its pages are often not resident: poisoning all of them faults each
+  // in, which cost more than the protection it replaces.
+  size_t large_poison_max_bytes;
   // Quarantined large blocks are inaccessible (catches reads after free too, at the price of
   // two mprotect calls and a refault of every page: on a virtual machine with shadow page
   // tables that made safe mode 8x slower than fast mode on mstress). Otherwise poisoned.

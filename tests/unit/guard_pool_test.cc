@@ -318,7 +318,11 @@ TEST(ProtectionBudget, PastItLargeBlocksArePoisonedAndSmallOnesUnguarded) {
   memset(poisoned_block, 1, size);
   tally_free(poisoned_block);
   EXPECT_FALSE(read_faults(poisoned_block + size / 2));
-  EXPECT_EQ(static_cast<unsigned char>(poisoned_block[size / 2]), kPoisonByte);
+  // Poisoned over its first 64 KiB (large_poison_max_bytes), the rest left as it was.
+  EXPECT_EQ(static_cast<unsigned char>(poisoned_block[1000]), kPoisonByte);
+  EXPECT_EQ(static_cast<unsigned char>(poisoned_block[(64 << 10) - 1]), kPoisonByte);
+  EXPECT_EQ(poisoned_block[64 << 10], 1);
+  EXPECT_EQ(poisoned_block[size / 2], 1);
   void* unguarded = tally_malloc(32);
   EXPECT_NE(registry_lookup(reinterpret_cast<uintptr_t>(unguarded)), kRegistryGuarded);
   tally_free(unguarded);

@@ -58,6 +58,11 @@ struct Heap {
   // Batches of this heap's frees that left the global FIFO, handed back for this thread to
   // release (its blocks then go back with local frees); pushed by any thread, taken whole.
   std::atomic<QuarantineBatch*> returned_batches;
+  // This heap's batches in the global FIFO, oldest first, and their bytes (under the
+  // quarantine's lock): the quarantine bounds each heap's share (safety/quarantine.cc).
+  QuarantineBatch* quarantine_own_oldest;
+  QuarantineBatch* quarantine_own_newest;
+  size_t quarantine_own_bytes;
   StackMemo* stack_memo;  // checked modes: recent stack walks (report/stack_recorder.cc)
   // By heap class (size_classes.h): ordinary pages, then pages of blocks without pointers.
   Page* current[kHeapClassCount];  // never null: g_empty_page when the heap has no page yet

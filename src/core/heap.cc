@@ -31,20 +31,30 @@ void (*g_before_heap_release)(Heap* heap) = nullptr;
 bool g_track_live_estimate = false;
 std::atomic<size_t> g_live_estimate{0};
 
-// Walks the heap's pages for the bytes of its blocks that are not free. Only the owner
-// (or, for an abandoned heap, its purger) may call it.
-void refresh_live_estimate(Heap* heap) {
-  heap->activity_since_estimate = 0;
-  size_t estimate = 0;
-  for (Segment* segment = heap->segments; segment; segment = segment->next) {
+// Visits the pages of the heap's newest `segment_limit` segments that hold blocks (not
+// unused, not cached empty), each once at its first slot.
+template <typename Visit>
+void for_each_page_in_use(Heap* heap, unsigned segment_limit, Visit&& visit) {
+  unsigned visited = 0;
+  for (Segment* segment = heap->segments; segment && visited++ < segment_limit;
+       segment = segment->next) {
     for (unsigned slot = kHeaderSlots; slot < kSlotsPerSegment; ++slot) {
       const Page& page = segment->pages[slot];
       if (page.head_distance != 0 || page.status == PageStatus::kUnused ||
           page.status == PageStatus::kEmpty)
         continue;
-      estimate += size_t{page.used} * page.block_size;
+      visit(page);
     }
   }
+}
+
+// Walks the heap's pages for the bytes of its blocks that are not free. Only the owner
+// (or, for an abandoned heap, its purger) may call it.
+void refresh_live_estimate(Heap* heap) {
+  heap->activity_since_estimate = 0;
+  size_t estimate = 0;
+  for_each_page_in_use(heap, UINT32_MAX,
+                       [&](const Page& page) { estimate += size_t{page.used} * page.block_size; });
   // Unsigned wrap-around makes the difference right in both directions.
   g_live_estimate.fetch_add(estimate - heap->live_estimate, std::memory_order_relaxed);
   heap->live_estimate = estimate;
@@ -214,19 +224,11 @@ bool heap_wants_huge_pages(Heap* heap, unsigned size_class) {
   // these keeps the cost per new segment bounded however big the heap grows.
   constexpr unsigned kSegmentsLookedAt = 16;
   size_t dense = 0, all = 0;
-  unsigned looked_at = 0;
-  for (Segment* segment = heap->segments; segment && looked_at++ < kSegmentsLookedAt;
-       segment = segment->next) {
-    for (unsigned slot = kHeaderSlots; slot < kSlotsPerSegment; ++slot) {
-      const Page& page = segment->pages[slot];
-      if (page.head_distance != 0 || page.status == PageStatus::kUnused ||
-          page.status == PageStatus::kEmpty)
-        continue;
-      size_t bytes = size_t{page.used} * page.block_size;
-      all += bytes;
-      if (page.block_size <= kDenseBlockSize) dense += bytes;
-    }
-  }
+  for_each_page_in_use(heap, kSegmentsLookedAt, [&](const Page& page) {
+    size_t bytes = size_t{page.used} * page.block_size;
+    all += bytes;
+    if (page.block_size <= kDenseBlockSize) dense += bytes;
+  });
   return dense >= all - all / 8;  // at least seven eighths of the heap's blocks are small
 }
 
@@ -307,8 +309,8 @@ void heap_purge_abandoned(uint32_t now) {
     // other threads release later) are collected too, so that pages they empty are retired
     // and decommitted, and its estimate of live bytes follows: left as its thread last saw
     // it, it counted those blocks as live, and the quarantine's bound, a share of the live
-    // heap, grew with them (1000 exited threads left a 135 MiB quarantine and 690 MB
-    // committed to a process that went on with one thread and 200 KB live).
+    // heap, grew with them (1000 exited threads left a 164 MiB quarantine and 872 MB
+    // resident to a process that went on with one thread and 200 KB live).
     heap_collect_incoming(heap);
     heap_purge_empty_pages(heap, false);
     if (g_track_live_estimate) refresh_live_estimate(heap);

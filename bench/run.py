@@ -789,7 +789,7 @@ class RedisWorkload:
 
 def workload_table():
     multi = ["larson", "xmalloc_test", "cache_scratch", "cache_thrash", "alloc_test", "mstress"]
-    single = ["realloc_growth", "large_blocks", "small_churn"]
+    single = ["realloc_growth", "large_blocks", "small_churn", "sparse_buffers", "bursty_threads"]
     table = []
     for program in multi:
         table.append(MicroWorkload(program, 1))

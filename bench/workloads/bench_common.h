@@ -16,6 +16,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
+#include <vector>
 #include <unistd.h>
 
 namespace bench {
@@ -186,6 +188,23 @@ inline void check(const char* name, const void* block, size_t size, uint64_t tag
   if (!holds(block, size, tag))
     fail(name, "block %p of %zu bytes was overwritten (tag %016llx)", block, size,
          static_cast<unsigned long long>(tag));
+}
+
+// ---- Workers -------------------------------------------------------------------------------
+
+// Runs work(seed_base + t, &result_t) on `threads` threads and returns the sum of the
+// results (bytes allocated, for the summary line).
+template <class Work>
+inline uint64_t run_workers(int threads, uint64_t seed_base, Work work) {
+  std::vector<uint64_t> results(static_cast<size_t>(threads), 0);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back(work, seed_base + static_cast<uint64_t>(t),
+                         &results[static_cast<size_t>(t)]);
+  for (auto& w : workers) w.join();
+  uint64_t total = 0;
+  for (uint64_t result : results) total += result;
+  return total;
 }
 
 // ---- Timing ------------------------------------------------------------------------------

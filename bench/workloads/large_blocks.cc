@@ -17,7 +17,7 @@ namespace {
 
 const char* const kName = "large_blocks";
 constexpr size_t kRing = 4;
-constexpr uint64_t kStepsPerThread = 400;   // scaled
+constexpr uint64_t kStepsPerThread = 400;  // scaled
 
 struct Block {
   void* data = nullptr;
@@ -31,7 +31,8 @@ void check_zeroed(const Block& b) {
   for (size_t offset = 2048; offset + 8 <= b.size - 64; offset += 4096) {
     uint64_t value;
     std::memcpy(&value, bytes + offset, 8);
-    if (value != 0) bench::fail(kName, "calloc block %p (%zu bytes) not zero at %zu", b.data, b.size, offset);
+    if (value != 0)
+      bench::fail(kName, "calloc block %p (%zu bytes) not zero at %zu", b.data, b.size, offset);
   }
 }
 
@@ -71,14 +72,9 @@ int main(int argc, char** argv) {
   const uint64_t steps = bench::scaled(kStepsPerThread, args.scale, 8);
   auto start = std::chrono::steady_clock::now();
 
-  std::vector<uint64_t> bytes(static_cast<size_t>(args.threads), 0);
-  std::vector<std::thread> workers;
-  for (int t = 0; t < args.threads; ++t)
-    workers.emplace_back(churn, 0x1a56e + static_cast<uint64_t>(t), steps, &bytes[static_cast<size_t>(t)]);
-  for (auto& w : workers) w.join();
-
-  uint64_t total = 0;
-  for (uint64_t b : bytes) total += b;
+  uint64_t total =
+      bench::run_workers(args.threads, 0x1a56e,
+                         [steps](uint64_t seed, uint64_t* bytes) { churn(seed, steps, bytes); });
   std::printf("%s: threads=%d steps=%llu allocated_mib=%llu time=%.3fs\n", kName, args.threads,
               static_cast<unsigned long long>(steps), static_cast<unsigned long long>(total >> 20),
               bench::seconds_since(start));

@@ -57,15 +57,9 @@ int main(int argc, char** argv) {
   const uint64_t steps = bench::scaled(kStepsPerThread, args.scale, 100);
   auto start = std::chrono::steady_clock::now();
 
-  std::vector<uint64_t> bytes(static_cast<size_t>(args.threads), 0);
-  std::vector<std::thread> workers;
-  for (int t = 0; t < args.threads; ++t)
-    workers.emplace_back(churn, 0x5a55e + static_cast<uint64_t>(t), steps,
-                         &bytes[static_cast<size_t>(t)]);
-  for (auto& w : workers) w.join();
-
-  uint64_t total = 0;
-  for (uint64_t b : bytes) total += b;
+  uint64_t total =
+      bench::run_workers(args.threads, 0x5a55e,
+                         [steps](uint64_t seed, uint64_t* bytes) { churn(seed, steps, bytes); });
   std::printf("%s: threads=%d steps=%llu allocated_mib=%llu time=%.3fs\n", kName, args.threads,
               static_cast<unsigned long long>(steps), static_cast<unsigned long long>(total >> 20),
               bench::seconds_since(start));

@@ -99,10 +99,7 @@ void forget_owner_locked(QuarantineBatch* batch) {
   owner->quarantine_own_oldest = batch->owner_next;
   if (!owner->quarantine_own_oldest) owner->quarantine_own_newest = nullptr;
   owner->quarantine_own_bytes -= batch->bytes;
-  if (owner->quarantine_own_bytes == 0 || !owner->quarantine_own_oldest) {
-    owner->quarantine_own_bytes = 0;
-    --g_owners;
-  }
+  if (!owner->quarantine_own_oldest) --g_owners;  // its bytes are 0: every batch holds some
 }
 
 // Takes `batch` out of the FIFO, wherever it is.

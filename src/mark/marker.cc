@@ -660,6 +660,27 @@ TALLY_INLINE uint64_t pending_bytes(uint64_t eight) {
   return ~(((differs & kLow7) + kLow7) | differs | kLow7);
 }
 
+constexpr uint32_t kNoPendingBlock = ~0u;
+
+// The highest index below `index` whose mark is pending, or kNoPendingBlock: eight marks
+// a load while none is. The sweep calls it only past a block that is not pending, so in a
+// run of pending blocks (a structure allocated in order) it reads a byte at a time and
+// never loads eight marks right after its own byte store to one of them: such a load
+// waits for the store to reach the cache, and once every eight blocks that was a sixth of
+// a dense sweep's time.
+TALLY_INLINE uint32_t pending_below(const std::atomic<uint8_t>* marks, uint32_t index) {
+  while (index >= 8) {
+    uint64_t eight;
+    memcpy(&eight, reinterpret_cast<const uint8_t*>(marks) + index - 8, sizeof eight);
+    if (uint64_t pending = pending_bytes(eight))
+      return index - 8 + ((63 - static_cast<unsigned>(__builtin_clzll(pending))) >> 3);
+    index -= 8;
+  }
+  while (index-- > 0)
+    if (marks[index].load(std::memory_order_relaxed) == kMarkPending) return index;
+  return kNoPendingBlock;
+}
+
 // A word of a swept block that points outside the block's page: kept out of line.
 TALLY_NOINLINE void sweep_settle_elsewhere(Worker& worker, uintptr_t word, bool interior) {
   follow<Bit::kMarked, true>(worker, word, interior);
@@ -689,27 +710,27 @@ struct SweptPage {
 // A first test of two aligned words at once against the heap's range: false when neither
 // can lie in it; true may still be neither (the exact test follows). With SSE2 (every
 // x86-64) it compares the high halves of word - heap_low, which are zero or small for a
-// word in the range, in one vector compare: 5 instructions for two words where the scalar
+// word in the range, in one vector compare: 4 instructions for two words where the scalar
 // test takes 8 and a branch.
 #if defined(__SSE2__)
 struct HeapWordFilter {
-  __m128i low;
-  __m128i sign;
+  __m128i low;    // heap_low - 2^63: the subtraction also flips the high halves' sign bits
   __m128i limit;  // high halves below this (compared as signed after flipping the sign)
 };
 
 inline HeapWordFilter make_heap_word_filter(uintptr_t heap_low, uintptr_t heap_span) {
   // The heap lies below 2^47, so the high half of heap_span - 1 plus one does not overflow.
   uint32_t high_limit = heap_span ? static_cast<uint32_t>((heap_span - 1) >> 32) + 1 : 0;
-  return HeapWordFilter{_mm_set1_epi64x(static_cast<long long>(heap_low)),
-                        _mm_set1_epi32(INT32_MIN),
+  return HeapWordFilter{_mm_set1_epi64x(static_cast<long long>(heap_low - (uintptr_t{1} << 63))),
                         _mm_set1_epi32(static_cast<int>(high_limit ^ 0x80000000u))};
 }
 
 TALLY_INLINE bool may_hold_heap_words(const uintptr_t* pair, const HeapWordFilter& filter) {
+  // word - (heap_low - 2^63) is word - heap_low with its top bit flipped: adding 2^63
+  // carries into nothing. So one subtraction gives the signed view the compare wants.
   __m128i offsets =
       _mm_sub_epi64(_mm_load_si128(reinterpret_cast<const __m128i*>(pair)), filter.low);
-  __m128i below = _mm_cmpgt_epi32(filter.limit, _mm_xor_si128(offsets, filter.sign));
+  __m128i below = _mm_cmpgt_epi32(filter.limit, offsets);
   return (_mm_movemask_ps(_mm_castsi128_ps(below)) & 0b1010) != 0;  // the high halves' lanes
 }
 #else
@@ -729,68 +750,102 @@ TALLY_INLINE bool may_hold_heap_words(const uintptr_t* pair, const HeapWordFilte
 
 // Settles a heap word found in `block`. A word pointing into the same page (a linked
 // structure allocated in order has most of them) is settled from the page at hand,
-// without the table lookups of the general test.
-TALLY_INLINE void sweep_settle(Worker& worker, const SweptPage& page, uintptr_t word,
+// without the table lookups of the general test. Returns whether it pushed a block (the
+// worker's finger is written only then and before the out-of-line path, its only readers).
+template <uint32_t kBlockSize>
+TALLY_INLINE bool sweep_settle(Worker& worker, const SweptPage& page, uintptr_t word,
                                uintptr_t block, uint64_t& marked) {
-  if (word - page.start >= page.span) return sweep_settle_elsewhere(worker, word, page.interior);
-  uint64_t index = ((word - page.start) * page.reciprocal) >> kReciprocalShift;
-  uintptr_t target = page.start + index * page.block_size;
-  if (!page.interior && word != target) return;
+  const uint32_t block_size = kBlockSize ? kBlockSize : page.block_size;
+  if (word - page.start >= page.span) {
+    worker.finger = block;
+    sweep_settle_elsewhere(worker, word, page.interior);
+    return true;  // it may have pushed
+  }
+  uint64_t index = kBlockSize ? (word - page.start) / kBlockSize
+                              : ((word - page.start) * page.reciprocal) >> kReciprocalShift;
+  uintptr_t target = page.start + index * block_size;
+  if (!page.interior && word != target) return false;
   uint8_t mark = page.marks[index].load(std::memory_order_relaxed);
-  if (mark == kMarkReached || mark == kMarkPending) return;
+  if (mark == kMarkReached || mark == kMarkPending) return false;
   ++marked;
   if (target < block) {  // the sweep is still to come to it
     page.marks[index].store(kMarkPending, std::memory_order_relaxed);
-  } else {
-    page.marks[index].store(kMarkReached, std::memory_order_relaxed);
-    push(worker, target, target + page.block_size);
+    return false;
   }
+  page.marks[index].store(kMarkReached, std::memory_order_relaxed);
+  push(worker, target, target + block_size);
+  return true;
 }
 
 // Scans the pending blocks of one page from its last block down, each before the blocks
 // below it, so a chain of blocks that point at lower ones is read in one pass in address
-// order. Eight marks at a time tell where pending blocks are; within those eight the marks
-// are read a byte at a time, since a scan may just have left the next one pending (reading
-// the eight again right after a byte store to them waits for the store to reach the cache:
-// that made a sweep of adjacent blocks twice as slow).
-void sweep_page(Worker& worker, const MarkSlotView& view, bool interior, bool share) {
+// order. Marks are read a byte at a time while blocks are pending and eight at a time past
+// those that are not (pending_below). kBlockSize is the page's block size when it is one
+// of the small ones the sweep is compiled for (0 otherwise): a block's words are then read
+// without a loop. Sweeping 1 GiB of 48-byte blocks on one thread took 97 ms before these
+// two, 93 ms with the byte-wise run alone, 92 ms with the sizes alone, and 76 ms with both.
+template <uint32_t kBlockSize>
+TALLY_NOINLINE void sweep_page(Worker& worker, const MarkSlotView& view, bool interior,
+                               bool share) {
   const SweptPage page{
       g_heap_low,      g_heap_span, view.start,      uintptr_t{view.capacity} * view.block_size,
       view.reciprocal, view.marks,  view.block_size, interior};
-  const uint8_t* marks = reinterpret_cast<const uint8_t*>(page.marks);
+  const uint32_t block_size = kBlockSize ? kBlockSize : page.block_size;
   const HeapWordFilter filter = make_heap_word_filter(page.heap_low, page.heap_span);
   uint64_t marked = 0, swept = 0;
-  for (uint32_t group = (view.capacity - 1u) & ~7u;; group -= 8) {
-    uint32_t in_group = view.capacity - group < 8 ? view.capacity - group : 8;
-    uint64_t eight;
-    memcpy(&eight, marks + group, sizeof eight);
-    uint64_t pending = pending_bytes(eight);
-    if (in_group < 8) pending &= (uint64_t{1} << (in_group * 8)) - 1;
-    if (pending) {
-      uint32_t top = group + ((63 - static_cast<unsigned>(__builtin_clzll(pending))) >> 3);
-      for (uint32_t index = top + 1; index-- > group;) {
-        if (page.marks[index].load(std::memory_order_relaxed) != kMarkPending) continue;
-        uintptr_t block = page.start + uintptr_t{index} * page.block_size;
-        worker.finger = block;
-        page.marks[index].store(kMarkReached, std::memory_order_relaxed);
-        ++swept;
-        const uintptr_t* end = reinterpret_cast<const uintptr_t*>(block + page.block_size);
-        // Two words a step, one branch for both when neither is in the heap's range.
-        for (const uintptr_t* at = reinterpret_cast<const uintptr_t*>(block); at < end; at += 2) {
-          if (TALLY_LIKELY(!may_hold_heap_words(at, filter))) continue;
-          uintptr_t first = at[0], second = at[1];
-          if (first - page.heap_low < page.heap_span)
-            sweep_settle(worker, page, first, block, marked);
-          if (second - page.heap_low < page.heap_span)
-            sweep_settle(worker, page, second, block, marked);
-        }
-        if (worker.top) drain<Bit::kMarked>(worker, share);
-      }
+  for (uint32_t index = view.capacity; index-- > 0;) {
+    if (page.marks[index].load(std::memory_order_relaxed) != kMarkPending) {
+      index = pending_below(page.marks, index);
+      if (index == kNoPendingBlock) break;
     }
-    if (group == 0) break;
+    uintptr_t block = page.start + uintptr_t{index} * block_size;
+    page.marks[index].store(kMarkReached, std::memory_order_relaxed);
+    ++swept;
+    bool pushed = false;
+    const uintptr_t* words = reinterpret_cast<const uintptr_t*>(block);
+    // Two words a step, one branch for both when neither is in the heap's range.
+#pragma GCC unroll 8
+    for (uint32_t pair = 0; pair < block_size / 16; ++pair) {
+      const uintptr_t* at = words + 2 * pair;
+      if (TALLY_LIKELY(!may_hold_heap_words(at, filter))) continue;
+      uintptr_t first = at[0], second = at[1];
+      if (first - page.heap_low < page.heap_span)
+        pushed |= sweep_settle<kBlockSize>(worker, page, first, block, marked);
+      if (second - page.heap_low < page.heap_span)
+        pushed |= sweep_settle<kBlockSize>(worker, page, second, block, marked);
+    }
+    if (pushed && worker.top) {
+      worker.finger = block;
+      drain<Bit::kMarked>(worker, share);
+    }
   }
   worker.marked += marked;
-  worker.scanned += swept * page.block_size;
+  worker.scanned += swept * block_size;
+}
+
+// The sweep of a page, compiled for each block size up to 128 bytes (the sizes most
+// objects have) and once for the rest.
+void sweep_page_of_any_size(Worker& worker, const MarkSlotView& view, bool interior, bool share) {
+  switch (view.block_size) {
+    case 16:
+      return sweep_page<16>(worker, view, interior, share);
+    case 32:
+      return sweep_page<32>(worker, view, interior, share);
+    case 48:
+      return sweep_page<48>(worker, view, interior, share);
+    case 64:
+      return sweep_page<64>(worker, view, interior, share);
+    case 80:
+      return sweep_page<80>(worker, view, interior, share);
+    case 96:
+      return sweep_page<96>(worker, view, interior, share);
+    case 112:
+      return sweep_page<112>(worker, view, interior, share);
+    case 128:
+      return sweep_page<128>(worker, view, interior, share);
+    default:
+      return sweep_page<0>(worker, view, interior, share);
+  }
 }
 
 void sweep_segment(Worker& worker, uint32_t slot, bool share) {
@@ -806,7 +861,7 @@ void sweep_segment(Worker& worker, uint32_t slot, bool share) {
     if (view.start == 0 || view.no_scan ||
         (page_slot > kHeaderSlots && books->views[page_slot - 1].start == view.start))
       continue;
-    sweep_page(worker, view, interior, share);
+    sweep_page_of_any_size(worker, view, interior, share);
   }
   worker.sweep_low = worker.finger = 0;
   flush_notes(worker);

@@ -705,6 +705,8 @@ struct SweptPage {
   std::atomic<uint8_t>* marks;
   uint32_t block_size;
   bool interior;
+  uintptr_t segment_low;   // the segment being swept
+  const MarkBooks* books;  // and its books
 };
 
 // A first test of two aligned words at once against the heap's range: false when neither
@@ -748,6 +750,27 @@ TALLY_INLINE bool may_hold_heap_words(const uintptr_t* pair, const HeapWordFilte
 }
 #endif
 
+// The common case of a word pointing into another page of the segment being swept: at a
+// block of a page to scan, below `block`, so the sweep is still to come to it. Leaves it
+// pending, as settle would, without the call (and the spills around it) and the table
+// lookup: a list whose every step leads to another page (interleaved allocation) took 164
+// instructions a block with them, 125 without (1 GiB on one thread: 130 ms, now 89 ms).
+// False: anything else, which takes the general path.
+TALLY_INLINE bool sweep_settle_below(const SweptPage& page, uintptr_t word, uintptr_t block,
+                                     uint64_t& marked) {
+  const MarkSlotView& view = page.books->views[(word >> kSlotShift) & (kSlotsPerSegment - 1)];
+  uintptr_t start = view.start;
+  if (start == 0 || word < start || view.no_scan) return false;
+  uint64_t index = ((word - start) * view.reciprocal) >> kReciprocalShift;
+  uintptr_t target = start + index * view.block_size;
+  if (index >= view.capacity || target >= block || (!page.interior && word != target)) return false;
+  uint8_t mark = view.marks[index].load(std::memory_order_relaxed);
+  if (mark == kMarkReached || mark == kMarkPending) return true;
+  ++marked;
+  view.marks[index].store(kMarkPending, std::memory_order_relaxed);
+  return true;
+}
+
 // Settles a heap word found in `block`. A word pointing into the same page (a linked
 // structure allocated in order has most of them) is settled from the page at hand,
 // without the table lookups of the general test. Returns whether it pushed a block (the
@@ -757,6 +780,8 @@ TALLY_INLINE bool sweep_settle(Worker& worker, const SweptPage& page, uintptr_t 
                                uintptr_t block, uint64_t& marked) {
   const uint32_t block_size = kBlockSize ? kBlockSize : page.block_size;
   if (word - page.start >= page.span) {
+    if (word - page.segment_low < kSegmentSize && sweep_settle_below(page, word, block, marked))
+      return false;
     worker.finger = block;
     sweep_settle_elsewhere(worker, word, page.interior);
     return true;  // it may have pushed
@@ -787,9 +812,11 @@ TALLY_INLINE bool sweep_settle(Worker& worker, const SweptPage& page, uintptr_t 
 template <uint32_t kBlockSize>
 TALLY_NOINLINE void sweep_page(Worker& worker, const MarkSlotView& view, bool interior,
                                bool share) {
-  const SweptPage page{
-      g_heap_low,      g_heap_span, view.start,      uintptr_t{view.capacity} * view.block_size,
-      view.reciprocal, view.marks,  view.block_size, interior};
+  const SweptPage page{g_heap_low,       g_heap_span,
+                       view.start,       uintptr_t{view.capacity} * view.block_size,
+                       view.reciprocal,  view.marks,
+                       view.block_size,  interior,
+                       worker.sweep_low, g_books_by_slot[worker.sweep_low >> kSegmentShift]};
   const uint32_t block_size = kBlockSize ? kBlockSize : page.block_size;
   const HeapWordFilter filter = make_heap_word_filter(page.heap_low, page.heap_span);
   uint64_t marked = 0, swept = 0;

@@ -178,7 +178,8 @@ TALLY_INLINE bool scannable(uintptr_t start, size_t span) {
   return TALLY_LIKELY(g_inaccessible.count == 0) || !overlaps_inaccessible(start, span);
 }
 
-TALLY_INLINE bool locate_in(MarkBooks* books, uintptr_t word, bool interior, Candidate* candidate) {
+TALLY_INLINE bool locate_in(const MarkBooks* books, uintptr_t word, bool interior,
+                            Candidate* candidate) {
   const MarkSlotView& view = books->views[(word >> kSlotShift) & (kSlotsPerSegment - 1)];
   uintptr_t start = view.start;
   if (start == 0 || word < start) return false;
@@ -758,16 +759,13 @@ TALLY_INLINE bool may_hold_heap_words(const uintptr_t* pair, const HeapWordFilte
 // False: anything else, which takes the general path.
 TALLY_INLINE bool sweep_settle_below(const SweptPage& page, uintptr_t word, uintptr_t block,
                                      uint64_t& marked) {
-  const MarkSlotView& view = page.books->views[(word >> kSlotShift) & (kSlotsPerSegment - 1)];
-  uintptr_t start = view.start;
-  if (start == 0 || word < start || view.no_scan) return false;
-  uint64_t index = ((word - start) * view.reciprocal) >> kReciprocalShift;
-  uintptr_t target = start + index * view.block_size;
-  if (index >= view.capacity || target >= block || (!page.interior && word != target)) return false;
-  uint8_t mark = view.marks[index].load(std::memory_order_relaxed);
+  Candidate candidate;
+  if (!locate_in(page.books, word, page.interior, &candidate)) return false;
+  if (candidate.no_scan || candidate.start >= block) return false;
+  uint8_t mark = candidate.mark->load(std::memory_order_relaxed);
   if (mark == kMarkReached || mark == kMarkPending) return true;
   ++marked;
-  view.marks[index].store(kMarkPending, std::memory_order_relaxed);
+  candidate.mark->store(kMarkPending, std::memory_order_relaxed);
   return true;
 }
 

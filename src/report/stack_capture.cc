@@ -266,8 +266,15 @@ int stack_walk_with_stack_pointers(const StackWalkStart& start, uintptr_t* frame
 bool stack_walk_reads_unchanged(const StackWalkReads& reads) {
   if (reads.overflowed) return false;
   // Independent loads, so they overlap: far cheaper than the dependent chain of a walk.
+  // The first few words (the innermost frames) are tested alone: entries of the memo that
+  // share a start mostly differ there, and the test of such an entry ends after them.
+  constexpr int kInnermost = 4;
   uintptr_t differences = 0;
-  for (int i = 0; i < reads.count; ++i) differences |= load_word(reads.address[i]) ^ reads.value[i];
+  int i = 0;
+  for (; i < reads.count && i < kInnermost; ++i)
+    differences |= load_word(reads.address[i]) ^ reads.value[i];
+  if (differences != 0) return false;
+  for (; i < reads.count; ++i) differences |= load_word(reads.address[i]) ^ reads.value[i];
   return differences == 0;
 }
 

@@ -1,0 +1,123 @@
+// The stack recorder: the memo answers a repeated call site with the id a walk gives,
+// keeps the stacks of several callers that share a start (the same call site at the same
+// stack depth), never answers one of them with another's id, and stays right when more
+// stacks than it has entries take turns.
+#include "report/stack_recorder.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "core/heap.h"
+#include "tally.h"
+
+namespace tally {
+namespace {
+
+#define OPAQUE(value) __asm__ volatile("" : : "r"(value) : "memory")
+
+constexpr int kDepth = 30;
+
+// Where every recording below starts: the memo's key is this function's return address
+// into it and its stack pointer, the same for every path that calls it from a frame of
+// the same size.
+__attribute__((noinline)) StackId record_here(uintptr_t* frame) {
+  *frame = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  StackId id = stack_record_current(kDepth);
+  OPAQUE(id);
+  return id;
+}
+
+// Callers of record_here with frames of one size, told apart only by their return
+// addresses: each instantiation is its own function (the constant keeps the compiler from
+// folding identical ones together), so their stacks differ above the shared start.
+template <int kPath>
+__attribute__((noinline)) StackId path(uintptr_t* frame) {
+  StackId id = record_here(frame);
+  OPAQUE(kPath);
+  return id;
+}
+
+using PathFunction = StackId (*)(uintptr_t*);
+
+template <int... kPaths>
+std::vector<PathFunction> paths(std::integer_sequence<int, kPaths...>) {
+  return {&path<kPaths>...};
+}
+
+StackRecorderStats stats_now() {
+  return stack_recorder_stats_of(t_heap);
+}
+
+class StackRecorder : public testing::Test {
+ protected:
+  void SetUp() override {
+    tally_free(tally_malloc(16));  // the calling thread's heap holds the memo
+    ASSERT_NE(t_heap, nullptr);
+  }
+};
+
+// Every call below goes through this one call site, so that the stacks of a caller are
+// the same each time (a call from another line of a test would be another stack).
+// `first` is filled by the first round; the statistics count the rounds after it.
+struct Rounds {
+  std::vector<StackId> first;
+  std::vector<uintptr_t> frames;
+  StackRecorderStats after_first_round{};
+};
+
+__attribute__((noinline)) void run_rounds(const std::vector<PathFunction>& callers, int rounds,
+                                          Rounds* result) {
+  result->first.assign(callers.size(), kNoStack);
+  result->frames.assign(callers.size(), 0);
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t c = 0; c < callers.size(); ++c) {
+      uintptr_t frame = 0;
+      StackId id = callers[c](&frame);
+      if (round == 0) {
+        result->first[c] = id;
+        result->frames[c] = frame;
+      } else {
+        EXPECT_EQ(id, result->first[c]) << "caller " << c << ", round " << round;
+      }
+    }
+    if (round == 0) result->after_first_round = stats_now();
+  }
+}
+
+TEST_F(StackRecorder, RepeatedCallsFromOneSiteAreAnsweredByTheMemo) {
+  Rounds rounds;
+  run_rounds(paths(std::make_integer_sequence<int, 1>{}), 101, &rounds);
+  StackRecorderStats after = stats_now();
+  ASSERT_NE(rounds.first[0], kNoStack);
+  EXPECT_EQ(after.walks, rounds.after_first_round.walks);
+  EXPECT_EQ(after.memo_hits - rounds.after_first_round.memo_hits, 100u);
+}
+
+// Two callers that share the start, taking turns: a memo that keeps one stack per start
+// walks for every call; this one walks once per caller, and never answers one caller with
+// the other's stack.
+TEST_F(StackRecorder, CallersSharingAStartAreAllRemembered) {
+  Rounds rounds;
+  run_rounds(paths(std::make_integer_sequence<int, 2>{}), 51, &rounds);
+  StackRecorderStats after = stats_now();
+  ASSERT_EQ(rounds.frames[0], rounds.frames[1])
+      << "the callers must reach record_here at one stack depth";
+  EXPECT_NE(rounds.first[0], rounds.first[1]);
+  EXPECT_EQ(after.walks, rounds.after_first_round.walks);
+  EXPECT_EQ(after.memo_hits - rounds.after_first_round.memo_hits, 100u);
+}
+
+// More callers sharing the start than the memo has entries, in turn: entries are evicted
+// and refilled, and every answer is still the caller's own stack.
+TEST_F(StackRecorder, MoreCallersThanEntriesStayApart) {
+  Rounds rounds;
+  run_rounds(paths(std::make_integer_sequence<int, 24>{}), 6, &rounds);
+  for (uintptr_t frame : rounds.frames) ASSERT_EQ(frame, rounds.frames[0]);
+  EXPECT_EQ(std::set<StackId>(rounds.first.begin(), rounds.first.end()).size(), 24u);
+  // Least recently used first out: 24 callers in turn through 16 entries miss every time.
+  EXPECT_GE(stats_now().walks - rounds.after_first_round.walks, 5u * 24u);
+}
+
+}  // namespace
+}  // namespace tally

@@ -100,7 +100,8 @@ void statistics_collect(tally_stats* out) {
   for (unsigned c = 0; c < kClassCount; ++c)
     small_live +=
         static_cast<int64_t>(totals.live_blocks_per_class[c] * g_size_classes[c].block_size);
-  out->bytes_live = static_cast<size_t>(small_live) + large_live_bytes();
+  // Guarded blocks are live too, though no page of a heap holds them.
+  out->bytes_live = static_cast<size_t>(small_live) + large_live_bytes() + guard_pool_live_bytes();
   out->bytes_quarantined = totals.quarantined_bytes + large_quarantined_bytes();
   if (out->bytes_live > g_peak_live_bytes) g_peak_live_bytes = out->bytes_live;
   out->bytes_live_peak = g_peak_live_bytes;

@@ -45,7 +45,8 @@ size_t g_next_unused = 0;  // slots below this have been used at least once
 uint32_t g_freed_head = kNone;
 uint32_t g_freed_tail = kNone;
 size_t g_live = 0;
-bool g_markers = false;  // guard markers instead of PROT_NONE mappings
+size_t g_live_bytes = 0;  // the requested sizes of the live blocks
+bool g_markers = false;   // guard markers instead of PROT_NONE mappings
 
 uintptr_t data_start(size_t index) {
   return g_start + kOsPageSize + index * g_stride;
@@ -150,6 +151,7 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
       return nullptr;  // every slot is live: the caller falls back to an unguarded block
     }
     ++g_live;
+    g_live_bytes += size;
     ++g_guarded;
   }
   GuardSlot& slot = g_slots[index];
@@ -243,6 +245,7 @@ FreeOutcome guard_pool_free(GuardSlot* slot) {
   }
   LockGuard guard(g_lock);
   --g_live;
+  g_live_bytes -= slot->record.size();
   slot->next_freed = kNone;
   if (g_freed_tail != kNone)
     g_slots[g_freed_tail].next_freed = static_cast<uint32_t>(index);
@@ -254,6 +257,10 @@ FreeOutcome guard_pool_free(GuardSlot* slot) {
 
 size_t guard_pool_live_slots() {
   return g_live;
+}
+
+size_t guard_pool_live_bytes() {
+  return __atomic_load_n(&g_live_bytes, __ATOMIC_RELAXED);
 }
 
 GuardPoolStats guard_pool_stats() {

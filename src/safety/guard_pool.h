@@ -54,6 +54,8 @@ bool guard_pool_contains(uintptr_t address);
 // Protects the block's pages and queues the slot for reuse. kDoubleFree if not live.
 FreeOutcome guard_pool_free(GuardSlot* slot);
 size_t guard_pool_live_slots();
+// The bytes the program asked for in the live guarded blocks (what statistics count live).
+size_t guard_pool_live_bytes();
 
 struct GuardPoolStats {
   uint64_t guarded;           // allocations that got a slot

@@ -43,6 +43,8 @@ endfunction()
 #   One CTest test per GoogleTest suite and mode, named <prefix>.<mode>.<suite>, running with
 #   tally preloaded (or, for STATIC programs, with nothing preloaded) and TALLY_OPTIONS=mode=<mode>.
 #   MODES defaults to TALLY_TEST_MODES (fast and safe): the API's promises hold in every mode.
+#   A mode may carry options after it, `safe:sample_rate=1`: the test is then named
+#   <prefix>.safe-sample_rate-1.<suite> and runs with TALLY_OPTIONS=mode=safe:sample_rate=1.
 if(NOT DEFINED TALLY_TEST_MODES)
   set(TALLY_TEST_MODES fast safe)
 endif()
@@ -58,7 +60,8 @@ endfunction()
 
 function(tally_test_suites_in_mode executable mode)
   cmake_parse_arguments(ARG "STATIC" "PREFIX;LABEL;TIMEOUT" "SUITES;SERIAL_SUITES;MODES" ${ARGN})
-  set(ARG_PREFIX ${ARG_PREFIX}.${mode})
+  string(REGEX REPLACE "[:=]" "-" mode_name "${mode}")
+  set(ARG_PREFIX ${ARG_PREFIX}.${mode_name})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()

@@ -12,9 +12,9 @@
 namespace {
 
 using tally_test::Escape;
+using tally_test::FundamentalAlignment;
 using tally_test::IsAligned;
 
-constexpr size_t kMinAlignment = 16;  // glibc's MALLOC_ALIGNMENT on x86-64
 constexpr size_t kMiB = size_t{1} << 20;
 
 // Sizes past 4096 up to 64 MiB: powers of two, their neighbours, and a geometric sweep.
@@ -56,7 +56,8 @@ TEST(ApiAlignment, MallocSmallSizesAllSixteenByteAligned) {
   for (size_t size = 0; size <= 4096; ++size) {
     void* block = malloc(size);
     ASSERT_NE(block, nullptr) << "malloc(" << size << ")";
-    EXPECT_TRUE(IsAligned(block, kMinAlignment)) << "malloc(" << size << ") = " << block;
+    EXPECT_TRUE(IsAligned(block, FundamentalAlignment(size)))
+        << "malloc(" << size << ") = " << block;
     WriteUsable(block, size);
     live.push_back(block);
   }
@@ -67,7 +68,8 @@ TEST(ApiAlignment, MallocSampledLargeSizesAligned) {
   for (size_t size : SampledLargeSizes()) {
     void* block = malloc(size);
     ASSERT_NE(block, nullptr) << "malloc(" << size << ")";
-    EXPECT_TRUE(IsAligned(block, kMinAlignment)) << "malloc(" << size << ") = " << block;
+    EXPECT_TRUE(IsAligned(block, FundamentalAlignment(size)))
+        << "malloc(" << size << ") = " << block;
     WriteUsable(block, size);
     free(block);
   }
@@ -82,7 +84,8 @@ TEST(ApiAlignment, CallocAlignedAndZeroed) {
     // Alternate the split between count and element size.
     void* block = (size % 2 == 0 && size > 0) ? calloc(size / 2, 2) : calloc(1, size);
     ASSERT_NE(block, nullptr) << "calloc for " << size << " bytes";
-    EXPECT_TRUE(IsAligned(block, kMinAlignment)) << "calloc(" << size << ") = " << block;
+    EXPECT_TRUE(IsAligned(block, FundamentalAlignment(size)))
+        << "calloc(" << size << ") = " << block;
     const unsigned char* bytes = static_cast<const unsigned char*>(block);
     size_t nonzero = 0;
     for (size_t i = 0; i < size; ++i) nonzero += bytes[i] != 0;
@@ -103,20 +106,22 @@ TEST(ApiAlignment, ReallocResultsAligned) {
   for (size_t size = 0; size <= 4096; ++size) {
     void* fresh = realloc(nullptr, size);
     ASSERT_NE(fresh, nullptr);
-    EXPECT_TRUE(IsAligned(fresh, kMinAlignment)) << "realloc(NULL, " << size << ")";
+    EXPECT_TRUE(IsAligned(fresh, FundamentalAlignment(size))) << "realloc(NULL, " << size << ")";
     WriteUsable(fresh, size);
     free(fresh);
     if (size == 0) continue;  // realloc(p, 0) frees; tested in ApiErrors
     void* grown = realloc(growing, size);
     ASSERT_NE(grown, nullptr) << "realloc(p, " << size << ")";
-    EXPECT_TRUE(IsAligned(grown, kMinAlignment)) << "realloc(p, " << size << ") = " << grown;
+    EXPECT_TRUE(IsAligned(grown, FundamentalAlignment(size)))
+        << "realloc(p, " << size << ") = " << grown;
     growing = grown;
     WriteUsable(growing, size);
   }
   for (size_t size : SampledLargeSizes()) {
     void* grown = realloc(growing, size);
     ASSERT_NE(grown, nullptr) << "realloc(p, " << size << ")";
-    EXPECT_TRUE(IsAligned(grown, kMinAlignment)) << "realloc(p, " << size << ") = " << grown;
+    EXPECT_TRUE(IsAligned(grown, FundamentalAlignment(size)))
+        << "realloc(p, " << size << ") = " << grown;
     growing = grown;
     WriteUsable(growing, size);
   }
@@ -124,7 +129,8 @@ TEST(ApiAlignment, ReallocResultsAligned) {
   for (size_t size = 64 * kMiB; size >= 16; size = size / 3) {
     void* shrunk = realloc(growing, size);
     ASSERT_NE(shrunk, nullptr) << "realloc(p, " << size << ")";
-    EXPECT_TRUE(IsAligned(shrunk, kMinAlignment)) << "realloc(p, " << size << ") = " << shrunk;
+    EXPECT_TRUE(IsAligned(shrunk, FundamentalAlignment(size)))
+        << "realloc(p, " << size << ") = " << shrunk;
     growing = shrunk;
     WriteUsable(growing, size);
   }
@@ -140,7 +146,7 @@ TEST(ApiAlignment, PosixMemalignEveryPowerOfTwo) {
       ASSERT_NE(block, nullptr);
       EXPECT_TRUE(IsAligned(block, alignment))
           << "posix_memalign(" << alignment << ", " << size << ") = " << block;
-      EXPECT_TRUE(IsAligned(block, kMinAlignment));
+      EXPECT_TRUE(IsAligned(block, FundamentalAlignment(size)));
       WriteUsable(block, size);
       free(block);
     }
@@ -154,7 +160,7 @@ TEST(ApiAlignment, AlignedAllocEveryPowerOfTwo) {
       ASSERT_NE(block, nullptr) << "aligned_alloc(" << alignment << ", " << size << ")";
       EXPECT_TRUE(IsAligned(block, alignment))
           << "aligned_alloc(" << alignment << ", " << size << ") = " << block;
-      EXPECT_TRUE(IsAligned(block, kMinAlignment));
+      EXPECT_TRUE(IsAligned(block, FundamentalAlignment(size)));
       WriteUsable(block, size);
       free(block);
     }
@@ -168,7 +174,7 @@ TEST(ApiAlignment, MemalignEveryPowerOfTwo) {
       ASSERT_NE(block, nullptr) << "memalign(" << alignment << ", " << size << ")";
       EXPECT_TRUE(IsAligned(block, alignment))
           << "memalign(" << alignment << ", " << size << ") = " << block;
-      EXPECT_TRUE(IsAligned(block, kMinAlignment));
+      EXPECT_TRUE(IsAligned(block, FundamentalAlignment(size)));
       WriteUsable(block, size);
       free(block);
     }
@@ -195,15 +201,16 @@ TEST(ApiAlignment, AlignedBlocksCoexist) {
 }
 
 TEST(ApiAlignment, OperatorNewDefaultAlignment) {
-  static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ == kMinAlignment);
+  static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ == 16);
   std::vector<size_t> sizes;
   for (size_t size = 0; size <= 4096; ++size) sizes.push_back(size);
   for (size_t size = 4097; size <= 16 * kMiB; size = size * 2 + 5) sizes.push_back(size);
   for (size_t size : sizes) {
     void* single = ::operator new(size);
     void* array = ::operator new[](size);
-    EXPECT_TRUE(IsAligned(single, __STDCPP_DEFAULT_NEW_ALIGNMENT__)) << "new(" << size << ")";
-    EXPECT_TRUE(IsAligned(array, __STDCPP_DEFAULT_NEW_ALIGNMENT__)) << "new[](" << size << ")";
+    // __STDCPP_DEFAULT_NEW_ALIGNMENT__ for every object that can need it: any that fits.
+    EXPECT_TRUE(IsAligned(single, FundamentalAlignment(size))) << "new(" << size << ")";
+    EXPECT_TRUE(IsAligned(array, FundamentalAlignment(size))) << "new[](" << size << ")";
     memset(single, 1, size);
     memset(array, 2, size);
     Escape(single);

@@ -58,6 +58,20 @@ inline bool IsAligned(const void* pointer, size_t alignment) {
   return (reinterpret_cast<uintptr_t>(pointer) & (alignment - 1)) == 0;
 }
 
+// The alignment malloc and operator new promise for a block of `size` bytes: room for any
+// object with a fundamental alignment that fits in it (C17 7.22.3, C++17
+// [new.delete.single]), so 16 on x86-64 once the size is 16 or more, and the largest
+// power of two not above a smaller size. glibc gives 16 to every block; tally does too,
+// except to a small block it places before a guard page (one in sample_rate in safe mode,
+// every one in debug mode), which ends as close to the guard as this allows.
+inline size_t FundamentalAlignment(size_t size) {
+  constexpr size_t kMallocAlignment = 16;
+  if (size == 0 || size >= kMallocAlignment) return kMallocAlignment;
+  size_t alignment = 1;
+  while (alignment * 2 <= size) alignment *= 2;
+  return alignment;
+}
+
 // Keeps the compiler from reasoning about (and eliding) an allocation.
 inline void Escape(const void* pointer) {
   asm volatile("" : : "g"(pointer) : "memory");

@@ -266,14 +266,21 @@ int stack_walk_with_stack_pointers(const StackWalkStart& start, uintptr_t* frame
 bool stack_walk_reads_unchanged(const StackWalkReads& reads) {
   if (reads.overflowed) return false;
   // Independent loads, so they overlap: far cheaper than the dependent chain of a walk.
-  // The first few words (the innermost frames) are tested alone: entries of the memo that
-  // share a start mostly differ there, and the test of such an entry ends after them.
-  constexpr int kInnermost = 4;
-  uintptr_t differences = 0;
+  // Tested four at a time, from the innermost frames out, with an exit after each four:
+  // entries of the memo that share a start differ from the first frame where their callers
+  // part, and a test of such an entry (debug mode records allocations and frees from many
+  // callers at one depth) ends there instead of reading all of its words.
+  constexpr int kGroup = 4;
+  int full_groups_end = reads.count & ~(kGroup - 1);
   int i = 0;
-  for (; i < reads.count && i < kInnermost; ++i)
-    differences |= load_word(reads.address[i]) ^ reads.value[i];
-  if (differences != 0) return false;
+  for (; i < full_groups_end; i += kGroup) {
+    uintptr_t differences = (load_word(reads.address[i]) ^ reads.value[i]) |
+                            (load_word(reads.address[i + 1]) ^ reads.value[i + 1]) |
+                            (load_word(reads.address[i + 2]) ^ reads.value[i + 2]) |
+                            (load_word(reads.address[i + 3]) ^ reads.value[i + 3]);
+    if (differences != 0) return false;
+  }
+  uintptr_t differences = 0;
   for (; i < reads.count; ++i) differences |= load_word(reads.address[i]) ^ reads.value[i];
   return differences == 0;
 }

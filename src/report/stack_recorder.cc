@@ -1,18 +1,19 @@
 // The stack recorder: memo, walk, frame-hash cache, depot (see the header for why).
 //
-// The memo is fully associative: 16 entries per heap, any of which may hold any start,
-// found through a row of keys (a hash of the start, the depth and the thread) and evicted
-// least recently used first. Frees from one call site at one stack depth often come from
-// several callers above it (an interpreter freeing objects of different types, each
-// through its own deallocation function, all from the same evaluation loop), so they share
-// the start and differ only in the words above it. A direct-mapped memo indexed by the
-// start keeps one of them and walks again for every other: python's frees were answered
-// by it 47% of the time, and 94% of the time once every start could use every entry
-// (bench/programs/py_workload.py, safe mode, 8.5 million frees: 2.74 -> 2.45 s).
+// The memo is fully associative: 32 entries per heap, any of which may hold any start,
+// found through a row of 32-bit keys (a hash of the start, the depth and the thread)
+// compared four at a time, the entry hit last tried first, the one used least recently
+// evicted. Frees from one call site at one stack depth often come from several callers
+// above it (an interpreter freeing objects of different types, each through its own
+// deallocation function, all from the same evaluation loop), so they share the start and
+// differ only in the words above it. A direct-mapped memo indexed by the start keeps one
+// of them and walks again for every other (see docs/design.md for the measurements).
 // An entry is valid for the thread that filled it only (heaps move to new threads when
 // old ones exit). A signal handler that records a stack while the interrupted code is
 // looking an entry up or filling one skips the memo, so no entry changes under either.
 #include "report/stack_recorder.h"
+
+#include <emmintrin.h>
 
 #include "core/heap.h"
 #include "core/metadata_arena.h"
@@ -30,12 +31,12 @@ struct StackMemoEntry {
 };
 
 struct StackMemo {
-  static constexpr unsigned kEntries = 16;
-  StackRecorderStats stats;      // written by the owning thread only
-  uint64_t clock;                // counts hits and fills, for last_used
-  unsigned last;                 // the entry hit or filled last, tried first (loops repeat)
-  uint64_t keys[kEntries];       // memo_key of the entry; 0: empty or being filled
-  uint64_t last_used[kEntries];  // the clock at the entry's last hit or fill
+  static constexpr unsigned kEntries = kStackMemoEntries;
+  StackRecorderStats stats;             // written by the owning thread only
+  uint64_t clock;                       // counts hits and fills, for last_used
+  unsigned last;                        // the entry hit or filled last, tried first (loops repeat)
+  alignas(64) uint32_t keys[kEntries];  // memo_key of each entry; 0: empty or being filled
+  uint64_t last_used[kEntries];         // the clock at the entry's last hit or fill
   StackMemoEntry entries[kEntries];
 };
 
@@ -85,12 +86,25 @@ StackMemo* memo_of_thread() {
   return heap->stack_memo;
 }
 
-// Never 0, so that 0 can mark an entry no start matches.
-uint64_t memo_key(const StackWalkStart& start, int depth, uint32_t thread_plus_one) {
-  uint64_t key = start.pc ^ (start.sp * 0x9E3779B97F4A7C15ull) ^
-                 (uint64_t{thread_plus_one} << 40 | static_cast<uint64_t>(depth) << 32);
-  key ^= key >> 29;
-  return key | 1;
+// Never 0, so that 0 can mark an entry no start matches. 32 bits, so that the row of keys
+// is one cache line, compared four at a time.
+uint32_t memo_key(const StackWalkStart& start, int depth, uint32_t thread_plus_one) {
+  uint64_t key = (start.pc ^ (start.sp * 0x9E3779B97F4A7C15ull) ^
+                  (uint64_t{thread_plus_one} << 40 | static_cast<uint64_t>(depth) << 32)) *
+                 0xBF58476D1CE4E5B9ull;
+  return static_cast<uint32_t>(key >> 32) | 1;
+}
+
+// The entries whose key is `key`, as a bit mask (SSE2, which every x86-64 has).
+uint32_t entries_keyed(const StackMemo& memo, uint32_t key) {
+  __m128i wanted = _mm_set1_epi32(static_cast<int>(key));
+  uint32_t mask = 0;
+  for (unsigned i = 0; i < StackMemo::kEntries; i += 4) {
+    __m128i row = _mm_load_si128(reinterpret_cast<const __m128i*>(&memo.keys[i]));
+    mask |= static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(row, wanted))))
+            << i;
+  }
+  return mask;
 }
 
 // The entry to fill: an empty one, or the one used least recently.
@@ -122,18 +136,26 @@ TALLY_NOINLINE StackId stack_record_current(int depth) {
   // stack meanwhile walks without it, so it never changes an entry under a lookup or a fill.
   t_recording = true;
   uint32_t thread_plus_one = current_thread_number() + 1;
-  uint64_t key = memo_key(start, depth, thread_plus_one);
+  uint32_t key = memo_key(start, depth, thread_plus_one);
   auto answers = [&](unsigned i) {
     const StackMemoEntry& entry = memo->entries[i];
-    return memo->keys[i] == key && entry.thread_plus_one == thread_plus_one &&
-           entry.depth == depth && entry.start.pc == start.pc && entry.start.sp == start.sp &&
+    return entry.thread_plus_one == thread_plus_one && entry.depth == depth &&
+           entry.start.pc == start.pc && entry.start.sp == start.sp &&
            (entry.start.bp == start.bp || !entry.reads.uses_start_frame_pointer) &&
            stack_walk_reads_unchanged(entry.reads);
   };
-  unsigned hit = memo->last;
-  if (!answers(hit)) {
-    for (hit = 0; hit < StackMemo::kEntries; ++hit)
-      if (hit != memo->last && answers(hit)) break;
+  unsigned hit = StackMemo::kEntries;
+  if (memo->keys[memo->last] == key && answers(memo->last)) {
+    hit = memo->last;
+  } else {
+    uint32_t candidates = entries_keyed(*memo, key) & ~(uint32_t{1} << memo->last);
+    for (; candidates != 0; candidates &= candidates - 1) {
+      unsigned i = static_cast<unsigned>(__builtin_ctz(candidates));
+      if (answers(i)) {
+        hit = i;
+        break;
+      }
+    }
   }
   StackId id;
   if (hit < StackMemo::kEntries) {

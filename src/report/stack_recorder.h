@@ -22,6 +22,9 @@ namespace tally {
 // The most frames a recorded stack keeps (the stack_depth option's bound).
 constexpr int kMaxStackDepth = 64;
 
+// Walks each heap's memo remembers (see stack_recorder.cc).
+constexpr unsigned kStackMemoEntries = 32;
+
 // The calling program's stack at this call, at most `depth` frames of it (tally's own
 // frames are not counted or kept). kNoStack when nothing could be captured.
 StackId stack_record_current(int depth);

@@ -112,11 +112,12 @@ TEST_F(StackRecorder, CallersSharingAStartAreAllRemembered) {
 // and refilled, and every answer is still the caller's own stack.
 TEST_F(StackRecorder, MoreCallersThanEntriesStayApart) {
   Rounds rounds;
-  run_rounds(paths(std::make_integer_sequence<int, 24>{}), 6, &rounds);
+  constexpr int kCallers = kStackMemoEntries + 8;
+  run_rounds(paths(std::make_integer_sequence<int, kCallers>{}), 6, &rounds);
   for (uintptr_t frame : rounds.frames) ASSERT_EQ(frame, rounds.frames[0]);
-  EXPECT_EQ(std::set<StackId>(rounds.first.begin(), rounds.first.end()).size(), 24u);
-  // Least recently used first out: 24 callers in turn through 16 entries miss every time.
-  EXPECT_GE(stats_now().walks - rounds.after_first_round.walks, 5u * 24u);
+  EXPECT_EQ(std::set<StackId>(rounds.first.begin(), rounds.first.end()).size(), size_t{kCallers});
+  // Least recently used first out: more callers in turn than entries miss every time.
+  EXPECT_GE(stats_now().walks - rounds.after_first_round.walks, 5u * kCallers);
 }
 
 }  // namespace

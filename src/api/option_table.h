@@ -89,7 +89,9 @@ TALLY_OPTION(int, stack_depth, "30", "frames kept per allocation or free stack (
 TALLY_OPTION(bool, symbolize, "1", "symbolize report stacks to function, file and line")
 TALLY_OPTION(tristate, leaks, "auto",
              "check for leaks at exit and report them like LeakSanitizer (auto: on in debug)")
-TALLY_OPTION(int, leak_exitcode, "23", "exit status when the check at exit finds leaks")
+TALLY_OPTION(int, leak_exitcode, "23",
+             "exit status when the check at exit finds leaks (0: report them and keep the "
+             "program's own status)")
 TALLY_OPTION(string, suppressions, "",
              "file of leak:PATTERN lines; a leak whose allocation stack has a function or "
              "module matching a pattern is not reported")

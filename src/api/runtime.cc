@@ -275,7 +275,9 @@ __attribute__((destructor(101))) static void tally_library_destructor() {
   // returned and dropped the pointers its stack held before the leak check's stop.
   if (tally::g_safety.checked) tally::checked_canaries_at_exit();
   if (tally::g_options.stats) tally::statistics_print();
-  if (leaked) {
+  // leak_exitcode=0 reports and keeps the program's own status (LeakSanitizer's exitcode=0
+  // does the same): a shell script's `exit 3` still exits 3.
+  if (leaked && tally::g_options.leak_exitcode != 0) {
     // exit() flushes stdio after the destructors; _exit would drop what the program left
     // in its buffers (all of its output, when that goes to a pipe or a file).
     fflush(nullptr);

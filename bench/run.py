@@ -984,7 +984,8 @@ def target_lines(summary, workloads, allocators, validation_cost):
     if "tally-fast" not in allocators or BASELINE not in allocators:
         not_measured("all targets", f"needs both tally-fast and {BASELINE} in the run")
         lines.append("")
-        return lines
+        # The checked modes' targets compare with tally-fast and Scudo, not the baseline.
+        return lines + checked_target_lines(summary, workloads, allocators)
     time_ratios = ratios(summary, workloads, "tally-fast", BASELINE, "wall_s")
     rss_ratios = ratios(summary, workloads, "tally-fast", BASELINE, "maxrss_kb")
     failed = [w for w in workloads if not usable(summary[w]["tally-fast"])]

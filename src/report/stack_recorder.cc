@@ -13,7 +13,9 @@
 // looking an entry up or filling one skips the memo, so no entry changes under either.
 #include "report/stack_recorder.h"
 
+#if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
 
 #include "core/heap.h"
 #include "core/metadata_arena.h"
@@ -87,7 +89,7 @@ StackMemo* memo_of_thread() {
 }
 
 // Never 0, so that 0 can mark an entry no start matches. 32 bits, so that the row of keys
-// is one cache line, compared four at a time.
+// is two cache lines, compared four at a time.
 uint32_t memo_key(const StackWalkStart& start, int depth, uint32_t thread_plus_one) {
   uint64_t key = (start.pc ^ (start.sp * 0x9E3779B97F4A7C15ull) ^
                   (uint64_t{thread_plus_one} << 40 | static_cast<uint64_t>(depth) << 32)) *
@@ -97,13 +99,19 @@ uint32_t memo_key(const StackWalkStart& start, int depth, uint32_t thread_plus_o
 
 // The entries whose key is `key`, as a bit mask (SSE2, which every x86-64 has).
 uint32_t entries_keyed(const StackMemo& memo, uint32_t key) {
-  __m128i wanted = _mm_set1_epi32(static_cast<int>(key));
+  static_assert(StackMemo::kEntries <= 32 && StackMemo::kEntries % 4 == 0);
   uint32_t mask = 0;
+#if defined(__SSE2__)
+  __m128i wanted = _mm_set1_epi32(static_cast<int>(key));
   for (unsigned i = 0; i < StackMemo::kEntries; i += 4) {
     __m128i row = _mm_load_si128(reinterpret_cast<const __m128i*>(&memo.keys[i]));
     mask |= static_cast<uint32_t>(_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(row, wanted))))
             << i;
   }
+#else
+  for (unsigned i = 0; i < StackMemo::kEntries; ++i)
+    mask |= static_cast<uint32_t>(memo.keys[i] == key) << i;
+#endif
   return mask;
 }
 

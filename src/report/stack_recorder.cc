@@ -13,6 +13,7 @@
 // looking an entry up or filling one skips the memo, so no entry changes under either.
 #include "report/stack_recorder.h"
 
+#include <atomic>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -143,6 +144,8 @@ TALLY_NOINLINE StackId stack_record_current(int depth) {
   // From here to the return the memo is this call's: a signal handler that records a
   // stack meanwhile walks without it, so it never changes an entry under a lookup or a fill.
   t_recording = true;
+  // After the flag is up, every load from the memo below (the compiler may not hoist them).
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   uint32_t thread_plus_one = current_thread_number() + 1;
   uint32_t key = memo_key(start, depth, thread_plus_one);
   auto answers = [&](unsigned i) {
@@ -179,16 +182,23 @@ TALLY_NOINLINE StackId stack_record_current(int depth) {
     entry.thread_plus_one = 0;
     int count = stack_walk(start, frames, depth + kTallyFrames, &entry.reads);
     id = identify(frames, count, depth);
-    memo->last_used[victim] = ++memo->clock;
-    memo->last = victim;
     if (!entry.reads.overflowed) {
       entry.start = start;
       entry.depth = depth;
       entry.id = id;
       entry.thread_plus_one = thread_plus_one;
       memo->keys[victim] = key;
+      memo->last_used[victim] = ++memo->clock;
+      memo->last = victim;
+    } else {
+      // Too many reads to vouch for the walk: the entry stays empty and is the next one
+      // filled, so walks that overflow (deep stacks, stack_depth above about 40) take one
+      // entry between them instead of emptying the memo one entry at a time.
+      memo->last_used[victim] = 0;
     }
   }
+  // Before the flag drops, every store to the memo above (the compiler may not sink them).
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   t_recording = false;
   return id;
 }

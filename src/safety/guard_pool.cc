@@ -151,7 +151,7 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
       return nullptr;  // every slot is live: the caller falls back to an unguarded block
     }
     ++g_live;
-    g_live_bytes += size;
+    __atomic_fetch_add(&g_live_bytes, size, __ATOMIC_RELAXED);  // read without the lock
     ++g_guarded;
   }
   GuardSlot& slot = g_slots[index];
@@ -245,7 +245,7 @@ FreeOutcome guard_pool_free(GuardSlot* slot) {
   }
   LockGuard guard(g_lock);
   --g_live;
-  g_live_bytes -= slot->record.size();
+  __atomic_fetch_sub(&g_live_bytes, slot->record.size(), __ATOMIC_RELAXED);
   slot->next_freed = kNone;
   if (g_freed_tail != kNone)
     g_slots[g_freed_tail].next_freed = static_cast<uint32_t>(index);

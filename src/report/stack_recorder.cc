@@ -26,7 +26,7 @@
 namespace tally {
 
 struct StackMemoEntry {
-  uint32_t thread_plus_one;  // 0: empty
+  uint32_t thread_plus_one;  // the key is a hash: the entry still names its thread
   int depth;
   StackId id;
   StackWalkStart start;
@@ -178,8 +178,7 @@ TALLY_NOINLINE StackId stack_record_current(int depth) {
     ++memo->stats.walks;
     unsigned victim = memo_victim(*memo);
     StackMemoEntry& entry = memo->entries[victim];
-    memo->keys[victim] = 0;
-    entry.thread_plus_one = 0;
+    memo->keys[victim] = 0;  // no lookup reaches the entry while it is filled
     int count = stack_walk(start, frames, depth + kTallyFrames, &entry.reads);
     id = identify(frames, count, depth);
     if (!entry.reads.overflowed) {

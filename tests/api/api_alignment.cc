@@ -12,7 +12,7 @@
 namespace {
 
 using tally_test::Escape;
-using tally_test::FundamentalAlignment;
+using tally_test::ExpectedAlignment;
 using tally_test::IsAligned;
 
 constexpr size_t kMiB = size_t{1} << 20;
@@ -56,8 +56,7 @@ TEST(ApiAlignment, MallocSmallSizesAllSixteenByteAligned) {
   for (size_t size = 0; size <= 4096; ++size) {
     void* block = malloc(size);
     ASSERT_NE(block, nullptr) << "malloc(" << size << ")";
-    EXPECT_TRUE(IsAligned(block, FundamentalAlignment(size)))
-        << "malloc(" << size << ") = " << block;
+    EXPECT_TRUE(IsAligned(block, ExpectedAlignment(size))) << "malloc(" << size << ") = " << block;
     WriteUsable(block, size);
     live.push_back(block);
   }
@@ -68,8 +67,7 @@ TEST(ApiAlignment, MallocSampledLargeSizesAligned) {
   for (size_t size : SampledLargeSizes()) {
     void* block = malloc(size);
     ASSERT_NE(block, nullptr) << "malloc(" << size << ")";
-    EXPECT_TRUE(IsAligned(block, FundamentalAlignment(size)))
-        << "malloc(" << size << ") = " << block;
+    EXPECT_TRUE(IsAligned(block, ExpectedAlignment(size))) << "malloc(" << size << ") = " << block;
     WriteUsable(block, size);
     free(block);
   }
@@ -84,8 +82,7 @@ TEST(ApiAlignment, CallocAlignedAndZeroed) {
     // Alternate the split between count and element size.
     void* block = (size % 2 == 0 && size > 0) ? calloc(size / 2, 2) : calloc(1, size);
     ASSERT_NE(block, nullptr) << "calloc for " << size << " bytes";
-    EXPECT_TRUE(IsAligned(block, FundamentalAlignment(size)))
-        << "calloc(" << size << ") = " << block;
+    EXPECT_TRUE(IsAligned(block, ExpectedAlignment(size))) << "calloc(" << size << ") = " << block;
     const unsigned char* bytes = static_cast<const unsigned char*>(block);
     size_t nonzero = 0;
     for (size_t i = 0; i < size; ++i) nonzero += bytes[i] != 0;
@@ -106,13 +103,13 @@ TEST(ApiAlignment, ReallocResultsAligned) {
   for (size_t size = 0; size <= 4096; ++size) {
     void* fresh = realloc(nullptr, size);
     ASSERT_NE(fresh, nullptr);
-    EXPECT_TRUE(IsAligned(fresh, FundamentalAlignment(size))) << "realloc(NULL, " << size << ")";
+    EXPECT_TRUE(IsAligned(fresh, ExpectedAlignment(size))) << "realloc(NULL, " << size << ")";
     WriteUsable(fresh, size);
     free(fresh);
     if (size == 0) continue;  // realloc(p, 0) frees; tested in ApiErrors
     void* grown = realloc(growing, size);
     ASSERT_NE(grown, nullptr) << "realloc(p, " << size << ")";
-    EXPECT_TRUE(IsAligned(grown, FundamentalAlignment(size)))
+    EXPECT_TRUE(IsAligned(grown, ExpectedAlignment(size)))
         << "realloc(p, " << size << ") = " << grown;
     growing = grown;
     WriteUsable(growing, size);
@@ -120,7 +117,7 @@ TEST(ApiAlignment, ReallocResultsAligned) {
   for (size_t size : SampledLargeSizes()) {
     void* grown = realloc(growing, size);
     ASSERT_NE(grown, nullptr) << "realloc(p, " << size << ")";
-    EXPECT_TRUE(IsAligned(grown, FundamentalAlignment(size)))
+    EXPECT_TRUE(IsAligned(grown, ExpectedAlignment(size)))
         << "realloc(p, " << size << ") = " << grown;
     growing = grown;
     WriteUsable(growing, size);
@@ -129,7 +126,7 @@ TEST(ApiAlignment, ReallocResultsAligned) {
   for (size_t size = 64 * kMiB; size >= 16; size = size / 3) {
     void* shrunk = realloc(growing, size);
     ASSERT_NE(shrunk, nullptr) << "realloc(p, " << size << ")";
-    EXPECT_TRUE(IsAligned(shrunk, FundamentalAlignment(size)))
+    EXPECT_TRUE(IsAligned(shrunk, ExpectedAlignment(size)))
         << "realloc(p, " << size << ") = " << shrunk;
     growing = shrunk;
     WriteUsable(growing, size);
@@ -146,7 +143,7 @@ TEST(ApiAlignment, PosixMemalignEveryPowerOfTwo) {
       ASSERT_NE(block, nullptr);
       EXPECT_TRUE(IsAligned(block, alignment))
           << "posix_memalign(" << alignment << ", " << size << ") = " << block;
-      EXPECT_TRUE(IsAligned(block, FundamentalAlignment(size)));
+      EXPECT_TRUE(IsAligned(block, ExpectedAlignment(size)));
       WriteUsable(block, size);
       free(block);
     }
@@ -160,7 +157,7 @@ TEST(ApiAlignment, AlignedAllocEveryPowerOfTwo) {
       ASSERT_NE(block, nullptr) << "aligned_alloc(" << alignment << ", " << size << ")";
       EXPECT_TRUE(IsAligned(block, alignment))
           << "aligned_alloc(" << alignment << ", " << size << ") = " << block;
-      EXPECT_TRUE(IsAligned(block, FundamentalAlignment(size)));
+      EXPECT_TRUE(IsAligned(block, ExpectedAlignment(size)));
       WriteUsable(block, size);
       free(block);
     }
@@ -174,7 +171,7 @@ TEST(ApiAlignment, MemalignEveryPowerOfTwo) {
       ASSERT_NE(block, nullptr) << "memalign(" << alignment << ", " << size << ")";
       EXPECT_TRUE(IsAligned(block, alignment))
           << "memalign(" << alignment << ", " << size << ") = " << block;
-      EXPECT_TRUE(IsAligned(block, FundamentalAlignment(size)));
+      EXPECT_TRUE(IsAligned(block, ExpectedAlignment(size)));
       WriteUsable(block, size);
       free(block);
     }
@@ -209,8 +206,8 @@ TEST(ApiAlignment, OperatorNewDefaultAlignment) {
     void* single = ::operator new(size);
     void* array = ::operator new[](size);
     // __STDCPP_DEFAULT_NEW_ALIGNMENT__ for every object that can need it: any that fits.
-    EXPECT_TRUE(IsAligned(single, FundamentalAlignment(size))) << "new(" << size << ")";
-    EXPECT_TRUE(IsAligned(array, FundamentalAlignment(size))) << "new[](" << size << ")";
+    EXPECT_TRUE(IsAligned(single, ExpectedAlignment(size))) << "new(" << size << ")";
+    EXPECT_TRUE(IsAligned(array, ExpectedAlignment(size))) << "new[](" << size << ")";
     memset(single, 1, size);
     memset(array, 2, size);
     Escape(single);

@@ -72,6 +72,16 @@ inline size_t FundamentalAlignment(size_t size) {
   return alignment;
 }
 
+// True when a small block may sit before a guard page and be aligned only as
+// FundamentalAlignment allows: tally in safe or debug mode. In fast mode (and under glibc)
+// every block is 16-byte aligned, and the tests hold it to that.
+bool GuardedPlacementPossible();
+
+// The alignment the tests require of a block of `size` bytes from malloc and its kin.
+inline size_t ExpectedAlignment(size_t size) {
+  return GuardedPlacementPossible() ? FundamentalAlignment(size) : FundamentalAlignment(16);
+}
+
 // Keeps the compiler from reasoning about (and eliding) an allocation.
 inline void Escape(const void* pointer) {
   asm volatile("" : : "g"(pointer) : "memory");

@@ -104,11 +104,7 @@ void* allocate_zeroed(size_t count, size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  if (g_safety.checked) {
-    void* block = allocate_checked(total, 0, kCallCalloc);
-    if (block) memset(block, 0, total);
-    return block;
-  }
+  if (g_safety.checked) return allocate_checked(total, 0, kCallCalloc);  // zeroes it
   if (total > kMaxSmallSize) {
     Heap* heap = t_heap;
     if (heap) ++heap->api_calls[kCallCalloc];

@@ -538,6 +538,7 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
             guard_pool_allocate(size, guard_alignment(size, requested_alignment), record, &slot)) {
       if (call == kCallMallocAtomic) marker_set_no_scan(reinterpret_cast<uintptr_t>(block));
       BlockLookup lookup = lookup_block(reinterpret_cast<uintptr_t>(block));
+      if (call == kCallCalloc) memset(block, 0, size);
       fill_canary(reinterpret_cast<uintptr_t>(block), size, span_of(lookup));
       fill_front_canary(reinterpret_cast<uintptr_t>(block));
       return block;
@@ -560,8 +561,11 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
     drop_stale_claim(page, index);
     record_of(page, index)->store_fresh(size, kind, alloc_stack, alloc_thread);
     span = page->block_size;
+    if (call == kCallCalloc) memset(reinterpret_cast<void*>(block), 0, size);
   } else {
-    block = reinterpret_cast<uintptr_t>(large_allocate(needed, alignment, false));
+    // calloc: pages fresh from the kernel are zero already; writing zeros to them all made
+    // every page of a big calloc'd buffer resident, used or not.
+    block = reinterpret_cast<uintptr_t>(large_allocate(needed, alignment, call == kCallCalloc));
     if (!block) return nullptr;
     LargeBlock* large = large_block_of_entry(registry_lookup(block));
     large->record.store_fresh(size, kind, alloc_stack, alloc_thread);

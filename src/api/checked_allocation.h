@@ -10,6 +10,7 @@
 
 namespace tally {
 
+// With `call` kCallCalloc the block comes zeroed (large blocks: only what is not fresh).
 void* allocate_checked(size_t size, size_t alignment, ApiCall call);
 // `deleted_size`: what a sized operator delete was told the object's size is (0: unsized).
 void deallocate_checked(void* pointer, ApiCall call, uintptr_t caller, size_t deleted_size = 0);

@@ -695,7 +695,9 @@ void checked_initialize() {
     guard_pool_initialize(g_safety.guard_pool_slots, g_safety.guard_max_size, g_safety.guard_left,
                           g_safety.guard_markers);
   protection_budget_set_time_percent(g_safety.guard_time_percent);
-  large_set_tail_guards(g_safety.guard_all && g_safety.protect_large);
+  static const ProtectionCosts kTailGuardCosts{protect_large_allowed, protection_budget_clock,
+                                               protection_budget_charge};
+  large_set_tail_guards(g_safety.guard_all && g_safety.protect_large, &kTailGuardCosts);
   // Quarantined large blocks are inaccessible too, so the handler is wanted even without a pool.
   if (guard_pool_enabled() || g_safety.quarantine)
     fault_handler_install(report_guard_fault_from_handler, report_wild_fault);

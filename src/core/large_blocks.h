@@ -52,7 +52,17 @@ void* large_allocate(size_t size, size_t alignment, bool zero);
 // page-aligned at their start, so an overflow reaches it when it passes the block's last
 // page (from the first byte past the end for sizes that are page multiples); the canary
 // covers the rest.
-void large_set_tail_guards(bool enabled);
+//
+// What a guard's move costs is charged to `costs` (null: not counted). A guard that moves
+// down over pages a block used before costs their refaults when it moves up again and they
+// are touched (under a hypervisor's shadow page tables, microseconds a page): moving down is
+// left out when `costs` refuses, and the guard then starts further on.
+struct ProtectionCosts {
+  bool (*allows)();                                          // may a protection happen now
+  uint64_t (*clock)();                                       // a start time for `charge`
+  void (*charge)(uint64_t started, size_t pages_refaulted);  // the call, and refaults to come
+};
+void large_set_tail_guards(bool enabled, const ProtectionCosts* costs = nullptr);
 // The live block whose tail guard holds `address`, or nullptr.
 LargeBlock* large_tail_guard_owner(uintptr_t address);
 // The live block that starts less than a page above `address` (not in it), or nullptr: an

@@ -326,6 +326,66 @@ TEST_F(TailGuards, FollowTheBlocksEndWhereverItMoves) {
   EXPECT_EQ(large_free(descriptor, grown_base), FreeOutcome::kFreed);
 }
 
+// The guard's moves are charged to the page-protection budget: moving down over pages a
+// block used costs their refaults later (uncounted, they were a third of mstress's time in
+// debug mode), so it is left out when the budget refuses, and the guard stays further on.
+struct FakeCosts {
+  static bool allow;
+  static int charges;
+  static size_t pages;
+  static bool allows() { return allow; }
+  static uint64_t clock() { return 1; }
+  static void charge(uint64_t, size_t refaulted) {
+    ++charges;
+    pages += refaulted;
+  }
+};
+bool FakeCosts::allow = true;
+int FakeCosts::charges = 0;
+size_t FakeCosts::pages = 0;
+
+TEST_F(TailGuards, AMoveDownOverUsedPagesIsChargedAndLeftOutWhenRefused) {
+  static const ProtectionCosts kCosts{FakeCosts::allows, FakeCosts::clock, FakeCosts::charge};
+  large_set_tail_guards(true, &kCosts);
+  FakeCosts::allow = true;
+  FakeCosts::charges = 0;
+  FakeCosts::pages = 0;
+  const size_t page = kOsPageSize;
+  char* block = static_cast<char*>(large_allocate(300 * page, 0, false));
+  ASSERT_NE(block, nullptr);
+  LargeBlock* descriptor = descriptor_of(block);
+  uintptr_t base = reinterpret_cast<uintptr_t>(block);
+  EXPECT_EQ(FakeCosts::charges, 1) << "the fresh mapping's guard";
+  EXPECT_EQ(FakeCosts::pages, 0u) << "nothing past a fresh block was ever used";
+  memset(block, 1, 300 * page);
+
+  // Freed, cached and reused smaller while the budget allows: the guard moves down over
+  // 100 used pages, charged as 100 refaults.
+  ASSERT_EQ(large_free(descriptor, base), FreeOutcome::kFreed);
+  ASSERT_EQ(large_allocate(200 * page, 0, false), block) << "the cached mapping comes back";
+  EXPECT_EQ(FakeCosts::charges, 2);
+  EXPECT_EQ(FakeCosts::pages, 100u);
+  EXPECT_FALSE(accessible(base + 200 * page));
+
+  // Reused bigger: the guard moves up, the call charged but no refaults (counted already).
+  ASSERT_EQ(large_free(descriptor, base), FreeOutcome::kFreed);
+  ASSERT_EQ(large_allocate(280 * page, 0, false), block);
+  EXPECT_EQ(FakeCosts::charges, 3);
+  EXPECT_EQ(FakeCosts::pages, 100u);
+  EXPECT_FALSE(accessible(base + 280 * page));
+  memset(block, 2, 280 * page);
+
+  // Smaller again with the budget spent: the guard stays at 280 pages, nothing charged.
+  FakeCosts::allow = false;
+  ASSERT_EQ(large_free(descriptor, base), FreeOutcome::kFreed);
+  ASSERT_EQ(large_allocate(150 * page, 0, false), block);
+  EXPECT_EQ(FakeCosts::charges, 3);
+  EXPECT_TRUE(accessible(base + 150 * page)) << "left where it was";
+  EXPECT_FALSE(accessible(base + 280 * page));
+  EXPECT_EQ(large_tail_guard_owner(base + 280 * page), descriptor);
+  EXPECT_EQ(large_free(descriptor, base), FreeOutcome::kFreed);
+}
+
 TEST_F(TailGuards, AMoveLeavesTheOldGuardWithTheHusk) {
   const size_t page = kOsPageSize;
   char* block = static_cast<char*>(large_allocate(64 * page, 0, false));

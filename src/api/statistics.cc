@@ -177,7 +177,9 @@ void statistics_print() {
         .decimal(budget.refault_nanoseconds / 1000000)
         .text(" ms of refaults (estimated at ")
         .decimal(budget.refault_cost_per_page)
-        .text(" ns a page), ")
+        .text(" ns a page, ")
+        .decimal(budget.dropped_cost_per_page)
+        .text(" ns a dropped page), ")
         .decimal(budget.refusals)
         .text(" protections refused for time\n");
   }

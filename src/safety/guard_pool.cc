@@ -180,8 +180,13 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
       if (data_end > end_page)
         os_guard_install(reinterpret_cast<void*>(end_page), data_end - end_page);
     }
+    // The block's pages were dropped by the markers (or never touched, at first use):
+    // each faults in anew. Under mprotect (the fallback) they refault.
+    if (slot.data_protected)
+      protection_budget_charge(started, pages_touched);
+    else
+      protection_budget_charge_dropped(started, pages_touched);
     slot.data_protected = false;
-    protection_budget_charge(started, pages_touched);
   } else {
     // The whole slot, so the protection change never splits its mapping.
     set_protection_charged(data, g_data_size, PROT_READ | PROT_WRITE, pages_touched);

@@ -18,11 +18,13 @@ namespace {
 constexpr int64_t kBudgetCap = 20 * 1000 * 1000;  // 20 ms of protection work banked at most
 // If the measurement fails: a bare-metal figure.
 constexpr uint64_t kDefaultRefaultNanoseconds = 200;
-// Until the measurement: a virtual machine's figure (3.5-4 us here), so that no early
-// protection is undercharged. The measurement waits until the protections have drawn the
-// bucket down to half: it costs two dozen faults and six mprotect calls, 0.3 ms that every
-// short process (a shell script's every command guards a block or two) paid for nothing.
+constexpr uint64_t kDefaultDroppedNanoseconds = 500;
+// Until the measurement: a virtual machine's figures (3.5-4 us here, 8-9 us for a dropped
+// page), so that no early protection is undercharged. The measurement waits until the protections
+// have drawn the bucket down to half: it costs two dozen faults and six mprotect calls, 0.3 ms that
+// every short process (a shell script's every command guards a block or two) paid for nothing.
 constexpr uint64_t kUnmeasuredRefaultNanoseconds = 4000;
+constexpr uint64_t kUnmeasuredDroppedNanoseconds = 9000;
 constexpr size_t kProbePages = 8;
 
 std::atomic<uint32_t> g_time_percent{0};
@@ -35,34 +37,50 @@ std::atomic<uint64_t> g_refusals{0};
 enum : int { kUnmeasured, kMeasuring, kMeasured };
 std::atomic<int> g_probe_state{kUnmeasured};
 std::atomic<uint64_t> g_refault_cost{0};  // per page; 0 until measured
+std::atomic<uint64_t> g_dropped_cost{0};  // per page; 0 until measured
 
 // Times the first write to pages whose protection was just taken away and given back:
-// the refault every protected page pays when it is used again. The best of three rounds,
-// so a preemption does not inflate it.
-TALLY_COLD uint64_t measure_refault_cost() {
+// the refault every protected page pays when it is used again; and to pages just dropped
+// (what a guard marker does to the pages it covers). The best of three rounds, so a
+// preemption does not inflate them.
+TALLY_COLD void measure_fault_costs(uint64_t* refault, uint64_t* dropped) {
+  *refault = kDefaultRefaultNanoseconds;
+  *dropped = kDefaultDroppedNanoseconds;
   size_t size = kProbePages * kOsPageSize;
   void* probe = os_map(size);
-  if (!probe) return kDefaultRefaultNanoseconds;
+  if (!probe) return;
   volatile char* bytes = static_cast<volatile char*>(probe);
-  for (size_t page = 0; page < kProbePages; ++page) bytes[page * kOsPageSize] = 1;
-  uint64_t best = UINT64_MAX;
+  auto touch_all = [&](char value) {
+    uint64_t started = monotonic_nanoseconds();
+    for (size_t page = 0; page < kProbePages; ++page) bytes[page * kOsPageSize] = value;
+    return monotonic_nanoseconds() - started;
+  };
+  touch_all(1);
+  uint64_t best_refault = UINT64_MAX, best_dropped = UINT64_MAX;
   int saved_errno = errno;
   for (int round = 0; round < 3; ++round) {
     if (mprotect(probe, size, PROT_NONE) != 0 || mprotect(probe, size, PROT_READ | PROT_WRITE) != 0)
       break;
-    uint64_t started = monotonic_nanoseconds();
-    for (size_t page = 0; page < kProbePages; ++page) bytes[page * kOsPageSize] = 2;
-    uint64_t took = monotonic_nanoseconds() - started;
-    if (took < best) best = took;
+    uint64_t took = touch_all(2);
+    if (took < best_refault) best_refault = took;
+    if (madvise(probe, size, MADV_DONTNEED) != 0) break;
+    took = touch_all(3);
+    if (took < best_dropped) best_dropped = took;
   }
   errno = saved_errno;
   os_unmap(probe, size);
-  return best == UINT64_MAX ? kDefaultRefaultNanoseconds : best / kProbePages + 1;
+  if (best_refault != UINT64_MAX) *refault = best_refault / kProbePages + 1;
+  if (best_dropped != UINT64_MAX) *dropped = best_dropped / kProbePages + 1;
 }
 
 uint64_t refault_cost_per_page() {
   uint64_t cost = g_refault_cost.load(std::memory_order_relaxed);
   return TALLY_LIKELY(cost) ? cost : kUnmeasuredRefaultNanoseconds;
+}
+
+uint64_t dropped_cost_per_page() {
+  uint64_t cost = g_dropped_cost.load(std::memory_order_relaxed);
+  return TALLY_LIKELY(cost) ? cost : kUnmeasuredDroppedNanoseconds;
 }
 
 // Measures the refault cost once the bucket is down to half (see above).
@@ -72,7 +90,10 @@ void measure_when_it_matters() {
     return;
   int expected = kUnmeasured;
   if (g_probe_state.compare_exchange_strong(expected, kMeasuring, std::memory_order_acq_rel)) {
-    g_refault_cost.store(measure_refault_cost(), std::memory_order_relaxed);
+    uint64_t refault, dropped;
+    measure_fault_costs(&refault, &dropped);
+    g_dropped_cost.store(dropped, std::memory_order_relaxed);
+    g_refault_cost.store(refault, std::memory_order_relaxed);
     g_probe_state.store(kMeasured, std::memory_order_release);
   }
 }
@@ -108,13 +129,21 @@ uint64_t protection_budget_clock() {
   return g_time_percent.load(std::memory_order_relaxed) ? monotonic_nanoseconds() : 0;
 }
 
-void protection_budget_charge(uint64_t started, size_t pages_refaulted) {
-  if (started == 0) return;
+namespace {
+void charge(uint64_t started, uint64_t faults_nanoseconds) {
   uint64_t call = monotonic_nanoseconds() - started;
-  uint64_t refault = pages_refaulted * refault_cost_per_page();
-  g_budget.fetch_sub(static_cast<int64_t>(call + refault), std::memory_order_relaxed);
+  g_budget.fetch_sub(static_cast<int64_t>(call + faults_nanoseconds), std::memory_order_relaxed);
   g_call_nanoseconds.fetch_add(call, std::memory_order_relaxed);
-  g_refault_nanoseconds.fetch_add(refault, std::memory_order_relaxed);
+  g_refault_nanoseconds.fetch_add(faults_nanoseconds, std::memory_order_relaxed);
+}
+}  // namespace
+
+void protection_budget_charge(uint64_t started, size_t pages_refaulted) {
+  if (started != 0) charge(started, pages_refaulted * refault_cost_per_page());
+}
+
+void protection_budget_charge_dropped(uint64_t started, size_t pages_dropped) {
+  if (started != 0) charge(started, pages_dropped * dropped_cost_per_page());
 }
 
 void protection_budget_note_refusal() {
@@ -125,6 +154,7 @@ ProtectionBudgetStats protection_budget_stats() {
   return ProtectionBudgetStats{g_call_nanoseconds.load(std::memory_order_relaxed),
                                g_refault_nanoseconds.load(std::memory_order_relaxed),
                                refault_cost_per_page(),
+                               dropped_cost_per_page(),
                                g_refault_cost.load(std::memory_order_relaxed) != 0,
                                g_refusals.load(std::memory_order_relaxed)};
 }

@@ -28,15 +28,20 @@ bool protection_budget_allows();
 uint64_t protection_budget_clock();
 // Charges the time since `started` plus `pages_refaulted` refaults.
 void protection_budget_charge(uint64_t started, size_t pages_refaulted);
+// Charges the time since `started` plus `pages_dropped` first touches of pages the change
+// dropped (guard markers discard what they cover): a page fault that allocates and clears
+// a page, two and a half times a refault on this virtual machine (8.5 against 3.4 us).
+void protection_budget_charge_dropped(uint64_t started, size_t pages_dropped);
 // Counts a protection the budget refused (statistics only).
 void protection_budget_note_refusal();
 
 struct ProtectionBudgetStats {
   uint64_t call_nanoseconds;       // measured in mprotect/mremap calls
-  uint64_t refault_nanoseconds;    // estimated refaults charged
-  uint64_t refault_cost_per_page;  // the estimate in use
-  bool refault_cost_measured;      // measured (else the virtual machine's figure)
-  uint64_t refusals;               // protections turned away
+  uint64_t refault_nanoseconds;    // estimated refaults (and faults of dropped pages) charged
+  uint64_t refault_cost_per_page;  // the estimates in use
+  uint64_t dropped_cost_per_page;
+  bool refault_cost_measured;  // measured (else the virtual machine's figure)
+  uint64_t refusals;           // protections turned away
 };
 ProtectionBudgetStats protection_budget_stats();
 

@@ -21,8 +21,9 @@ constexpr uint64_t kDefaultRefaultNanoseconds = 200;
 constexpr uint64_t kDefaultDroppedNanoseconds = 500;
 // Until the measurement: a virtual machine's figures (3.5-4 us here, 8-9 us for a dropped
 // page), so that no early protection is undercharged. The measurement waits until the protections
-// have drawn the bucket down to half: it costs two dozen faults and six mprotect calls, 0.3 ms that
-// every short process (a shell script's every command guards a block or two) paid for nothing.
+// have drawn the bucket down to half: it costs four dozen faults, six mprotect and three madvise
+// calls, about half a millisecond that every short process (a shell script's every command guards
+// a block or two) paid for nothing.
 constexpr uint64_t kUnmeasuredRefaultNanoseconds = 4000;
 constexpr uint64_t kUnmeasuredDroppedNanoseconds = 9000;
 constexpr size_t kProbePages = 8;

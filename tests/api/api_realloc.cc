@@ -31,7 +31,7 @@ void Walk(void*& block, size_t& size, const std::vector<size_t>& sizes, uint64_t
   for (size_t next : sizes) {
     void* moved = realloc(block, next);
     ASSERT_NE(moved, nullptr) << "realloc(" << size << " -> " << next << ")";
-    ASSERT_TRUE(tally_test::IsAligned(moved, tally_test::FundamentalAlignment(next)));
+    ASSERT_TRUE(tally_test::IsAligned(moved, tally_test::ExpectedAlignment(next)));
     ASSERT_GE(malloc_usable_size(moved), next);
     const size_t kept = std::min(size, next);
     const size_t bad = CheckPositional(moved, 0, kept, salt);

@@ -67,10 +67,6 @@ bool CheckedMode() {
   return api.mode && std::string(api.mode()) != "fast";
 }
 
-bool GuardedPlacementPossible() {
-  return CheckedMode();  // guard pages exist in safe and debug mode only
-}
-
 namespace {
 
 // Reads the two first fields of /proc/self/statm without allocating.

@@ -64,22 +64,20 @@ inline bool IsAligned(const void* pointer, size_t alignment) {
 // power of two not above a smaller size. glibc gives 16 to every block; tally does too,
 // except to a small block it places before a guard page (one in sample_rate in safe mode,
 // every one in debug mode), which ends as close to the guard as this allows.
+constexpr size_t kMallocAlignment = 16;
 inline size_t FundamentalAlignment(size_t size) {
-  constexpr size_t kMallocAlignment = 16;
   if (size == 0 || size >= kMallocAlignment) return kMallocAlignment;
   size_t alignment = 1;
   while (alignment * 2 <= size) alignment *= 2;
   return alignment;
 }
 
-// True when a small block may sit before a guard page and be aligned only as
-// FundamentalAlignment allows: tally in safe or debug mode. In fast mode (and under glibc)
-// every block is 16-byte aligned, and the tests hold it to that.
-bool GuardedPlacementPossible();
-
-// The alignment the tests require of a block of `size` bytes from malloc and its kin.
+// The alignment the tests require of a block of `size` bytes from malloc and its kin. Only
+// the checked modes (safe, debug) place small blocks before guard pages, aligned as
+// FundamentalAlignment allows; in fast mode (and under glibc) every block is 16-byte
+// aligned, and the tests hold it to that.
 inline size_t ExpectedAlignment(size_t size) {
-  return GuardedPlacementPossible() ? FundamentalAlignment(size) : FundamentalAlignment(16);
+  return CheckedMode() ? FundamentalAlignment(size) : kMallocAlignment;
 }
 
 // Keeps the compiler from reasoning about (and eliding) an allocation.

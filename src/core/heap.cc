@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "core/large_blocks.h"
 #include "core/metadata_arena.h"
 #include "os/memory.h"
 #include "os/process.h"
@@ -268,6 +269,9 @@ void heap_purge_empty_pages(Heap* heap, bool everything) {
   if (!everything && now - heap->last_purge < kPurgeDelayMilliseconds / 4) return;
   heap->last_purge = now;
   if (!heap->abandoned) heap_purge_abandoned(now);
+  // Big buffers a program stopped using: with no large-block call to purge them, the
+  // cache kept up to its whole budget resident for good.
+  if (!everything) large_purge_expired();
   for (Page*& list : heap->empty_pages) {
     // Lists are newest first: cut at the first page old enough, release it and the rest.
     Page** link = &list;

@@ -23,10 +23,23 @@ namespace {
 // walks of the list at allocation cost less than one page fault.
 constexpr unsigned kCacheLimit = 256;
 constexpr size_t kCacheBytesLimit = size_t{1} << 30;  // address space held by the cache
-// Cached mappings keep their pages while they fit this budget and are younger than the
-// delay, so a loop that frees and reallocates big buffers does not fault them in again.
-constexpr size_t kCacheCommittedLimit = size_t{128} << 20;
+// Cached mappings keep their pages while they fit a budget and are younger than the delay,
+// so a loop that frees and reallocates big buffers does not fault them in again. The budget
+// is this floor, or what the program took back from the cache over the last purge delay or
+// so (a window and the one before it) when that is more, up to the cache's address space:
+// pages are kept in proportion to their reuse. A fixed 128 MiB was under the working set of
+// large_blocks (four live buffers of 256 KiB to 32 MiB, replaced one at a time): it
+// faulted in 437 MiB where 256 MiB faulted 183 MiB, the mappings' first touches, and took
+// twice the time. A fixed 256 MiB, though, kept that much resident in a program that freed
+// its big buffers and went on with small blocks only, which purge nothing (stress_rss):
+// the budget has to follow reuse, not memory. Pages past the delay are purged by the next
+// large-block call or small-block slow path (large_purge_expired).
+size_t g_cache_committed_floor = size_t{128} << 20;
 constexpr uint32_t kPurgeDelayMilliseconds = 500;
+// Bytes served from the cache in the current window and in the one before it.
+uint32_t g_reuse_window_start = 0;
+size_t g_reused_this_window = 0;
+size_t g_reused_last_window = 0;
 // A realloc that shrinks a block gives back the stale tail when it is this big. (Reuse
 // from the cache keeps the tail: the next, bigger block would fault it in again.)
 constexpr size_t kTailDecommitThreshold = size_t{1} << 20;
@@ -97,6 +110,14 @@ void uncache_locked(LargeBlock* block, LargeBlock* previous) {
   g_cache_committed_bytes -= block->committed_size;
 }
 
+void roll_reuse_window_locked(uint32_t now) {
+  uint32_t elapsed = now - g_reuse_window_start;
+  if (elapsed < kPurgeDelayMilliseconds) return;
+  g_reused_last_window = elapsed < 2 * kPurgeDelayMilliseconds ? g_reused_this_window : 0;
+  g_reused_this_window = 0;
+  g_reuse_window_start = now;
+}
+
 // Takes a cached mapping whose reservation holds `size` bytes: the smallest reservation,
 // and among equal ones the one whose committed pages cover most of the request, since
 // every page short of it is a fault to come. (Taking the most recent of the right
@@ -119,8 +140,43 @@ LargeBlock* take_from_cache_locked(size_t size) {
       if (block->mapped_size == round_to_slots(size) && missing == 0) break;
     }
   }
-  if (best) uncache_locked(best, best_previous);
+  if (best) {
+    uncache_locked(best, best_previous);
+    roll_reuse_window_locked(monotonic_milliseconds());
+    g_reused_this_window += size;
+  }
   return best;
+}
+
+size_t cache_committed_bound() {
+  roll_reuse_window_locked(monotonic_milliseconds());
+  size_t reused =
+      g_reused_this_window > g_reused_last_window ? g_reused_this_window : g_reused_last_window;
+  if (reused > kCacheBytesLimit) reused = kCacheBytesLimit;
+  return reused > g_cache_committed_floor ? reused : g_cache_committed_floor;
+}
+
+// Makes room in the cache's budget of committed pages for `incoming` bytes, which the
+// newest mapping brings: the most recently freed mappings keep their pages, newest first
+// while they fit, and the rest are decommitted. (Decommitting the incoming mapping
+// instead, as before, threw away the pages a loop was likeliest to want next.) False if
+// the incoming pages alone do not fit.
+bool make_room_in_cache_locked(size_t incoming) {
+  size_t bound = cache_committed_bound();
+  if (g_cache_committed_bytes + incoming <= bound) return true;
+  if (incoming > bound) return false;
+  size_t kept = incoming;
+  for (LargeBlock* block = g_cache; block; block = block->next) {
+    if (!block->committed_size) continue;
+    if (kept + block->committed_size <= bound) {
+      kept += block->committed_size;
+      continue;
+    }
+    os_decommit(reinterpret_cast<void*>(block->base), block->committed_size);
+    g_cache_committed_bytes -= block->committed_size;
+    block->committed_size = 0;
+  }
+  return true;
 }
 
 // Decommits cached mappings older than the delay (all of them if `everything`).
@@ -307,7 +363,7 @@ FreeOutcome large_free(LargeBlock* block, uintptr_t address) {
   // What the block may have touched: everything up to its largest usable size.
   if (block->usable_size > block->committed_size) block->committed_size = block->usable_size;
   block->cached_at = monotonic_milliseconds();
-  if (g_cache_committed_bytes + block->committed_size > kCacheCommittedLimit) {
+  if (!make_room_in_cache_locked(block->committed_size)) {
     os_decommit(reinterpret_cast<void*>(block->base), block->committed_size);
     block->committed_size = 0;
   }
@@ -538,6 +594,22 @@ LargeBlock* large_block_just_above(uintptr_t address) {
       block->state.load(std::memory_order_acquire) != LargeState::kLive)
     return nullptr;
   return block;
+}
+
+void large_purge_expired() {
+  if (!__atomic_load_n(&g_cache_committed_bytes, __ATOMIC_RELAXED)) return;
+  if (!g_lock.try_lock()) return;  // whoever holds it purges too
+  purge_cache_locked(false);
+  g_lock.unlock();
+}
+
+size_t large_cached_committed_bytes() {
+  return __atomic_load_n(&g_cache_committed_bytes, __ATOMIC_RELAXED);
+}
+
+void large_set_cache_committed_floor(size_t bytes) {
+  LockGuard guard(g_lock);
+  g_cache_committed_floor = bytes;
 }
 
 void large_trim_cache() {

@@ -74,6 +74,13 @@ FreeOutcome large_free(LargeBlock* block, uintptr_t address);
 // Resizes in place or by moving the mapping; nullptr (errno ENOMEM) if neither works.
 void* large_reallocate(LargeBlock* block, size_t new_size);
 void large_trim_cache();
+// Decommits the cached mappings that have waited past the purge delay; rate-limited by the
+// callers (slow paths), and a no-op when another thread holds the lock.
+void large_purge_expired();
+size_t large_cached_committed_bytes();  // pages the cache keeps committed, for statistics
+// The cache keeps up to this many bytes of pages committed, or what the program took back
+// from it recently when that is more (128 MiB unless changed: tests make it small).
+void large_set_cache_committed_floor(size_t bytes);
 // Checked modes: a quarantined block's pages may be made inaccessible (any access faults),
 // still committed (pages_protected); unprotecting makes them accessible again, and release
 // frees the block (unprotecting it first if that was not done).

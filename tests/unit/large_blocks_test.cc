@@ -10,6 +10,7 @@
 #include <set>
 #include <vector>
 
+#include "core/heap.h"
 #include "core/registry.h"
 #include "os/memory.h"
 #include "os/process.h"
@@ -112,6 +113,75 @@ TEST(LargeBlocks, TheCacheGivesTheMappingWhosePagesCoverTheRequest) {
   EXPECT_EQ(other, small);
   large_free(descriptor_of(again), reinterpret_cast<uintptr_t>(again));
   large_free(descriptor_of(other), reinterpret_cast<uintptr_t>(other));
+}
+
+size_t resident_pages(const void* block, size_t size) {
+  std::vector<unsigned char> residency(size / kOsPageSize);
+  EXPECT_EQ(mincore(const_cast<void*>(block), size, residency.data()), 0);
+  size_t resident = 0;
+  for (unsigned char page : residency) resident += page & 1;
+  return resident;
+}
+
+void* touched_block(size_t size) {
+  void* block = large_allocate(size, 0, false);
+  EXPECT_NE(block, nullptr);
+  if (block) memset(block, 0x5A, size);
+  return block;
+}
+
+// Over its budget, the cache keeps the pages of the mappings freed last and decommits the
+// older ones. It used to decommit the mapping just freed, the one a loop is likeliest to
+// take again.
+TEST(LargeBlocks, OverItsBudgetTheCacheKeepsTheNewestPages) {
+  constexpr size_t kSize = 3 << 20;
+  large_trim_cache();
+  large_set_cache_committed_floor(8 << 20);
+  void* oldest = touched_block(kSize);
+  void* middle = touched_block(kSize);
+  void* newest = touched_block(kSize);
+  for (void* block : {oldest, middle, newest})
+    large_free(descriptor_of(block), reinterpret_cast<uintptr_t>(block));
+  EXPECT_EQ(resident_pages(oldest, kSize), 0u);
+  EXPECT_EQ(resident_pages(middle, kSize), kSize / kOsPageSize);
+  EXPECT_EQ(resident_pages(newest, kSize), kSize / kOsPageSize);
+  EXPECT_EQ(large_cached_committed_bytes(), 2 * kSize);
+}
+
+// The budget grows with what the program takes back from the cache, so a program that
+// churns more big buffers than the floor holds keeps reusing their pages; one that does
+// not reuse them (the test above) gets only the floor.
+TEST(LargeBlocks, TheCacheBudgetGrowsWithReuse) {
+  constexpr size_t kSize = 3 << 20, kBlocks = 8;
+  large_trim_cache();
+  large_set_cache_committed_floor(8 << 20);
+  // Six rounds of one buffer: five come from the cache (15 MiB reused).
+  for (int round = 0; round < 6; ++round) {
+    void* block = touched_block(kSize);
+    large_free(descriptor_of(block), reinterpret_cast<uintptr_t>(block));
+  }
+  // The first of these comes from the cache too: a budget of 18 MiB, six of the eight.
+  std::vector<void*> blocks;
+  for (size_t i = 0; i < kBlocks; ++i) blocks.push_back(touched_block(kSize));
+  for (void* block : blocks) large_free(descriptor_of(block), reinterpret_cast<uintptr_t>(block));
+  EXPECT_EQ(large_cached_committed_bytes(), 6 * kSize);
+  for (size_t i = 0; i < kBlocks; ++i)
+    EXPECT_EQ(resident_pages(blocks[i], kSize), i < kBlocks - 6 ? 0 : kSize / kOsPageSize) << i;
+}
+
+// Cached pages that wait past the purge delay are given back by small-block slow paths
+// too: a program that stops using big buffers and goes on with small blocks otherwise kept
+// them resident for good, since only large-block calls purged the cache.
+TEST(LargeBlocks, ExpiredCachedPagesArePurgedFromSmallBlockSlowPaths) {
+  constexpr size_t kSize = 4 << 20;
+  large_trim_cache();
+  void* block = touched_block(kSize);
+  large_free(descriptor_of(block), reinterpret_cast<uintptr_t>(block));
+  EXPECT_EQ(large_cached_committed_bytes(), kSize);
+  usleep(600 * 1000);  // past the 500 ms delay
+  heap_purge_expired(heap_acquire_for_thread());
+  EXPECT_EQ(large_cached_committed_bytes(), 0u);
+  EXPECT_EQ(resident_pages(block, kSize), 0u);
 }
 
 TEST(LargeBlocks, CallocOfAReusedDirtyMappingIsZero) {

@@ -243,7 +243,7 @@ void report(LeakList& leaks, LeakCheckResult& result, bool verbose) {
   }
   std::sort(groups, groups + group_count, group_order);
 
-  report_lock_acquire();
+  report_lock_acquire(false);  // a check that finds nothing reports no error
   int pid = process_id();
   for (size_t i = 0; i < group_count; ++i) {
     Group& group = groups[i];
@@ -259,6 +259,7 @@ void report(LeakList& leaks, LeakCheckResult& result, bool verbose) {
       if (group.direct) result.direct_blocks += group.objects;
     }
   }
+  if (result.leaked_blocks) report_count_error();
   static char buffer[1 << 16];
   Formatter out(buffer, sizeof buffer);
   if (result.leaked_blocks) {

@@ -93,9 +93,13 @@ size_t report_count() {
   return g_report_count.load(std::memory_order_relaxed);
 }
 
-void report_lock_acquire() {
-  g_report_count.fetch_add(1, std::memory_order_relaxed);
+void report_lock_acquire(bool counted) {
+  if (counted) report_count_error();
   g_report_lock.lock();
+}
+
+void report_count_error() {
+  g_report_count.fetch_add(1, std::memory_order_relaxed);
 }
 
 void report_lock_release_or_die(int pid, bool memory_corrupting) {

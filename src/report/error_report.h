@@ -33,8 +33,10 @@ size_t report_count();
 
 // The lock that orders reports (report_writer.cc). Release ends the process instead when
 // the report is about memory corruption and halt_on_error is set (keeping the lock, so no
-// other report follows).
-void report_lock_acquire();
+// other report follows). A report taken `counted` is an error in report_count; one that
+// may turn out to report nothing (a leak check) counts itself with report_count_error.
+void report_lock_acquire(bool counted = true);
+void report_count_error();
 void report_lock_release_or_die(int pid, bool memory_corrupting);
 
 }  // namespace tally

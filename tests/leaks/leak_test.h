@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tally.h" /* the statistics' layout; the functions come through dlsym */
+
 #define LT_NOINLINE __attribute__((noinline))
 
 static int lt_failures __attribute__((unused)) = 0;
@@ -35,6 +37,12 @@ static inline void* lt_symbol(const char* name) {
 
 static inline size_t lt_check_leaks(void) {
   return ((size_t(*)(void))lt_symbol("tally_check_leaks"))();
+}
+/* Errors tally has reported so far (leak reports included). */
+static inline size_t lt_errors_reported(void) {
+  struct tally_stats stats;
+  ((void (*)(struct tally_stats*))lt_symbol("tally_get_stats"))(&stats);
+  return stats.bad_frees;
 }
 static inline void lt_add_root(const void* start, size_t length) {
   ((void (*)(const void*, size_t))lt_symbol("tally_add_root"))(start, length);
@@ -79,8 +87,8 @@ static LT_NOINLINE __attribute__((unused)) void lt_scrub_stack(void) {
       "pxor %%xmm15, %%xmm15"
       :
       :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-        "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
 #endif
 }
 

@@ -54,9 +54,9 @@ void segment_reset_header(Segment* segment, Heap* heap) {
     page.block_size = 0;
     page.capacity = 0;
     page.heap = nullptr;
-    page.free_bits = segment->free_bits[i];
-    page.remote_bits = segment->remote_bits[i];
-    page.quarantine_bits = segment->quarantine_bits[i];
+    page.free_bits = segment->bitmaps[i].free_bits;
+    page.remote_bits = segment->bitmaps[i].remote_bits;
+    page.quarantine_bits = segment->bitmaps[i].quarantine_bits;
     page.records = segment->records ? segment->records + i * kMaxBlocksPerPage : nullptr;
     page.status = PageStatus::kUnused;
     page.head_distance = 0;

@@ -118,15 +118,23 @@ struct MarkBooks {
   std::atomic<uint8_t> sweeps;  // sweeps of the segment in the current mark
 };
 
+// A slot's three bitmaps, side by side: a page that needs one word of each (blocks of 4 KiB
+// and up) touches them within 1.5 KiB. Laid out as three arrays indexed by slot, the words
+// were 32 KiB apart and each page of big blocks first-touched three header pages: a
+// program with thousands of 8-128 KiB buffers took a third of its page faults there.
+struct SlotBitmaps {
+  alignas(64) std::atomic<uint64_t> free_bits[kBitmapWords];
+  alignas(64) std::atomic<uint64_t> remote_bits[kBitmapWords];
+  alignas(64) std::atomic<uint64_t> quarantine_bits[kBitmapWords];
+};
+
 struct Segment {
   Heap* heap;
   uint64_t used_slots;  // bit i: slot i belongs to a page (header slots always set)
   Segment* next;        // in the owning heap's list, or the global segment cache
   Segment* previous;
   alignas(128) Page pages[kSlotsPerSegment];
-  alignas(64) std::atomic<uint64_t> free_bits[kSlotsPerSegment][kBitmapWords];
-  alignas(64) std::atomic<uint64_t> remote_bits[kSlotsPerSegment][kBitmapWords];
-  alignas(64) std::atomic<uint64_t> quarantine_bits[kSlotsPerSegment][kBitmapWords];
+  alignas(64) SlotBitmaps bitmaps[kSlotsPerSegment];
   BlockRecord* records;  // side mapping of kSlotsPerSegment * kMaxBlocksPerPage records
   std::atomic<MarkBooks*> mark_books;  // null until first needed
   bool huge_pages_advised;             // the kernel may back it with huge pages (kept while cached)

@@ -124,7 +124,7 @@ void roll_reuse_window_locked(uint32_t now) {
 // reservation, whatever it had committed, made a mix of 300 KiB and 1 MiB blocks fault
 // five times as many pages as jemalloc.) Stops at the first mapping that leaves nothing
 // to fault.
-LargeBlock* take_from_cache_locked(size_t size) {
+LargeBlock* take_from_cache_locked(size_t size, uint32_t now) {
   LargeBlock* best = nullptr;
   LargeBlock* best_previous = nullptr;
   size_t best_missing = 0;
@@ -142,14 +142,14 @@ LargeBlock* take_from_cache_locked(size_t size) {
   }
   if (best) {
     uncache_locked(best, best_previous);
-    roll_reuse_window_locked(monotonic_milliseconds());
+    roll_reuse_window_locked(now);
     g_reused_this_window += size;
   }
   return best;
 }
 
-size_t cache_committed_bound() {
-  roll_reuse_window_locked(monotonic_milliseconds());
+size_t cache_committed_bound(uint32_t now) {
+  roll_reuse_window_locked(now);
   size_t reused =
       g_reused_this_window > g_reused_last_window ? g_reused_this_window : g_reused_last_window;
   if (reused > kCacheBytesLimit) reused = kCacheBytesLimit;
@@ -161,8 +161,8 @@ size_t cache_committed_bound() {
 // while they fit, and the rest are decommitted. (Decommitting the incoming mapping
 // instead, as before, threw away the pages a loop was likeliest to want next.) False if
 // the incoming pages alone do not fit.
-bool make_room_in_cache_locked(size_t incoming) {
-  size_t bound = cache_committed_bound();
+bool make_room_in_cache_locked(size_t incoming, uint32_t now) {
+  size_t bound = cache_committed_bound(now);
   if (g_cache_committed_bytes + incoming <= bound) return true;
   if (incoming > bound) return false;
   size_t kept = incoming;
@@ -179,12 +179,10 @@ bool make_room_in_cache_locked(size_t incoming) {
   return true;
 }
 
-// Decommits cached mappings older than the delay (all of them if `everything`).
-void purge_cache_locked(bool everything) {
-  uint32_t now = monotonic_milliseconds();
+// Decommits cached mappings older than the delay. (Trimming retires the whole cache.)
+void purge_expired_locked(uint32_t now) {
   for (LargeBlock* block = g_cache; block; block = block->next) {
-    if (block->committed_size &&
-        (everything || now - block->cached_at >= kPurgeDelayMilliseconds)) {
+    if (block->committed_size && now - block->cached_at >= kPurgeDelayMilliseconds) {
       os_decommit(reinterpret_cast<void*>(block->base), block->committed_size);
       g_cache_committed_bytes -= block->committed_size;
       block->committed_size = 0;
@@ -297,8 +295,9 @@ void* large_allocate(size_t size, size_t alignment, bool zero) {
     uintptr_t base = 0;
     {
       LockGuard guard(g_lock);
-      purge_cache_locked(false);
-      block = take_from_cache_locked(usable);
+      uint32_t now = monotonic_milliseconds();
+      purge_expired_locked(now);
+      block = take_from_cache_locked(usable, now);
       if (block) {
         block->usable_size = usable;
         base = block->base;
@@ -359,11 +358,12 @@ FreeOutcome large_free(LargeBlock* block, uintptr_t address) {
   }
   LockGuard guard(g_lock);
   live_remove_locked(block);
-  purge_cache_locked(false);
+  uint32_t now = monotonic_milliseconds();
+  purge_expired_locked(now);
   // What the block may have touched: everything up to its largest usable size.
   if (block->usable_size > block->committed_size) block->committed_size = block->usable_size;
-  block->cached_at = monotonic_milliseconds();
-  if (!make_room_in_cache_locked(block->committed_size)) {
+  block->cached_at = now;
+  if (!make_room_in_cache_locked(block->committed_size, now)) {
     os_decommit(reinterpret_cast<void*>(block->base), block->committed_size);
     block->committed_size = 0;
   }
@@ -599,7 +599,7 @@ LargeBlock* large_block_just_above(uintptr_t address) {
 void large_purge_expired() {
   if (!__atomic_load_n(&g_cache_committed_bytes, __ATOMIC_RELAXED)) return;
   if (!g_lock.try_lock()) return;  // whoever holds it purges too
-  purge_cache_locked(false);
+  purge_expired_locked(monotonic_milliseconds());
   g_lock.unlock();
 }
 

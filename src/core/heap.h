@@ -66,11 +66,16 @@ struct Heap {
   StackMemo* stack_memo;  // checked modes: recent stack walks (report/stack_recorder.cc)
   // By heap class (size_classes.h): ordinary pages, then pages of blocks without pointers.
   Page* current[kHeapClassCount];  // never null: g_empty_page when the heap has no page yet
-  Page* queue[kHeapClassCount];    // pages of the class with free blocks, besides the current
-  std::atomic<Page*> incoming;     // pages other threads freed into
-  // Retired pages kept committed for reuse, newest first, one list per span (1, 2, 4, 8
-  // slots), within kEmptyPageBudget bytes; pages older than kPurgeDelay are decommitted.
-  Page* empty_pages[4];
+  // Pages of the class with free blocks, besides the current, taken from the front; a page
+  // joins at the back (heap.cc, queue_append, says why), so the last one is kept too.
+  Page* queue[kHeapClassCount];
+  Page* queue_last[kHeapClassCount];
+  std::atomic<Page*> incoming;  // pages other threads freed into
+  // Retired pages kept committed for reuse, newest first, one list per size class they
+  // last held (the base class), within kEmptyPageBudget bytes; pages older than
+  // kPurgeDelay are decommitted. By class, so that a page goes back to the layout it had
+  // (heap_fresh_page says why).
+  Page* empty_pages[kClassCount];
   size_t empty_bytes;
   uint32_t last_purge;
   Segment* segments;

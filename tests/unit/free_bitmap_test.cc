@@ -116,6 +116,74 @@ TEST(FreeBitmap, EmptyPagesAreRetiredAndTheirBlocksStillCheck) {
   }
 }
 
+// Fills one page of blocks of `size` (and starts the next, so that the full one is not
+// the heap's current page and retires once emptied); returns the full page's blocks.
+std::vector<void*> fill_a_page(size_t size) {
+  std::vector<void*> blocks{tally_malloc(size)};
+  Page* page = locate(blocks[0]).page;
+  for (;;) {
+    void* block = tally_malloc(size);
+    if (locate(block).page != page) break;  // leaked to the end of the test's thread
+    blocks.push_back(block);
+  }
+  return blocks;
+}
+
+Page* retire(const std::vector<void*>& blocks) {
+  Page* page = locate(blocks[0]).page;
+  for (void* block : blocks) tally_free(block);
+  return page;
+}
+
+TEST(FreeBitmap, AnEmptyPageGoesBackToItsOwnSizeClassFirst) {
+  // Pages of 40, 48 and 64 KiB blocks all span 8 slots. A page handed to another block
+  // size keeps the memory its old blocks touched and touches more at the new blocks'
+  // starts; so a page goes back to its own class, or else to the nearest one, before the
+  // newest empty page of any class is taken.
+  std::thread([] {
+    constexpr size_t kSmaller = 40 << 10, kWanted = 48 << 10, kBigger = 64 << 10;
+    // All three filled before any is emptied, so that none is made from another.
+    std::vector<void*> of_wanted = fill_a_page(kWanted), of_smaller = fill_a_page(kSmaller),
+                       of_bigger = fill_a_page(kBigger);
+    Page* wanted = retire(of_wanted);
+    Page* smaller = retire(of_smaller);
+    Page* bigger = retire(of_bigger);  // the newest empty page
+    ASSERT_NE(wanted, smaller);
+    ASSERT_NE(smaller, bigger);
+    ASSERT_EQ(wanted->status, PageStatus::kEmpty) << "over the empty-page budget";
+    ASSERT_EQ(smaller->status, PageStatus::kEmpty);
+    ASSERT_EQ(bigger->status, PageStatus::kEmpty);
+    ASSERT_EQ(wanted->slot_count, bigger->slot_count);
+    ASSERT_EQ(smaller->slot_count, bigger->slot_count);
+    // The current page of 48 KiB blocks fills first; the next page is the empty one.
+    std::vector<void*> more = fill_a_page(kWanted);
+    void* next = tally_malloc(kWanted);
+    EXPECT_EQ(locate(next).page, wanted);
+    EXPECT_EQ(bigger->status, PageStatus::kEmpty);
+    // With no 48 KiB page left, the 40 KiB one is nearer than the newer 64 KiB one.
+    while (locate(next).page == wanted) next = tally_malloc(kWanted);
+    EXPECT_EQ(locate(next).page, smaller);
+    EXPECT_EQ(bigger->status, PageStatus::kEmpty);
+  }).join();
+}
+
+TEST(FreeBitmap, APageFreedIntoAfterItWasFullWaitsBehindTheOnesBeforeIt) {
+  // The page that has waited longest has had the most time to lose blocks: refilling it
+  // first keeps pages from draining empty while newer ones are filled.
+  std::thread([] {
+    constexpr size_t kSize = 1024;
+    std::vector<void*> first = fill_a_page(kSize), second = fill_a_page(kSize);
+    Page* waited_longest = locate(first[0]).page;
+    tally_free(first[0]);
+    tally_free(second[0]);  // its page is freed into last
+    void* block = tally_malloc(kSize);
+    Page* current = locate(block).page;
+    ASSERT_NE(current, waited_longest);
+    while (locate(block).page == current) block = tally_malloc(kSize);
+    EXPECT_EQ(locate(block).page, waited_longest);
+  }).join();
+}
+
 TEST(FreeBitmap, HeapsOfExitedThreadsAreAdopted) {
   void* kept = nullptr;
   Heap* first_heap = nullptr;

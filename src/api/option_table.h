@@ -99,9 +99,10 @@ TALLY_OPTION(bool, interior_pointers, "1",
              "a pointer into the middle of a block keeps it alive (0: only pointers to its "
              "start, for words inside heap blocks; roots may always point inside)")
 TALLY_OPTION(bool, scan_program_mappings, "1",
-             "the leak check also looks for pointers in anonymous memory the program mapped "
-             "itself (an interpreter's arenas, a custom allocator's pools), as Valgrind does "
-             "(0: only globals, stacks and TLS, as LeakSanitizer)")
+             "the leak check also looks for pointers in memory the program mapped itself (an "
+             "interpreter's arenas, a custom allocator's pools, private writable mappings of "
+             "files such as the JVM's class-data archive), as Valgrind does (0: only globals, "
+             "stacks and TLS, as LeakSanitizer)")
 TALLY_OPTION(int, mark_threads, "0", "threads that mark (0: one per processor; at most 64)")
 TALLY_OPTION(int, stop_signal, "30",
              "signal that stops the program's threads while the marker reads their stacks "

@@ -221,26 +221,53 @@ void visit_program_part(uintptr_t low, uintptr_t high, const ProgramMappingScan&
 
 void roots_for_each_program_mapping(void (*visit)(MemoryRange range, void* context),
                                     void* context) {
-  // A list of tally's internal mappings and its module's writable segments, sorted; the
-  // list's own mapping is made first, so that it is on it.
-  size_t capacity = internal_mappings_copy(nullptr, 0) + 64 + kMaxOwnRanges;
+  // A list of the ranges left out, sorted: tally's internal mappings, its module's writable
+  // segments, and every module's writable segments (roots of their own already, scanned
+  // exactly; a file-backed module segment would otherwise be scanned twice). Page-rounded, so
+  // that what remains starts on a page, as mincore wants. The list's own mapping is made
+  // first, so that it is on it.
+  size_t module_count = static_cast<size_t>(g_module_count);
+  size_t capacity = internal_mappings_copy(nullptr, 0) + 64 + kMaxOwnRanges + module_count;
   size_t bytes = (capacity * sizeof(MemoryRange) + 4095) & ~size_t{4095};
   auto* internal = static_cast<MemoryRange*>(os_map(bytes));
   if (!internal) return;
   static_assert(sizeof(MemoryRange) == 2 * sizeof(uintptr_t), "pairs of words");
+  size_t reserved = kMaxOwnRanges + module_count;
   size_t count =
-      internal_mappings_copy(reinterpret_cast<uintptr_t*>(internal), capacity - kMaxOwnRanges);
-  if (count > capacity - kMaxOwnRanges) count = capacity - kMaxOwnRanges;  // nothing maps between
+      internal_mappings_copy(reinterpret_cast<uintptr_t*>(internal), capacity - reserved);
+  if (count > capacity - reserved) count = capacity - reserved;  // nothing maps between
   for (int i = 0; i < g_own_count; ++i) internal[count++] = g_own[i];
+  constexpr uintptr_t kPage = 4096;
+  for (size_t i = 0; i < module_count; ++i)
+    internal[count++] = MemoryRange{g_modules[i].low & ~(kPage - 1),
+                                    (g_modules[i].high + kPage - 1) & ~(kPage - 1)};
   std::sort(internal, internal + count,
             [](const MemoryRange& a, const MemoryRange& b) { return a.low < b.low; });
-  ProgramMappingScan scan{visit, context, internal, count};
+  // Overlapping ranges (a module's segments share a page) are merged, so that the walk in
+  // visit_program_part, which takes them in order of their starts, never steps back.
+  size_t merged = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (merged > 0 && internal[i].low <= internal[merged - 1].high) {
+      if (internal[i].high > internal[merged - 1].high)
+        internal[merged - 1].high = internal[i].high;
+    } else {
+      internal[merged++] = internal[i];
+    }
+  }
+  ProgramMappingScan scan{visit, context, internal, merged};
   process_for_each_mapping(
       [](const MappingLine& line, void* raw) {
         const ProgramMappingScan& scan = *static_cast<const ProgramMappingScan*>(raw);
-        if (!line.readable || !line.writable || line.shared ||
-            line.backing != MappingBacking::kAnonymous)
+        if (!line.readable || !line.writable || line.shared) return true;
+        if (line.backing == MappingBacking::kFile) {
+          // A private writable mapping of a file: the pages the program wrote are its own
+          // copies, and may hold pointers (the JVM's class-data archive keeps its module
+          // tables' malloc'd arrays there: 2,208 bytes in 92 blocks were reported leaked
+          // that Valgrind finds reachable).
+          visit_program_part(line.start, line.end, scan);
           return true;
+        }
+        if (line.backing != MappingBacking::kAnonymous) return true;
         if (ends_with_thread_control_block(line.start, line.end)) return true;
         visit_program_part(line.start, line.end, scan);
         return true;

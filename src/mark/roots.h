@@ -42,16 +42,19 @@ void roots_forget_exited_thread(uintptr_t descriptor);
 // most a page from its start), with the world stopped.
 void roots_for_each_exited_thread(void (*visit)(MemoryRange range, void* context), void* context);
 
-// Anonymous memory the program mapped itself (mmap, brk): an interpreter's arenas
-// (pymalloc keeps its small objects, and in them pointers to malloc'd blocks, in 256 KiB
-// mappings), a custom allocator's pools, a JIT's heap. LeakSanitizer does not scan it and
-// reports what only such memory points to; Valgrind does, and so does this. Left out:
-// tally's own memory (the registry's slots, os/internal_mappings.h), the main stack, shared
-// and file-backed mappings, and thread stacks (any mapping with glibc's thread control
+// Memory the program mapped itself: anonymous mappings (mmap, brk), such as an
+// interpreter's arenas (pymalloc keeps its small objects, and in them pointers to malloc'd
+// blocks, in 256 KiB mappings), a custom allocator's pools, a JIT's heap; and private
+// writable mappings of files, whose written pages are the program's own copies (the JVM
+// keeps malloc'd arrays' addresses in its class-data archive, mapped so). LeakSanitizer
+// does not scan such memory and reports what only it points to; Valgrind does, and so
+// does this. Left out: tally's own memory (the registry's slots, os/internal_mappings.h),
+// the modules' writable segments (roots of their own), the main stack, shared mappings
+// (another process's view), and thread stacks (any mapping with glibc's thread control
 // block at its top: live threads' stacks are scanned from their stack pointers, and the
-// stacks glibc caches for reuse hold only dead frames). Pages never touched (or swapped
-// out) are skipped, as mincore tells. Calls `visit` for each range, with the world stopped
-// and the allocator's locks held.
+// stacks glibc caches for reuse hold only dead frames). Pages not resident (never
+// touched, or swapped out) are skipped, as mincore tells. Calls `visit` for each range,
+// with the world stopped and the allocator's locks held.
 void roots_for_each_program_mapping(void (*visit)(MemoryRange range, void* context), void* context);
 
 void roots_lock_for_fork();

@@ -1,6 +1,8 @@
 /* Blocks whose only pointers are in memory the program mapped itself, as an interpreter's
  * arenas or a custom allocator's pools hold them (python's pymalloc does): anonymous mmap
- * regions, one of them deep in a large region, and the brk area. Valgrind finds them
+ * regions, one of them deep in a large region, the brk area, and a private writable mapping
+ * of a file (the JVM keeps malloc'd arrays' addresses in its class-data archive, mapped
+ * so). Valgrind finds them
  * reachable; so must tally. Two blocks are leaked all the same: one whose pointer was in a
  * region since unmapped, and one whose pointer is left only in the dead frames of a thread
  * that exited, whose stack glibc keeps for reuse (a stack is scanned only from its stack
@@ -12,6 +14,7 @@
 // LEAK-EXPECT[mode=fast]: direct 48 1
 // LEAK-EXPECT[mode=fast]: direct 64 1
 #include <pthread.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -43,6 +46,19 @@ static LT_NOINLINE void keep_in_mappings(void) {
   if (brk_area != (void*)-1) brk_area[7] = make_block(96);
 }
 
+static LT_NOINLINE void keep_in_file_mapping(void) {
+  char path[] = "/tmp/tally_mapped_file_XXXXXX";
+  int fd = mkstemp(path);
+  LT_EXPECT(fd >= 0);
+  if (fd < 0) return;
+  unlink(path);
+  LT_EXPECT(ftruncate(fd, 1 << 20) == 0);
+  void** mapped = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  close(fd);
+  LT_EXPECT(mapped != MAP_FAILED);
+  if (mapped != MAP_FAILED) mapped[(300 << 10) / sizeof(void*) + 1] = make_block(112);
+}
+
 static LT_NOINLINE void lose_with_mapping(void) {
   void** region = map_region(4096);
   region[3] = make_block(48);
@@ -63,6 +79,7 @@ static void* thread_main(void* unused) {
 
 int main(void) {
   keep_in_mappings();
+  keep_in_file_mapping();
   lose_with_mapping();
   pthread_t thread;
   LT_EXPECT(pthread_create(&thread, NULL, thread_main, NULL) == 0);

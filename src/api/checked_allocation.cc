@@ -258,12 +258,20 @@ void verify_quarantined(const uintptr_t* blocks, uint32_t count) {
   }
 }
 
-// Debug mode gives every block at least one byte of slack, so off-by-one writes hit a
-// canary; except a large block of whole pages, which then ends at its tail guard (a byte
-// more would give it a page of slack where reads past the end go unseen).
+// Safe and debug mode give every block at least one byte of slack (canary_slack), so
+// off-by-one writes hit a canary; except, in debug mode, a large block of whole pages, which
+// then ends at its tail guard (a byte more would give it a page of slack where reads past
+// the end go unseen). Safe mode leaves out the sizes whose byte would cost a reservation:
+// 256 KiB (the largest small block), which would become a large block of 4 MiB of address
+// space, and a large block of whole 4 MiB slots, which would take one more (python ran out
+// of address space under `ulimit -v 100000` with them).
 size_t bytes_needed_for(size_t size) {
-  if (!g_safety.guard_all || !g_safety.canaries) return size;
-  if (size > kMaxSmallSize && size % kOsPageSize == 0 && g_safety.protect_large) return size;
+  if (!g_safety.canary_slack) return size;
+  if (g_safety.guard_all) {
+    if (size > kMaxSmallSize && size % kOsPageSize == 0 && g_safety.protect_large) return size;
+  } else if (size == kMaxSmallSize || (size > kMaxSmallSize && size % kSegmentSize == 0)) {
+    return size;
+  }
   return size + 1;
 }
 
@@ -410,12 +418,13 @@ TALLY_COLD void report_not_live(const BlockLookup& lookup, uintptr_t address, ui
 // past its reservation, or a small block shrinking to less than half).
 void* reallocate_in_place(const BlockLookup& lookup, size_t size, uintptr_t caller) {
   uintptr_t start = lookup.extent.start;
+  size_t needed = bytes_needed_for(size);
   size_t span;
   if (lookup.where == BlockLookup::kSmall) {
     span = lookup.page->block_size;
-    if (size > span || (size < span / 2 && span > 64) || size > kMaxSmallSize) return nullptr;
+    if (needed > span || (size < span / 2 && span > 64) || size > kMaxSmallSize) return nullptr;
   } else if (lookup.where == BlockLookup::kLarge) {
-    if (size <= kMaxSmallSize || size > lookup.large->mapped_size) return nullptr;
+    if (size <= kMaxSmallSize || needed > lookup.large->mapped_size) return nullptr;
     span = lookup.large->usable_size;
   } else {
     return nullptr;
@@ -427,7 +436,7 @@ void* reallocate_in_place(const BlockLookup& lookup, size_t size, uintptr_t call
   if (TALLY_UNLIKELY(damaged != SIZE_MAX))
     report_free_problem(start, kCallRealloc, caller, start + lookup.extent.size + damaged);
   if (lookup.where == BlockLookup::kLarge) {
-    if (!large_reallocate(lookup.large, size)) return nullptr;
+    if (!large_reallocate(lookup.large, needed)) return nullptr;
     lookup.large->requested_size = size;
     span = lookup.large->usable_size;
   }

@@ -68,6 +68,7 @@ void configure_safety() {
   config.poison = config.quarantine && resolve(g_options.poison, safe || debug);
   config.protect_large = config.quarantine && resolve(g_options.protect_large, debug);
   config.canaries = resolve(g_options.canaries, safe || debug);
+  config.canary_slack = config.canaries && resolve(g_options.canary_slack, safe || debug);
   // In debug mode, and wherever the leak check walks the heap at exit anyway.
   config.canaries_at_exit =
       config.canaries && resolve(g_options.canaries_at_exit, debug || runtime_leak_check_at_exit());

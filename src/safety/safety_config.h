@@ -22,6 +22,10 @@ struct SafetyConfig {
   // tables that made safe mode 8x slower than fast mode on mstress). Otherwise poisoned.
   bool protect_large;
   bool canaries;  // slack after the requested size is filled and verified: catches overflows
+  // Every block gets at least a byte of slack (the next size class when its size fills one):
+  // without it a 64-byte array written one element too far overflows into its neighbour
+  // unseen, the commonest heap overflow there is.
+  bool canary_slack;
   bool canaries_at_exit;          // and verified in every block still live at exit
   bool alloc_dealloc_mismatch;    // malloc/delete, new/free, new[]/delete are reported
   bool new_delete_type_mismatch;  // a sized delete's size must be the size new was given

@@ -45,6 +45,8 @@ struct Leak {
   uint32_t stack;
   uint16_t thread;
   bool direct;
+  // An indirect leak that a suppressed direct leak reaches: suppressed with it (report()).
+  Suppression* suppressed_with;
 };
 
 // A growable list in mapped memory (the allocator is locked while it fills).
@@ -91,6 +93,7 @@ Leak leak_of(const MarkBlock& block, bool direct) {
   leak.stack = block.record ? block.record->alloc_stack : 0;
   leak.thread = block.record ? block.record->alloc_thread : 0;
   leak.direct = direct;
+  leak.suppressed_with = nullptr;
   return leak;
 }
 
@@ -142,6 +145,8 @@ struct Group {
   uint64_t objects;
   uintptr_t example;
   Suppression* suppression;
+  size_t first;  // its leaks are leaks.items[first, first + count) (sorted by leak_order)
+  size_t count;
 };
 
 bool same_group(const Leak& a, const Leak& b) {
@@ -226,6 +231,88 @@ void write_group_json(const Group& group, int pid) {
   output_write_json(out.data(), out.length());
 }
 
+// The leak containing `address`, through `by_address` (indices of `leaks` by start), or
+// SIZE_MAX.
+size_t leak_containing(const LeakList& leaks, const uint32_t* by_address, uintptr_t address) {
+  const uint32_t* end = by_address + leaks.items.count;
+  const uint32_t* after = std::upper_bound(
+      by_address, end, address,
+      [&](uintptr_t at, uint32_t index) { return at < leaks.items.items[index].start; });
+  if (after == by_address) return SIZE_MAX;
+  const Leak& leak = leaks.items.items[after[-1]];
+  uint64_t size = leak.size ? leak.size : 1;
+  return address - leak.start < size ? after[-1] : SIZE_MAX;
+}
+
+// Indirect leaks that a suppressed direct leak reaches are its own structure (the nodes of
+// a suppressed list): they are suppressed with it, as LeakSanitizer does, instead of being
+// reported under their own allocation stacks. Runs after the world resumed (suppressions
+// need the symbolizer); leaked blocks are out of the program's reach, so they hold still,
+// but each read goes through the kernel in case one went away all the same.
+void suppress_what_suppressed_leaks_reach(LeakList& leaks, Group* groups, size_t group_count,
+                                          LeakCheckResult& result) {
+  bool seeds = false, open = false;
+  for (size_t g = 0; g < group_count; ++g) {
+    if (groups[g].suppression && groups[g].direct) seeds = true;
+    if (!groups[g].suppression && !groups[g].direct) open = true;
+  }
+  size_t count = leaks.items.count;
+  if (!seeds || !open || count > UINT32_MAX) return;
+  size_t bytes = (2 * count * sizeof(uint32_t) + 4095) & ~size_t{4095};
+  auto* by_address = static_cast<uint32_t*>(os_map(bytes));
+  if (!by_address) return;
+  uint32_t* work = by_address + count;  // each leak goes on it at most once
+  Leak* items = leaks.items.items;
+  for (size_t i = 0; i < count; ++i) by_address[i] = static_cast<uint32_t>(i);
+  std::sort(by_address, by_address + count,
+            [&](uint32_t a, uint32_t b) { return items[a].start < items[b].start; });
+  size_t top = 0;
+  for (size_t g = 0; g < group_count; ++g) {
+    if (!groups[g].suppression || !groups[g].direct) continue;
+    for (size_t i = groups[g].first; i < groups[g].first + groups[g].count; ++i) {
+      items[i].suppressed_with = groups[g].suppression;
+      work[top++] = static_cast<uint32_t>(i);
+    }
+  }
+  static uintptr_t chunk[512];
+  while (top > 0) {
+    const Leak& leak = items[work[--top]];
+    uintptr_t low = (leak.start + 7) & ~uintptr_t{7}, high = leak.start + leak.size;
+    for (uintptr_t at = low; at + sizeof(uintptr_t) <= high; at += sizeof chunk) {
+      size_t length = (high - at < sizeof chunk ? high - at : sizeof chunk) & ~size_t{7};
+      CopyAnswer answer = process_copy_own_memory(at, chunk, length);
+      if (answer == CopyAnswer::kUnreadable) break;
+      if (answer == CopyAnswer::kUnknown) memcpy(chunk, reinterpret_cast<const void*>(at), length);
+      for (size_t w = 0; w < length / sizeof(uintptr_t); ++w) {
+        size_t target = leak_containing(leaks, by_address, chunk[w]);
+        if (target == SIZE_MAX || items[target].direct || items[target].suppressed_with) continue;
+        items[target].suppressed_with = leak.suppressed_with;
+        work[top++] = static_cast<uint32_t>(target);
+      }
+    }
+  }
+  os_unmap(by_address, bytes);
+  // Take them out of their groups.
+  for (size_t g = 0; g < group_count; ++g) {
+    Group& group = groups[g];
+    if (group.suppression) continue;
+    group.bytes = group.objects = 0;
+    for (size_t i = group.first; i < group.first + group.count; ++i) {
+      Leak& leak = items[i];
+      if (Suppression* with = leak.suppressed_with) {
+        with->leaks += 1;
+        with->bytes += leak.size;
+        result.suppressed_bytes += leak.size;
+        result.suppressed_blocks += 1;
+        continue;
+      }
+      if (group.objects == 0) group.example = leak.start;
+      group.bytes += leak.size;
+      ++group.objects;
+    }
+  }
+}
+
 void report(LeakList& leaks, LeakCheckResult& result, bool verbose) {
   std::sort(leaks.items.begin(), leaks.items.end(), leak_order);
   size_t group_capacity = leaks.items.count ? leaks.items.count : 1;
@@ -235,19 +322,22 @@ void report(LeakList& leaks, LeakCheckResult& result, bool verbose) {
   for (size_t i = 0; i < leaks.items.count; ++i) {
     const Leak& leak = leaks.items[i];
     if (group_count == 0 || !same_group(leaks.items[i - 1], leak)) {
-      groups[group_count++] = Group{leak.direct, leak.stack, leak.size, 0, 0, leak.start, nullptr};
+      groups[group_count++] =
+          Group{leak.direct, leak.stack, leak.size, 0, 0, leak.start, nullptr, i, 0};
     }
     Group& group = groups[group_count - 1];
     group.bytes += leak.size;
     ++group.objects;
+    ++group.count;
   }
-  std::sort(groups, groups + group_count, group_order);
 
   report_lock_acquire(false);  // a check that finds nothing reports no error
   int pid = process_id();
+  for (size_t i = 0; i < group_count; ++i) groups[i].suppression = suppression_for(groups[i].stack);
+  suppress_what_suppressed_leaks_reach(leaks, groups, group_count, result);
+  std::sort(groups, groups + group_count, group_order);
   for (size_t i = 0; i < group_count; ++i) {
     Group& group = groups[i];
-    group.suppression = suppression_for(group.stack);
     if (group.suppression) {
       group.suppression->leaks += group.objects;
       group.suppression->bytes += group.bytes;
@@ -268,7 +358,7 @@ void report(LeakList& leaks, LeakCheckResult& result, bool verbose) {
         .text("==ERROR: tally: detected memory leaks\n\n");
     output_write(out);
     for (size_t i = 0; i < group_count; ++i) {
-      if (groups[i].suppression) continue;
+      if (groups[i].suppression || groups[i].objects == 0) continue;
       out.clear();
       write_group_text(out, groups[i]);
       output_write(out);
@@ -387,7 +477,8 @@ LeakCheckResult leak_check_run(const LeakCheckSettings& settings, bool verbose) 
         [](MemoryRange range, void*) { marker_add_root(range.low, range.high); }, nullptr);
     if (settings.scan_program_mappings)
       roots_for_each_program_mapping(
-          [](MemoryRange range, void*) { marker_add_root(range.low, range.high); }, nullptr);
+          [](MemoryRange range, void*) { marker_add_root(range.low, range.high); },
+          [](MemoryRange range, void*) { marker_add_code_root(range.low, range.high); }, nullptr);
     marker_add_ignored_blocks();
     marker_run(&g_last_mark);
     g_have_last_mark = true;

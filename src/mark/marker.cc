@@ -161,6 +161,9 @@ constexpr uint8_t kScanUnlessInaccessible = 2;
 // address order. Reading them faulted the marker, and the check at exit crashed, as
 // LeakSanitizer's does; such a block is now marked but not scanned.
 MappedArray<MemoryRange> g_inaccessible;
+// Words read at unaligned offsets of code mappings (marker_add_code_root), scanned as one
+// root when the mark runs; their storage must hold still until then.
+MappedArray<uintptr_t> g_code_words;
 
 bool overlaps_inaccessible(uintptr_t start, size_t span) {
   size_t low = 0, high = g_inaccessible.count;  // the first range ending after `start`
@@ -1174,6 +1177,7 @@ bool marker_begin(const MarkSettings& settings) {
     g_workers[i].idle = &g_idle_roots;
   }
   g_roots.clear();
+  g_code_words.clear();
   g_root_bytes = g_root_ranges = 0;
   g_root_cursor.store(0, std::memory_order_relaxed);
   g_pool_count.store(0, std::memory_order_relaxed);
@@ -1377,9 +1381,25 @@ void marker_add_ignored_blocks() {
       &add);
 }
 
+void marker_add_code_root(uintptr_t low, uintptr_t high) {
+  if (!marker_clip_root(&low, &high) || high - low < sizeof(uintptr_t)) return;
+  g_root_bytes += high - low;
+  for (uintptr_t at = low; at + sizeof(uintptr_t) <= high; ++at) {
+    if ((at & 7) == 0) continue;  // the aligned words are an ordinary root's
+    uintptr_t word;
+    memcpy(&word, reinterpret_cast<const void*>(at), sizeof word);
+    // Only candidates are kept: most of the code's byte windows are not addresses at all.
+    if (registry_lookup(word) != 0 && !g_code_words.push(word)) return;
+  }
+}
+
 void marker_run(MarkStatistics* statistics) {
   uint64_t started = monotonic_nanoseconds();
   int workers = g_active_workers;
+  if (g_code_words.count != 0) {
+    uintptr_t words = reinterpret_cast<uintptr_t>(g_code_words.items);
+    add_root_range(words, words + g_code_words.count * sizeof(uintptr_t));
+  }
   run_with_helpers(HelperJob::kMark);
   MarkStatistics totals{};
   recover_from_overflow<Bit::kMarked>(g_workers[0], &totals);

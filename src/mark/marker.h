@@ -60,6 +60,12 @@ struct MarkBlock {
 bool marker_begin(const MarkSettings& settings);
 // A root range, scanned with interior pointers allowed (clipped as below).
 void marker_add_root(uintptr_t low, uintptr_t high);
+// Code the program writes and runs (a JIT's code cache): besides its aligned words, which
+// marker_add_root scans, its instructions hold pointers as immediates at any byte offset
+// (the JVM's compiled inline caches load the addresses of blocks it malloc'd that way).
+// The words at the other seven offsets that point into tally's memory are kept and
+// scanned as a root of their own. Call between marker_begin and marker_run.
+void marker_add_code_root(uintptr_t low, uintptr_t high);
 // Clips a range of memory that may hold roots to what a scan may read: one that starts in
 // tally's memory to the live block it starts in, any other to where tally's memory
 // begins. False if nothing is left. Also outside a mark, with the world stopped.

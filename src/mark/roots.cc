@@ -153,6 +153,7 @@ bool ends_with_thread_control_block(uintptr_t low, uintptr_t high) {
 
 struct ProgramMappingScan {
   void (*visit)(MemoryRange range, void* context);
+  void (*visit_code)(MemoryRange range, void* context);
   void* context;
   const MemoryRange* internal;  // tally's own mappings, by start
   size_t internal_count;
@@ -220,6 +221,7 @@ void visit_program_part(uintptr_t low, uintptr_t high, const ProgramMappingScan&
 }  // namespace
 
 void roots_for_each_program_mapping(void (*visit)(MemoryRange range, void* context),
+                                    void (*visit_code)(MemoryRange range, void* context),
                                     void* context) {
   // A list of the ranges left out, sorted: tally's internal mappings, its module's writable
   // segments, and every module's writable segments (roots of their own already, scanned
@@ -254,7 +256,7 @@ void roots_for_each_program_mapping(void (*visit)(MemoryRange range, void* conte
       internal[merged++] = internal[i];
     }
   }
-  ProgramMappingScan scan{visit, context, internal, merged};
+  ProgramMappingScan scan{visit, visit_code, context, internal, merged};
   process_for_each_mapping(
       [](const MappingLine& line, void* raw) {
         const ProgramMappingScan& scan = *static_cast<const ProgramMappingScan*>(raw);
@@ -270,6 +272,12 @@ void roots_for_each_program_mapping(void (*visit)(MemoryRange range, void* conte
         if (line.backing != MappingBacking::kAnonymous) return true;
         if (ends_with_thread_control_block(line.start, line.end)) return true;
         visit_program_part(line.start, line.end, scan);
+        if (line.executable && scan.visit_code) {
+          // A JIT's code cache: its instructions hold addresses at any byte offset.
+          ProgramMappingScan code = scan;
+          code.visit = scan.visit_code;
+          visit_program_part(line.start, line.end, code);
+        }
         return true;
       },
       &scan);

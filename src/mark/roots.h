@@ -54,8 +54,12 @@ void roots_for_each_exited_thread(void (*visit)(MemoryRange range, void* context
 // block at its top: live threads' stacks are scanned from their stack pointers, and the
 // stacks glibc caches for reuse hold only dead frames). Pages not resident (never
 // touched, or swapped out) are skipped, as mincore tells. Calls `visit` for each range,
-// with the world stopped and the allocator's locks held.
-void roots_for_each_program_mapping(void (*visit)(MemoryRange range, void* context), void* context);
+// with the world stopped and the allocator's locks held, and `visit_code` (if not null)
+// again for the ranges of anonymous mappings that are writable and executable too: a
+// JIT's code, whose instructions hold addresses at any byte offset.
+void roots_for_each_program_mapping(void (*visit)(MemoryRange range, void* context),
+                                    void (*visit_code)(MemoryRange range, void* context),
+                                    void* context);
 
 void roots_lock_for_fork();
 void roots_unlock_after_fork(bool in_child);

@@ -194,6 +194,7 @@ void process_for_each_mapping(bool (*visit)(const MappingLine& line, void* conte
           }
           if (permission == 0) line.readable = c == 'r';
           if (permission == 1) line.writable = c == 'w';
+          if (permission == 2) line.executable = c == 'x';
           if (permission == 3) line.shared = c == 's';
           ++permission;
           break;

@@ -40,6 +40,7 @@ struct MappingLine {
   uintptr_t end;
   bool readable;
   bool writable;
+  bool executable;
   bool shared;
   MappingBacking backing;
 };

@@ -1,8 +1,10 @@
 /* Blocks whose only pointers are in memory the program mapped itself, as an interpreter's
  * arenas or a custom allocator's pools hold them (python's pymalloc does): anonymous mmap
- * regions, one of them deep in a large region, the brk area, and a private writable mapping
+ * regions, one of them deep in a large region, the brk area, a private writable mapping
  * of a file (the JVM keeps malloc'd arrays' addresses in its class-data archive, mapped
- * so). Valgrind finds them
+ * so), and a JIT's code, where an address is an instruction's immediate at an odd offset
+ * (the JVM's compiled inline caches hold blocks it malloc'd that way). Valgrind finds all
+ * but the last
  * reachable; so must tally. Two blocks are leaked all the same: one whose pointer was in a
  * region since unmapped, and one whose pointer is left only in the dead frames of a thread
  * that exited, whose stack glibc keeps for reuse (a stack is scanned only from its stack
@@ -15,6 +17,7 @@
 // LEAK-EXPECT[mode=fast]: direct 64 1
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -59,6 +62,27 @@ static LT_NOINLINE void keep_in_file_mapping(void) {
   if (mapped != MAP_FAILED) mapped[(300 << 10) / sizeof(void*) + 1] = make_block(112);
 }
 
+/* Kept where a JIT would emit `movabs $block, %rax` (48 b8 imm64): the address at offset 2
+ * of the instruction, never 8-byte aligned. A system that forbids writable code (SELinux's
+ * execmem) refuses the mapping; the block is then kept in a global instead. */
+static void* volatile g_code_refused_keeper;
+
+static LT_NOINLINE void keep_in_code_mapping(void) {
+  unsigned char* code =
+      mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* block = make_block(144);
+  if (code == MAP_FAILED) {
+    g_code_refused_keeper = block;
+    return;
+  }
+  size_t at = 200 * 8 + 5;
+  code[at] = 0x48;
+  code[at + 1] = 0xb8;
+  memcpy(code + at + 2, &block, sizeof block);
+  code[at + 10] = 0xc3;
+  block = NULL;
+}
+
 static LT_NOINLINE void lose_with_mapping(void) {
   void** region = map_region(4096);
   region[3] = make_block(48);
@@ -80,6 +104,7 @@ static void* thread_main(void* unused) {
 int main(void) {
   keep_in_mappings();
   keep_in_file_mapping();
+  keep_in_code_mapping();
   lose_with_mapping();
   pthread_t thread;
   LT_EXPECT(pthread_create(&thread, NULL, thread_main, NULL) == 0);

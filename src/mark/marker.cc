@@ -1389,7 +1389,8 @@ void marker_add_code_root(uintptr_t low, uintptr_t high) {
     uintptr_t word;
     memcpy(&word, reinterpret_cast<const void*>(at), sizeof word);
     // Only candidates are kept: most of the code's byte windows are not addresses at all.
-    if (registry_lookup(word) != 0 && !g_code_words.push(word)) return;
+    if (word - g_heap_low >= g_heap_span || registry_lookup(word) == 0) continue;
+    if (!g_code_words.push(word)) return;
   }
 }
 

@@ -1382,8 +1382,9 @@ void marker_add_ignored_blocks() {
 }
 
 void marker_add_code_root(uintptr_t low, uintptr_t high) {
+  // Not counted in the root bytes: the range is an ordinary root too, and the words kept
+  // are counted when they are added as one.
   if (!marker_clip_root(&low, &high) || high - low < sizeof(uintptr_t)) return;
-  g_root_bytes += high - low;
   for (uintptr_t at = low; at + sizeof(uintptr_t) <= high; ++at) {
     if ((at & 7) == 0) continue;  // the aligned words are an ordinary root's
     uintptr_t word;

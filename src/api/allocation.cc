@@ -56,15 +56,16 @@ void* allocate_slow(size_t size, ApiCall call) {
   return large_allocate(size, 0, false);
 }
 
-void deallocate_slow(void* pointer, FastFree fast, ApiCall call, uintptr_t caller,
-                     size_t deleted_size) {
+namespace {
+
+TALLY_NOINLINE void deallocate_unchecked(void* pointer, FastFree fast, ApiCall call,
+                                         uintptr_t caller) {
   uintptr_t address = reinterpret_cast<uintptr_t>(pointer);
   if (fast == FastFree::kDoubleFree) {
     Page* page = page_of(segment_of(address), address);
     return report_double_free(address, BlockExtent{address, page->block_size}, caller);
   }
   if (fast == FastFree::kNotAllocated) return report_bad_pointer(address, caller);
-  if (g_safety.checked) return deallocate_checked(pointer, call, caller, deleted_size);
   Heap* heap = t_heap;
   if (heap) ++heap->api_calls[call];
   if (pointer == nullptr) return;
@@ -96,6 +97,17 @@ void deallocate_slow(void* pointer, FastFree fast, ApiCall call, uintptr_t calle
     }
   }
   report_bad_pointer(address, caller);
+}
+
+}  // namespace
+
+// The checked modes' frees come here on every call (the inline part leaves them all to
+// the slow path, and finds no double free of its own in those modes): a jump, no frame.
+void deallocate_slow(void* pointer, FastFree fast, ApiCall call, uintptr_t caller,
+                     size_t deleted_size) {
+  if (TALLY_LIKELY(fast == FastFree::kSlowPath) && g_safety.checked)
+    return deallocate_checked(pointer, call, caller, deleted_size);
+  deallocate_unchecked(pointer, fast, call, caller);
 }
 
 void* allocate_zeroed(size_t count, size_t size) {

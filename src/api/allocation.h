@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/checked_allocation.h"
 #include "core/heap.h"
 #include "core/large_blocks.h"
 #include "core/registry.h"
@@ -56,7 +57,8 @@ void* reallocate_for_loader(void* pointer, size_t size, uintptr_t caller);
 
 TALLY_INLINE void* allocate(size_t size, ApiCall call) {
   Heap* heap = t_heap;
-  if (TALLY_LIKELY(heap != nullptr && size <= kMaxSmallSize && !heap->checked)) {
+  if (TALLY_LIKELY(heap != nullptr && size <= kMaxSmallSize)) {
+    if (TALLY_UNLIKELY(heap->checked)) return allocate_checked_small(heap, size, call);
     ++heap->api_calls[call];
     return heap_allocate(heap, size_class_of(size));
   }

@@ -12,6 +12,8 @@ namespace tally {
 
 // With `call` kCallCalloc the block comes zeroed (large blocks: only what is not fresh).
 void* allocate_checked(size_t size, size_t alignment, ApiCall call);
+// allocate_checked's lane for a small block, from `heap` (the calling thread's).
+void* allocate_checked_small(Heap* heap, size_t size, ApiCall call);
 // `deleted_size`: what a sized operator delete was told the object's size is (0: unsized).
 void deallocate_checked(void* pointer, ApiCall call, uintptr_t caller, size_t deleted_size = 0);
 void* reallocate_checked(void* pointer, size_t size, ApiCall call, uintptr_t caller);

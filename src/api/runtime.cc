@@ -138,6 +138,7 @@ void configure_safety() {
   config.checked = config.quarantine || config.canaries || config.alloc_dealloc_mismatch ||
                    config.new_delete_type_mismatch || config.alloc_stacks || config.free_stacks ||
                    config.guard_all || config.sample_rate;
+  config.lean_small_allocation = config.checked && !config.alloc_stacks && !config.guard_all;
   g_keep_block_records = config.checked;
   g_track_live_estimate =
       config.quarantine && config.quarantine_min_bytes < config.quarantine_max_bytes;

@@ -138,21 +138,33 @@ void heap_for_each(void (*visit)(Heap* heap, void* context), void* context);
 // The same, for a caller that holds the heap-list lock already (heap_lock_for_fork).
 void heap_for_each_locked(void (*visit)(Heap* heap, void* context), void* context);
 
-TALLY_INLINE void* heap_allocate(Heap* heap, unsigned size_class) {
-  Page* page = heap->current[size_class];
+// Takes the lowest free block of the page's cursor word, whose bits (not 0) the caller read.
+TALLY_INLINE uintptr_t page_take_block(Page* page, uint64_t bits, uint32_t* index_out) {
   uint32_t word_index = page->cursor;
-  std::atomic<uint64_t>& word = page->free_bits[word_index];
-  uint64_t bits = word.load(std::memory_order_relaxed);
-  if (TALLY_UNLIKELY(bits == 0)) return heap_allocate_slow(heap, size_class);
   uint32_t index = word_index * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
   uintptr_t block = page->start + uintptr_t{index} * page->block_size;
   uint64_t remaining = bits & (bits - 1);
   // TALLY_HOLD_POINTER without its memory clobber: the store that makes the block live takes
   // its value from this statement, so it cannot come before the address is in a register.
   __asm__ volatile("" : "+r"(block), "+r"(remaining));
-  word.store(remaining, std::memory_order_relaxed);
+  page->free_bits[word_index].store(remaining, std::memory_order_relaxed);
   ++page->used;
-  return reinterpret_cast<void*>(block);
+  *index_out = index;
+  return block;
+}
+
+// The free bits of the page's cursor word: 0 when the page has no block to hand out there
+// (heap_allocate_slow finds the next word, page or segment).
+TALLY_INLINE uint64_t page_cursor_bits(const Page* page) {
+  return page->free_bits[page->cursor].load(std::memory_order_relaxed);
+}
+
+TALLY_INLINE void* heap_allocate(Heap* heap, unsigned size_class) {
+  Page* page = heap->current[size_class];
+  uint64_t bits = page_cursor_bits(page);
+  if (TALLY_UNLIKELY(bits == 0)) return heap_allocate_slow(heap, size_class);
+  uint32_t index;
+  return reinterpret_cast<void*>(page_take_block(page, bits, &index));
 }
 
 // Free of block `index` of `page`, which belongs to `heap`, the calling thread's heap.

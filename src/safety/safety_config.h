@@ -50,6 +50,9 @@ struct SafetyConfig {
   // what the C standard asks, 16 for 16 bytes or more: a 100-byte block then ends 12 bytes
   // short of its guard page and a read of byte 100 goes unseen).
   size_t guard_min_alignment;
+  // Small allocations may take allocate_checked_small's lane: no allocation stack to record,
+  // no guard on every block (safe mode's defaults).
+  bool lean_small_allocation;
   // The global bound of the quarantine is the live heap divided by this, within the two
   // bytes bounds (equal when the bound is fixed).
   size_t quarantine_live_divisor;

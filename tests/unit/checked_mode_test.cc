@@ -244,6 +244,29 @@ TEST(CheckedMode, ANewHeapsFirstAllocationIsSampledAtTheRateLikeAnyOther) {
   EXPECT_LE(guarded.load(), 4);
 }
 
+// Safe mode's small allocations take a lane of their own (allocate_checked_small), which
+// must count toward the next sampled guard like the general path: one allocation in about
+// sample_rate is guarded, the gaps between one and a half and half the rate apart.
+TEST(CheckedMode, SafeModeSamplesSmallAllocationsAtItsRate) {
+  SafetyConfig saved = g_safety;
+  g_safety.guard_all = false;
+  g_safety.alloc_stacks = false;
+  g_safety.lean_small_allocation = true;
+  g_safety.sample_rate = 100;
+  constexpr int kBlocks = 10000;
+  std::vector<char*> blocks(kBlocks);
+  int guarded = 0;
+  for (char*& block : blocks) {
+    block = allocate_orders(48);
+    if (guard_pool_contains(reinterpret_cast<uintptr_t>(block))) ++guarded;
+  }
+  for (char* block : blocks) release_orders(block);
+  g_safety = saved;
+  quarantine_drain();
+  EXPECT_GE(guarded, kBlocks / 151 - 1);
+  EXPECT_LE(guarded, kBlocks / 51 + 1);
+}
+
 // A large block left accessible in quarantine (protect_large off here; in a busy program,
 // the protection refused by the time budget) is poisoned over its first 64 KiB only: its
 // pages are often not resident, and filling all of them faulted each in (20,000 frees of

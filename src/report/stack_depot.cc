@@ -145,15 +145,22 @@ void give_back_space(Depot* depot, size_t offset, size_t bytes) {
 
 }  // namespace
 
+uint64_t stack_depot_hash(const uintptr_t* frames, int count) {
+  return hash_frames(frames, count);
+}
+
 StackId stack_depot_put(const uintptr_t* frames, int count) {
-  if (count <= 0) return kNoStack;
   if (count > kStackDepotMaxFrames) count = kStackDepotMaxFrames;
+  return stack_depot_put_hashed(frames, count, count > 0 ? hash_frames(frames, count) : 0);
+}
+
+StackId stack_depot_put_hashed(const uintptr_t* frames, int count, uint64_t full_hash) {
+  if (count <= 0) return kNoStack;
   Depot* depot = get_depot();
   if (__builtin_expect(depot == nullptr, 0)) {
     g_dropped.fetch_add(1, std::memory_order_relaxed);
     return kStackDropped;
   }
-  uint64_t full_hash = hash_frames(frames, count);
   uint32_t hash = static_cast<uint32_t>(full_hash >> 32);
   std::atomic<uint32_t>& bucket = depot->buckets()[full_hash & depot->bucket_mask];
   StackId head = bucket.load(std::memory_order_acquire);

@@ -29,6 +29,10 @@ constexpr size_t kStackDepotDefaultLimit = size_t{64} << 20;
 // Cost when the stack is already stored: a hash of the frames, one bucket load and a
 // comparison per node on the bucket's chain (about one).
 StackId stack_depot_put(const uintptr_t* frames, int count);
+// The hash the depot files a stack of `count` frames (at most kStackDepotMaxFrames) under,
+// and the put for a caller that has it already (the stack recorder's cache is keyed by it).
+uint64_t stack_depot_hash(const uintptr_t* frames, int count);
+StackId stack_depot_put_hashed(const uintptr_t* frames, int count, uint64_t hash);
 
 // Copies up to `capacity` frames of stack `id` into `frames`; returns the stack's length
 // (which may exceed `capacity`), or 0 for kNoStack, kStackDropped or an id the depot never

@@ -591,6 +591,7 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
 // a dozen registers around its many calls): a small block from the class's current page, no
 // allocation stack, no guard due. Whatever else comes up is allocate_checked's, before this
 // lane has changed anything. It does what allocate_checked does in that case, no less.
+// calloc never comes here: allocate_zeroed takes allocate_checked in the checked modes.
 TALLY_NOINLINE void* allocate_checked_small(Heap* heap, size_t size, ApiCall call) {
   // Below the largest small size: its byte of slack would make it large (bytes_needed_for).
   if (TALLY_UNLIKELY(!g_safety.lean_small_allocation || size >= kMaxSmallSize))
@@ -612,7 +613,6 @@ TALLY_NOINLINE void* allocate_checked_small(Heap* heap, size_t size, ApiCall cal
   record_of(page, index)
       ->store_fresh(size, kind_of_call(call), kNoStack,
                     static_cast<uint16_t>(current_thread_number()));
-  if (call == kCallCalloc) memset(reinterpret_cast<void*>(block), 0, size);
   fill_canary(block, size, page->block_size);
   return reinterpret_cast<void*>(block);
 }

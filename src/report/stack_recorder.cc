@@ -2,16 +2,16 @@
 //
 // The memo is fully associative: 32 entries per heap, any of which may hold any start,
 // found through a row of 32-bit keys (a hash of the start, the depth and the thread)
-// compared four at a time, the entry hit last tried first, and a victim chosen by the
-// clock (second chance) algorithm: an entry used since the hand last passed it is spared once.
-// Frees from one call site at one stack depth often come from several callers above it (an
-// interpreter freeing objects of different types, each through its own deallocation function, all
-// from the same evaluation loop), so they share the start and differ only in the words above it. A
-// direct-mapped memo indexed by the start keeps one of them and walks again for every other (see
-// docs/design.md for the measurements). An entry is valid for the thread that filled it only (heaps
-// move to new threads when old ones exit). A signal handler that records a stack while the
-// interrupted code is looking an entry up or filling one skips the memo, so no entry changes under
-// either.
+// compared four at a time, the entry hit last tried first, and the victim chosen by the
+// clock (second chance) algorithm: an entry used since the hand last passed it is spared
+// once. Frees from one call site at one stack depth often come from several callers above
+// it (an interpreter freeing objects of different types, each through its own deallocation
+// function, all from the same evaluation loop), so they share the start and differ only in
+// the words above it. A direct-mapped memo indexed by the start keeps one of them and walks
+// again for every other (see docs/design.md for the measurements). An entry is valid for
+// the thread that filled it only (heaps move to new threads when old ones exit). A signal
+// handler that records a stack while the interrupted code is looking an entry up or
+// filling one skips the memo, so no entry changes under either.
 #include "report/stack_recorder.h"
 
 #include <atomic>

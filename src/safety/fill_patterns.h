@@ -25,6 +25,18 @@ TALLY_INLINE uint64_t load_word(const unsigned char* at) {
 TALLY_INLINE void store_word(unsigned char* at, uint64_t word) {
   memcpy(at, &word, sizeof word);
 }
+// Hides a fill loop's counter from the optimizer, which otherwise sees the loop as a
+// memset and emits `rep stos` in its place (gcc 12 at -O2 did, in every checked free and
+// allocation: the instruction's start-up was a fifth of a safe-mode free's time on
+// small_churn). Costs nothing: no instruction, the counter only has to be in a register.
+TALLY_INLINE void opaque(size_t& value) {
+  __asm__("" : "+r"(value));
+}
+// Long fills (poison of big blocks, a large block's canary) go to the C library's memset,
+// out of line: inlined, gcc expands it to `rep stos` in every caller.
+TALLY_NOINLINE inline void fill_long(void* start, size_t length, uint8_t byte) {
+  memset(start, byte, length);
+}
 }  // namespace fill_detail
 
 TALLY_INLINE void pattern_fill(void* start, size_t length, uint8_t byte) {
@@ -37,27 +49,31 @@ TALLY_INLINE void pattern_fill(void* start, size_t length, uint8_t byte) {
       memcpy(bytes, &half, sizeof half);
       memcpy(bytes + length - 4, &half, sizeof half);
     } else {
-      for (size_t i = 0; i < length; ++i) bytes[i] = byte;
+      for (size_t i = 0; i < length; ++i) {
+        bytes[i] = byte;
+        fill_detail::opaque(i);
+      }
     }
     return;
   }
-  if (length > 256) {
-    memset(start, byte, length);
-    return;
-  }
+  if (length > 256) return fill_detail::fill_long(start, length, byte);
 #if defined(__SSE2__)
   if (length >= 16) {
     // Whole vectors, the last one overlapping the one before it.
     const __m128i pattern = _mm_set1_epi8(static_cast<char>(byte));
-    for (size_t offset = 0; offset + 16 < length; offset += 16)
+    for (size_t offset = 0; offset + 16 < length; offset += 16) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes + offset), pattern);
+      fill_detail::opaque(offset);
+    }
     _mm_storeu_si128(reinterpret_cast<__m128i*>(bytes + length - 16), pattern);
     return;
   }
 #endif
   // Whole words, the last one overlapping the one before it.
-  for (size_t offset = 0; offset + 8 < length; offset += 8)
+  for (size_t offset = 0; offset + 8 < length; offset += 8) {
     fill_detail::store_word(bytes + offset, word);
+    fill_detail::opaque(offset);
+  }
   fill_detail::store_word(bytes + length - 8, word);
 }
 

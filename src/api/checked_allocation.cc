@@ -275,7 +275,7 @@ size_t bytes_needed_for(size_t size) {
   return size + 1;
 }
 
-bool report_guard_fault_from_handler(const GuardFault& fault) {
+GuardFaultOutcome report_guard_fault_from_handler(const GuardFault& fault) {
   // The block the fault is about: the guarded block whose data or guard page was hit, or
   // the quarantined large block whose pages were made inaccessible. Its extent is kept
   // even when the address lies outside it (overflows) or it is freed.
@@ -306,14 +306,25 @@ bool report_guard_fault_from_handler(const GuardFault& fault) {
     lookup.extent = {above->base, above->requested_size};
     freed = false;
   } else {
-    return false;  // not a block of ours: the handler passes the fault on
+    return GuardFaultOutcome::kNotOurs;  // the handler passes the fault on
   }
   lookup.kind = freed ? BlockLookup::kFreed : BlockLookup::kLive;
   BlockHistory history = history_of(lookup);
   history.freed = freed;
   report_guard_fault(freed ? "heap-use-after-free" : "heap-buffer-overflow", fault.address,
                      fault.is_write, fault.pc, history);
-  return true;
+  // Back here only under halt_on_error=0, which carries on: the page is opened so that the
+  // access runs (reading or overwriting a freed block or a guard page, as it would without
+  // tally), and that page reports no more accesses until its block or slot is used anew.
+  if (lookup.where == BlockLookup::kGuarded) {
+    guard_pool_lift(lookup.slot, fault.address);
+    return GuardFaultOutcome::kCarryOn;
+  }
+  if (fault.address >= lookup.large->base) {  // in its quarantined pages or its tail guard
+    large_lift_guard_page(lookup.large, fault.address);
+    return GuardFaultOutcome::kCarryOn;
+  }
+  return GuardFaultOutcome::kReportedOnly;  // below a large block: not tally's memory
 }
 
 // What a checked free found wrong with the block it owns: a mismatched kind of free, a
@@ -345,13 +356,14 @@ TALLY_COLD bool mismatch_made_by_own_cxx_functions(const BlockRecord* record, Ap
   return false;
 }
 
-TALLY_COLD void report_free_problem(uintptr_t start, ApiCall call, uintptr_t caller,
+// True if it reported (a mismatch the C++ runtime's own functions made is no bug).
+TALLY_COLD bool report_free_problem(uintptr_t start, ApiCall call, uintptr_t caller,
                                     uintptr_t damaged_at, size_t deleted_size = 0) {
   BlockLookup lookup = lookup_block(start);
   lookup.kind = BlockLookup::kLive;
   if (damaged_at == kMismatchedFree &&
       mismatch_made_by_own_cxx_functions(lookup.record, call, caller))
-    return;
+    return false;
   BlockHistory history = history_of(lookup);
   history.freed = false;
   if (damaged_at == kMismatchedSize) {
@@ -362,6 +374,7 @@ TALLY_COLD void report_free_problem(uintptr_t start, ApiCall call, uintptr_t cal
   } else {
     report_overflow_found_at_free(damaged_at, history, caller);
   }
+  return true;
 }
 
 TALLY_COLD Heap* heap_for_freeing_thread() {
@@ -377,10 +390,13 @@ TALLY_COLD Heap* heap_for_freeing_thread() {
 TALLY_INLINE void check_and_record_free(uintptr_t start, size_t size, size_t span,
                                         BlockRecord* record, ApiCall call, uintptr_t caller,
                                         size_t deleted_size = 0) {
+  bool mismatch_reported = false;
   if (g_safety.alloc_dealloc_mismatch && TALLY_UNLIKELY(record->kind() != kind_of_call(call)))
-    report_free_problem(start, call, caller, kMismatchedFree);
+    mismatch_reported = report_free_problem(start, call, caller, kMismatchedFree);
+  // A sized delete of a block that new did not make (halt_on_error=0 gets here after the
+  // mismatch's report): its size is no type's, and a second report would say so wrongly.
   if (TALLY_UNLIKELY(deleted_size != 0) && g_safety.new_delete_type_mismatch &&
-      TALLY_UNLIKELY(deleted_size != size))
+      TALLY_UNLIKELY(deleted_size != size) && !mismatch_reported)
     report_free_problem(start, call, caller, kMismatchedSize, deleted_size);
   size_t damaged = damaged_canary(start, size, span);
   if (TALLY_UNLIKELY(damaged != SIZE_MAX))

@@ -10,7 +10,8 @@ TALLY_OPTION(mode, mode, "safe",
              "guard page for every small block and mismatch checks; gc: not yet available "
              "(runs as safe)")
 TALLY_OPTION(bool, halt_on_error, "1",
-             "end the process after reporting an error (0: report, ignore the bad call, go on)")
+             "end the process after reporting an error (0: report and go on: a bad call is "
+             "ignored, a faulting access runs once its page is opened)")
 TALLY_OPTION(int, exitcode, "1", "exit status after an error report")
 TALLY_OPTION(string, log_path, "",
              "write reports and statistics to PATH.PID (and reports as JSON lines to "

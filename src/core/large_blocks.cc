@@ -487,6 +487,13 @@ void large_unprotect_quarantined(LargeBlock* block) {
   block->pages_protected = false;
 }
 
+void large_lift_guard_page(LargeBlock* block, uintptr_t address) {
+  if (block->tail_guard && address >= block->base + block->tail_guard &&
+      address < block->base + block->mapped_size)
+    return remove_tail_guard(block);
+  protect_pages(address & ~(kOsPageSize - 1), kOsPageSize, PROT_READ | PROT_WRITE);
+}
+
 void large_leave_quarantine(LargeBlock* block) {
   large_unprotect_quarantined(block);
   g_quarantined_bytes.fetch_sub(block->usable_size, std::memory_order_relaxed);

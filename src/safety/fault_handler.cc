@@ -175,9 +175,18 @@ void handle_fault(int signal_number, siginfo_t* info, void* context) {
   // Bit 1 of the page-fault error code is set for writes.
   fault.is_write = (ucontext->uc_mcontext.gregs[REG_ERR] & 2) != 0;
   fault.context = context;
-  // The reporter returns only if the fault is not tally's or the report could not end the
-  // process.
-  g_reporter(fault);
+  // The reporter returns only if the fault is not tally's or halt_on_error=0 let the report
+  // return.
+  switch (g_reporter(fault)) {
+    case GuardFaultOutcome::kCarryOn:
+      return;
+    case GuardFaultOutcome::kReportedOnly:
+      // Reported once is enough: the access faults again under the default action.
+      restore_default(signal_number);
+      return;
+    case GuardFaultOutcome::kNotOurs:
+      break;
+  }
   pass_on(signal_number, info, context);
 }
 

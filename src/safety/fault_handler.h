@@ -16,8 +16,13 @@ struct GuardFault {
   bool is_write;
   void* context;  // ucontext_t*
 };
-// Reports the fault and ends the process if it is tally's; returns false otherwise.
-using GuardFaultReporter = bool (*)(const GuardFault& fault);
+// What the callback made of a fault (it ends the process itself under halt_on_error=1).
+enum class GuardFaultOutcome {
+  kNotOurs,       // no block's: the handler passes the fault on
+  kCarryOn,       // reported, and the page opened: the access runs when the handler returns
+  kReportedOnly,  // reported, nothing to open (not tally's memory): the default action ends it
+};
+using GuardFaultReporter = GuardFaultOutcome (*)(const GuardFault& fault);
 // Reports a fault that is no block's and that no handler of the program takes, before the
 // default action ends the process: `kind` is "SEGV" or "BUS"; `poisoned_register` names a
 // register holding a value of the freed blocks' poison (nullptr if none does).

@@ -93,6 +93,15 @@ void separate_slot(size_t index) {
   errno = saved_errno;
 }
 
+// Makes the slot's two guard pages inaccessible again, after guard_pool_lift opened one.
+void restore_guards(size_t index) {
+  for (size_t guard : {index, index + 1}) {
+    uintptr_t page = g_start + guard * g_stride;
+    if (!g_markers || !os_guard_install(reinterpret_cast<void*>(page), kOsPageSize))
+      set_protection(page, kOsPageSize, PROT_NONE);
+  }
+}
+
 }  // namespace
 
 bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_left,
@@ -157,6 +166,8 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
   GuardSlot& slot = g_slots[index];
   uintptr_t data = data_start(index);
   if (first_use) separate_slot(index);
+  bool lifted = !first_use && slot.lifted;  // a page opened after a fault: close them all
+  if (lifted) restore_guards(index);
   // Flush against the right guard, rounded down to the alignment (the few bytes of slack
   // that rounding leaves are covered by a canary), or against the left one.
   uintptr_t block = g_left ? data : (data + g_data_size - size) & ~(alignment - 1);
@@ -171,10 +182,12 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
     uint64_t started = protection_budget_clock();
     if (slot.data_protected) {
       set_protection(data, g_data_size, PROT_READ | PROT_WRITE);
-    } else if (!first_use) {
+    } else if (!first_use && !lifted) {
       if (end_page > first_page)
         os_guard_remove(reinterpret_cast<void*>(first_page), end_page - first_page);
     } else {
+      // As at first use, after the block's own pages lose whatever markers they kept.
+      if (lifted) os_guard_remove(reinterpret_cast<void*>(first_page), end_page - first_page);
       if (first_page > data) os_guard_install(reinterpret_cast<void*>(data), first_page - data);
       uintptr_t data_end = data + g_data_size;
       if (data_end > end_page)
@@ -188,9 +201,11 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
       protection_budget_charge_dropped(started, pages_touched);
     slot.data_protected = false;
   } else {
+    // (A data page guard_pool_lift opened is opened with the rest here.)
     // The whole slot, so the protection change never splits its mapping.
     set_protection_charged(data, g_data_size, PROT_READ | PROT_WRITE, pages_touched);
   }
+  slot.lifted = false;
   slot.block = block;
   slot.record = record;
   slot.mark_flags.store(0, std::memory_order_relaxed);
@@ -258,6 +273,14 @@ FreeOutcome guard_pool_free(GuardSlot* slot) {
     g_freed_head = static_cast<uint32_t>(index);
   g_freed_tail = static_cast<uint32_t>(index);
   return FreeOutcome::kFreed;
+}
+
+void guard_pool_lift(GuardSlot* slot, uintptr_t address) {
+  uintptr_t page = address & ~(kOsPageSize - 1);
+  slot->lifted = true;
+  if (g_markers) os_guard_remove(reinterpret_cast<void*>(page), kOsPageSize);
+  // Also where markers are in use: a page the kernel refused one was protected instead.
+  set_protection(page, kOsPageSize, PROT_READ | PROT_WRITE);
 }
 
 size_t guard_pool_live_slots() {

@@ -132,6 +132,56 @@ TEST(GuardPool, SlotsAreReusedOldestFirstAndBounded) {
   tally_free(reused);
 }
 
+// halt_on_error=0 carries on after a fault by opening the page it hit (guard_pool_lift):
+// the slot's guard page and the data page before its block read as plain memory then, and
+// must be inaccessible again once the slot holds a block anew.
+TEST(GuardPool, AnOpenedPageClosesAgainWhenItsSlotIsReused) {
+  NoTimeBudget no_budget;
+  char* block = static_cast<char*>(tally_malloc(64));
+  ASSERT_EQ(registry_lookup(reinterpret_cast<uintptr_t>(block)), kRegistryGuarded);
+  uintptr_t first_page = reinterpret_cast<uintptr_t>(block) & ~uintptr_t{4095};
+  char* guard = block + 64;  // the block ends where its guard page begins
+  ASSERT_TRUE(read_faults(guard));
+  GuardSlot* slot = guard_pool_slot_of(reinterpret_cast<uintptr_t>(guard));
+  guard_pool_lift(slot, reinterpret_cast<uintptr_t>(guard));
+  EXPECT_FALSE(read_faults(guard));
+  // The slot's left guard too: only the slot's reuse can close it (its neighbour below was
+  // used first, and the marks a free puts on a slot's data do not reach its guards).
+  uintptr_t data_size = (g_safety.guard_max_size + 4095) & ~uintptr_t{4095};
+  char* left_guard = reinterpret_cast<char*>(guard_pool_data_end(slot) - data_size - 1);
+  ASSERT_TRUE(read_faults(left_guard));
+  guard_pool_lift(slot, reinterpret_cast<uintptr_t>(left_guard));
+  EXPECT_FALSE(read_faults(left_guard));
+  bool markers = guard_pool_uses_markers();
+  char* before = reinterpret_cast<char*>(first_page - 1);  // a data page of the slot's
+  if (markers) {
+    ASSERT_TRUE(read_faults(before));
+    guard_pool_lift(slot, reinterpret_cast<uintptr_t>(before));
+    EXPECT_FALSE(read_faults(before));
+  }
+  tally_free(block);
+  // Freed slots are reused oldest first, after the ones never used: allocate until this
+  // one comes back.
+  std::vector<void*> taken;
+  char* reused = nullptr;
+  for (size_t i = 0; i <= g_safety.guard_pool_slots && !reused; ++i) {
+    char* next = static_cast<char*>(tally_malloc(64));
+    if ((reinterpret_cast<uintptr_t>(next) & ~uintptr_t{4095}) == first_page)
+      reused = next;
+    else
+      taken.push_back(next);
+  }
+  ASSERT_NE(reused, nullptr);
+  EXPECT_TRUE(read_faults(reused + 64));
+  EXPECT_TRUE(read_faults(left_guard));
+  if (markers) {
+    EXPECT_TRUE(read_faults(before));
+  }
+  EXPECT_FALSE(read_faults(reused + 63));
+  tally_free(reused);
+  for (void* other : taken) tally_free(other);
+}
+
 // A block's slot has room for blocks of guard_max_size: the data pages before a small
 // block's first page are no one's, and an underflow that reaches them must fault, not
 // read or write them unseen (with guard markers; with mprotect a slot is protected whole).

@@ -201,8 +201,8 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
       protection_budget_charge_dropped(started, pages_touched);
     slot.data_protected = false;
   } else {
-    // (A data page guard_pool_lift opened is opened with the rest here.)
-    // The whole slot, so the protection change never splits its mapping.
+    // The whole slot, so the protection change never splits its mapping (and a data page
+    // guard_pool_lift opened joins the rest again).
     set_protection_charged(data, g_data_size, PROT_READ | PROT_WRITE, pages_touched);
   }
   slot.lifted = false;

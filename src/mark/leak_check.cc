@@ -432,7 +432,12 @@ LeakCheckResult leak_check_run(const LeakCheckSettings& settings, bool verbose) 
   if (!g_running.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return result;
   suppressions_load(settings.suppressions);
   if (settings.stop_signal) world_set_signal(settings.stop_signal);
-  int workers = settings.workers > 0 ? settings.workers : processor_count();
+  // A sandbox may kill the process for the first thread it starts, or for asking how many
+  // processors it has (sshd's pre-login child did both, at its exit): the calling thread
+  // marks alone there.
+  int workers = process_in_sandbox()   ? 1
+                : settings.workers > 0 ? settings.workers
+                                       : processor_count();
   marker_prepare_helpers(workers);
   int excluded[64];
   int excluded_count = marker_helper_tids(excluded, 64);

@@ -44,6 +44,9 @@ int g_signalled[kMaxThreads];  // tids signalled this stop; 0 once gone, -tid fo
 int g_signalled_count = 0;
 int g_signal = SIGPWR;
 bool g_handler_installed = false;
+// This stop: the handler is installed (only once a thread is to be signalled), or failed to.
+bool g_handler_ready = false;
+bool g_handler_failed = false;
 struct sigaction g_program_action;  // the signal's disposition before tally's first stop
 std::atomic<int> g_stopping{0};
 std::atomic<uint32_t> g_epoch{0};
@@ -199,10 +202,10 @@ int signal_new_threads(int self, const int* excluded, int excluded_count) {
   int pid = process_id();
   int fresh = 0;
   alignas(8) char buffer[4096];
-  for (;;) {
+  while (!g_handler_failed) {
     long got = syscall(SYS_getdents64, fd, buffer, sizeof buffer);
     if (got <= 0) break;
-    for (long offset = 0; offset < got;) {
+    for (long offset = 0; offset < got && !g_handler_failed;) {
       // struct linux_dirent64: inode (8), offset (8), record length (2), type (1), name
       unsigned short length;
       memcpy(&length, buffer + offset + 16, sizeof length);
@@ -213,6 +216,14 @@ int signal_new_threads(int self, const int* excluded, int excluded_count) {
       for (const char* c = name; *c >= '0' && *c <= '9'; ++c) tid = tid * 10 + (*c - '0');
       if (tid == self || excluded_tid(tid, excluded, excluded_count) || signalled(tid)) continue;
       if (g_signalled_count == kMaxThreads) continue;
+      // Installed only now that there is a thread to stop: a process with one thread makes
+      // no sigaction call at all. Sandboxes forbid it: sshd's pre-login child (seccomp)
+      // was killed by SIGSYS when the check at its exit installed the handler.
+      if (!g_handler_ready) {
+        g_handler_ready = install_handler();
+        g_handler_failed = !g_handler_ready;
+        if (g_handler_failed) break;
+      }
       if (syscall(SYS_tgkill, pid, tid, g_signal) == 0) {
         g_signalled[g_signalled_count++] = tid;
         ++fresh;
@@ -330,7 +341,8 @@ bool world_stop(const int* excluded, int excluded_count) {
     g_slots = static_cast<Slot*>(os_map(sizeof(Slot) * kMaxThreads));
     if (!g_slots) return false;
   }
-  if (!install_handler()) return false;
+  g_handler_ready = false;
+  g_handler_failed = false;
   for (int i = 0; i < kMaxThreads && g_slots[i].ready.load(std::memory_order_relaxed); ++i)
     g_slots[i].ready.store(0, std::memory_order_relaxed);
   g_claimed.store(0, std::memory_order_relaxed);
@@ -339,6 +351,11 @@ bool world_stop(const int* excluded, int excluded_count) {
   g_stopping.store(1, std::memory_order_seq_cst);
   int self = current_tid();
   while (signal_new_threads(self, excluded, excluded_count) > 0) wait_for_answers();
+  if (g_handler_failed) {
+    // A thread could not be stopped: no stop (the threads signalled already go on).
+    world_resume();
+    return false;
+  }
   int claimed = g_claimed.load(std::memory_order_acquire);
   g_thread_count = claimed < kMaxThreads ? claimed : kMaxThreads;
   return true;
@@ -352,7 +369,8 @@ void world_resume() {
   // Nobody may still be reading the slots or the epoch when the next stop begins.
   while (g_in_handler.load(std::memory_order_acquire) != 0) sched_yield();
   g_thread_count = 0;
-  if (signal_action_runs_handler(g_program_action)) sigaction(g_signal, &g_program_action, nullptr);
+  if (g_handler_ready && signal_action_runs_handler(g_program_action))
+    sigaction(g_signal, &g_program_action, nullptr);
 }
 
 int world_thread_count() {

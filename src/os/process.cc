@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
+
 namespace tally {
 namespace {
 
@@ -254,6 +256,21 @@ CopyAnswer process_copy_own_memory(uintptr_t address, void* buffer, size_t lengt
   if (copied == static_cast<long>(length)) return CopyAnswer::kCopied;
   if (copied >= 0 || errno == EFAULT) return CopyAnswer::kUnreadable;
   return CopyAnswer::kUnknown;
+}
+
+bool process_in_sandbox() {
+  static std::atomic<bool> sandboxed{false};
+  if (sandboxed.load(std::memory_order_relaxed)) return true;
+  int saved_errno = errno;
+  long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
+  // No /proc (a chroot) says nothing, and a readable one neither: containers run every
+  // process under a filter that allows what tally does. Being refused one's own status
+  // file is a sandbox's doing.
+  bool refused = fd < 0 && (errno == EACCES || errno == EPERM);
+  if (fd >= 0) syscall(SYS_close, fd);
+  errno = saved_errno;
+  if (refused) sandboxed.store(true, std::memory_order_relaxed);
+  return refused;
 }
 
 size_t process_resident_bytes() {

@@ -74,6 +74,13 @@ struct DescriptorIdentity {
 };
 DescriptorIdentity process_descriptor_identity(int fd);  // zeros if fd is not open
 bool process_descriptor_is(int fd, const DescriptorIdentity& identity);
+// True if the process is sandboxed: refused its own /proc/self/status, as sshd's
+// pre-login child is (its seccomp filter answers openat with EACCES and kills the process
+// for any call it does not list: clone, socketpair, rt_sigaction...). tally then starts no
+// threads or child processes of its own (one marking thread, frames unsymbolized). A
+// container's filter, which lets the status file be read, is no sandbox in this sense.
+// Once true, true for good (a filter cannot be removed).
+bool process_in_sandbox();
 size_t process_resident_bytes();       // current RSS, 0 if unknown
 size_t process_resident_peak_bytes();  // VmHWM, 0 if unknown
 void write_all(int fd, const char* data, size_t length);

@@ -34,6 +34,7 @@ constexpr uintptr_t kMinCodeAddress = 4096;  // below this no return address can
 // The main thread's stack is the one within RLIMIT_STACK below __libc_stack_end; with no
 // limit the kernel lays mappings out far from the stack, so any cap of this size works.
 constexpr uintptr_t kMaxMainStack = uintptr_t{4} << 30;
+constexpr uintptr_t kSandboxMainStack = uintptr_t{8} << 20;  // Linux's default RLIMIT_STACK
 
 enum BoundsState : uint8_t { kUnknown = 0, kKnown, kComputing, kFailed };
 
@@ -50,8 +51,14 @@ void main_stack(uintptr_t* low, uintptr_t* high) {
   uintptr_t end = reinterpret_cast<uintptr_t>(__libc_stack_end);
   uintptr_t limit = kMaxMainStack;
   struct rlimit rl;
-  if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < limit)
+  if (process_in_sandbox()) {
+    // getrlimit may be what kills a sandboxed process (sshd's pre-login child): the
+    // usual limit then, which the walk's checks against the frame chain keep safe.
+    limit = kSandboxMainStack;
+  } else if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+             rl.rlim_cur < limit) {
     limit = rl.rlim_cur;
+  }
   *low = end > limit ? end - limit : 0;
   *high = end;
 }
@@ -62,7 +69,7 @@ void compute_bounds(uintptr_t frame) {
   bounds.state = kComputing;
   bool main_thread = syscall(SYS_gettid) == syscall(SYS_getpid);
   uintptr_t main_low = 0, main_high = 0;
-  main_stack(&main_low, &main_high);
+  if (main_thread) main_stack(&main_low, &main_high);
   if (main_thread && main_high != 0 && main_low <= frame && frame < main_high) {
     bounds.low = main_low;
     bounds.high = main_high;

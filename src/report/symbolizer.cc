@@ -25,6 +25,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -184,6 +185,13 @@ struct ModuleInfo {
 };
 
 void read_executable_path(char* buffer, size_t capacity) {
+  // In a sandbox even readlink may kill the process (sshd's does): the path the program
+  // was started by, from its auxiliary vector, needs no system call.
+  if (process_in_sandbox()) {
+    const char* started_as = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
+    copy_text(buffer, capacity, started_as ? started_as : "");
+    return;
+  }
   ssize_t length = readlink("/proc/self/exe", buffer, capacity - 1);
   buffer[length > 0 ? length : 0] = '\0';
 }
@@ -303,6 +311,9 @@ int kind_of(const char* path) {
 void resolve_symbolizer(State* state) {
   if (state->kind != kUnresolved) return;
   state->kind = kNone;
+  // A sandbox may kill the process for looking for one (access) or for starting it: no
+  // symbolizer there, frames stay module+offset.
+  if (process_in_sandbox()) return;
   if (state->path_set) {
     if (executable_file(state->path)) {
       copy_text(state->resolved, sizeof state->resolved, state->path);
@@ -382,6 +393,8 @@ int move_above_standard_fds(int fd) {
 
 // Starts `argv` with its stdin and stdout on a socket; returns the pid (0 on failure).
 int spawn_child(State* state, char* const* argv, int* fd) {
+  // In a sandbox, socketpair and clone may be what kills the process (see above).
+  if (process_in_sandbox()) return 0;
   int sockets[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) return 0;
   sockets[0] = move_above_standard_fds(sockets[0]);

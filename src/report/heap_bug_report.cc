@@ -54,11 +54,15 @@ TALLY_COLD void report_guard_fault(const char* kind, uintptr_t address, bool is_
   emit_with_fault_stack(report, pc);
 }
 
-TALLY_COLD void report_wild_fault(const char* kind, uintptr_t address, uintptr_t pc,
-                                  const char* poisoned_register, uintptr_t poisoned_value) {
+TALLY_COLD void report_wild_fault(const char* kind, uintptr_t address, bool address_known,
+                                  uintptr_t pc, const char* poisoned_register,
+                                  uintptr_t poisoned_value) {
   Report report{};
   report.kind = kind;
-  report.headline = ReportHeadline::kUnknownAddress;
+  // A non-canonical address faults with no address reported: printing si_addr's 0 would
+  // send the reader after a null pointer. AddressSanitizer leaves it out too.
+  report.headline =
+      address_known ? ReportHeadline::kUnknownAddress : ReportHeadline::kAddressNotReported;
   report.address = address;
   report.pc = pc;
   char note[320];
@@ -74,6 +78,10 @@ TALLY_COLD void report_wild_fault(const char* kind, uintptr_t address, uintptr_t
             "catches the read itself.");
     note[text.length()] = '\0';
     report.note = note;
+  } else if (!address_known) {
+    report.note =
+        "HINT: the address is not canonical (beyond the 47 bits of user addresses), so the "
+        "processor did not report it: a wild or corrupted pointer was followed.";
   }
   emit_with_fault_stack(report, pc);
 }

@@ -27,7 +27,7 @@ void report_guard_fault(const char* kind, uintptr_t address, bool is_write, uint
 // stack from `pc`, and, when `poisoned_register` is not null, the register that holds a
 // value of the freed blocks' poison (a pointer read out of a freed block). The caller then
 // lets the signal take its default action.
-void report_wild_fault(const char* kind, uintptr_t address, uintptr_t pc,
+void report_wild_fault(const char* kind, uintptr_t address, bool address_known, uintptr_t pc,
                        const char* poisoned_register, uintptr_t poisoned_value);
 // Canary damaged past the end of the block, found at free or realloc (stack: the free).
 void report_overflow_found_at_free(uintptr_t address, const BlockHistory& block, uintptr_t caller);

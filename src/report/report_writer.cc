@@ -130,13 +130,11 @@ TALLY_COLD void report_emit(const Report& report) {
       out.text(": ").hex(report.address).text(" in thread T").decimal(thread).character('\n');
       break;
     case ReportHeadline::kUnknownAddress:
-      out.text(" on unknown address ")
-          .hex(report.address)
-          .text(" (pc ")
-          .hex(report.pc)
-          .text(" T")
-          .decimal(thread)
-          .text(")\n");
+    case ReportHeadline::kAddressNotReported:
+      out.text(" on unknown address ");
+      if (report.headline == ReportHeadline::kUnknownAddress)
+        out.hex(report.address).character(' ');
+      out.text("(pc ").hex(report.pc).text(" T").decimal(thread).text(")\n");
       break;
   }
   if (report.explanation) out.text(report.explanation).character('\n');

@@ -11,10 +11,11 @@ namespace tally {
 
 // How the first line names the address, as AddressSanitizer does per kind.
 enum class ReportHeadline : uint8_t {
-  kOnAddress,       // "KIND on address ADDR in thread Tn"
-  kOn,              // "attempting double-free on ADDR in thread Tn:"
-  kColon,           // "attempting free on address which was not malloc()-ed: ADDR in thread Tn"
-  kUnknownAddress,  // "SEGV on unknown address ADDR (pc PC T0)": a fault outside the heap
+  kOnAddress,           // "KIND on address ADDR in thread Tn"
+  kOn,                  // "attempting double-free on ADDR in thread Tn:"
+  kColon,               // "attempting free on address which was not malloc()-ed: ADDR in thread Tn"
+  kUnknownAddress,      // "SEGV on unknown address ADDR (pc PC T0)": a fault outside the heap
+  kAddressNotReported,  // "SEGV on unknown address (pc PC T0)": a non-canonical address
 };
 
 struct Report {

@@ -151,8 +151,8 @@ TALLY_COLD void report_wild(int signal_number, siginfo_t* info, void* context) {
       break;
     }
   }
-  g_wild_reporter(signal_number == SIGBUS ? "BUS" : "SEGV", address, pc, poisoned_register,
-                  poisoned_value);
+  g_wild_reporter(signal_number == SIGBUS ? "BUS" : "SEGV", address, info->si_code != SI_KERNEL, pc,
+                  poisoned_register, poisoned_value);
 }
 
 void handle_fault(int signal_number, siginfo_t* info, void* context) {

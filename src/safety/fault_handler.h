@@ -24,10 +24,13 @@ enum class GuardFaultOutcome {
 };
 using GuardFaultReporter = GuardFaultOutcome (*)(const GuardFault& fault);
 // Reports a fault that is no block's and that no handler of the program takes, before the
-// default action ends the process: `kind` is "SEGV" or "BUS"; `poisoned_register` names a
-// register holding a value of the freed blocks' poison (nullptr if none does).
-using WildFaultReporter = void (*)(const char* kind, uintptr_t address, uintptr_t pc,
-                                   const char* poisoned_register, uintptr_t poisoned_value);
+// default action ends the process: `kind` is "SEGV" or "BUS"; `address_known` is false for
+// an access to a non-canonical address (a general protection fault: the processor reports
+// no address, si_addr is 0); `poisoned_register` names a register holding a value of the
+// freed blocks' poison (nullptr if none does).
+using WildFaultReporter = void (*)(const char* kind, uintptr_t address, bool address_known,
+                                   uintptr_t pc, const char* poisoned_register,
+                                   uintptr_t poisoned_value);
 
 void fault_handler_install(GuardFaultReporter reporter, WildFaultReporter wild_reporter);
 

@@ -313,18 +313,16 @@ GuardFaultOutcome report_guard_fault_from_handler(const GuardFault& fault) {
   history.freed = freed;
   report_guard_fault(freed ? "heap-use-after-free" : "heap-buffer-overflow", fault.address,
                      fault.is_write, fault.pc, history);
-  // Back here only under halt_on_error=0, which carries on: the page is opened so that the
-  // access runs (reading or overwriting a freed block or a guard page, as it would without
-  // tally), and that page reports no more accesses until its block or slot is used anew.
-  if (lookup.where == BlockLookup::kGuarded) {
-    guard_pool_lift(lookup.slot, fault.address);
-    return GuardFaultOutcome::kCarryOn;
-  }
-  if (fault.address >= lookup.large->base) {  // in its quarantined pages or its tail guard
-    large_lift_guard_page(lookup.large, fault.address);
-    return GuardFaultOutcome::kCarryOn;
-  }
-  return GuardFaultOutcome::kReportedOnly;  // below a large block: not tally's memory
+  // Back here only under halt_on_error=0, which carries on: what the access hit is opened
+  // so that it runs (reading or overwriting a freed block or a guard page, as it would
+  // without tally), and reports no more accesses until its memory is used anew.
+  bool opened = false;
+  if (lookup.where == BlockLookup::kGuarded)
+    opened = guard_pool_open_faulting_pages(lookup.slot, fault.address, lookup.extent.start);
+  else if (fault.address >= lookup.large->base)  // its quarantined pages or its tail guard
+    opened = large_open_faulting_pages(lookup.large, fault.address);
+  // Below a large block (not tally's memory), or the kernel refused: no carrying on.
+  return opened ? GuardFaultOutcome::kCarryOn : GuardFaultOutcome::kReportedOnly;
 }
 
 // What a checked free found wrong with the block it owns: a mismatched kind of free, a

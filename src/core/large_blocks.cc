@@ -487,11 +487,22 @@ void large_unprotect_quarantined(LargeBlock* block) {
   block->pages_protected = false;
 }
 
-void large_lift_guard_page(LargeBlock* block, uintptr_t address) {
-  if (block->tail_guard && address >= block->base + block->tail_guard &&
-      address < block->base + block->mapped_size)
-    return remove_tail_guard(block);
-  protect_pages(address & ~(kOsPageSize - 1), kOsPageSize, PROT_READ | PROT_WRITE);
+bool large_open_faulting_pages(LargeBlock* block, uintptr_t address) {
+  size_t guard = __atomic_load_n(&block->tail_guard, __ATOMIC_ACQUIRE);
+  if (guard && address >= block->base + guard && address < block->base + block->mapped_size) {
+    // Taken with an exchange: two threads that fault on it at once open it once, and the
+    // count of tail guards drops once.
+    size_t taken = __atomic_exchange_n(&block->tail_guard, size_t{0}, __ATOMIC_ACQ_REL);
+    if (taken == 0) return true;
+    g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
+    return protect_pages(block->base + taken, block->mapped_size - taken, PROT_READ | PROT_WRITE);
+  }
+  // All of a quarantined block's pages at once: one report for the block, not one a page
+  // (a loop over a freed 10 MiB block), and one mprotect that splits no mapping. The block
+  // stays marked protected, so its release verifies no poison it never had.
+  if (block->pages_protected)
+    return protect_pages(block->base, block->usable_size, PROT_READ | PROT_WRITE);
+  return protect_pages(address & ~(kOsPageSize - 1), kOsPageSize, PROT_READ | PROT_WRITE);
 }
 
 void large_leave_quarantine(LargeBlock* block) {

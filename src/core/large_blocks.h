@@ -89,10 +89,11 @@ void large_protect_quarantined(LargeBlock* block);
 void large_unprotect_quarantined(LargeBlock* block);
 void large_leave_quarantine(LargeBlock* block);
 // Opens what made the access at `address` fault: the block's whole tail guard if the
-// address is in it, else the address's page of the quarantined block. The access then runs
-// when the fault handler returns (halt_on_error=0 reports and carries on). A quarantined
-// block's pages all open at its release, as before.
-void large_lift_guard_page(LargeBlock* block, uintptr_t address);
+// address is in it, else the whole quarantined block (it stays marked protected, so its
+// release verifies no poison). The access then runs when the fault handler returns
+// (halt_on_error=0 reports and carries on). False if the kernel refused (mappings at their
+// limit): the access would only fault again.
+bool large_open_faulting_pages(LargeBlock* block, uintptr_t address);
 // Checked modes' moving realloc without the copy: claims the live `block` (true in
 // *not_live if it was not: a double free), moves its pages to a new reservation of at
 // least `new_size` bytes and returns the husk, a new descriptor of its old address range

@@ -493,6 +493,17 @@ LeakCheckResult leak_check_run(const LeakCheckSettings& settings, bool verbose) 
   if (stopped) world_resume();
   if (g_unlock_all) g_unlock_all();
   g_last_pause_nanoseconds = monotonic_nanoseconds() - started;
+  if (!stopped) {
+    // Said, not skipped silently: a check that did not run is no clean bill.
+    char line[256];
+    Formatter out(line, sizeof line);
+    out.text("==")
+        .decimal(static_cast<uint64_t>(process_id()))
+        .text(
+            "==WARNING: tally: the leak check did not run: the other threads could not be "
+            "stopped (a sandbox refuses the thread list or the stop signal)\n");
+    output_write(out);
+  }
 
   if (result.ran) report(leaks, result, verbose);
   leaks.release();

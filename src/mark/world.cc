@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
@@ -47,6 +48,7 @@ bool g_handler_installed = false;
 // This stop: the handler is installed (only once a thread is to be signalled), or failed to.
 bool g_handler_ready = false;
 bool g_handler_failed = false;
+bool g_threads_unlisted = false;    // /proc/self/task could not be read
 struct sigaction g_program_action;  // the signal's disposition before tally's first stop
 std::atomic<int> g_stopping{0};
 std::atomic<uint32_t> g_epoch{0};
@@ -198,7 +200,10 @@ bool excluded_tid(int tid, const int* excluded, int count) {
 int signal_new_threads(int self, const int* excluded, int excluded_count) {
   int fd = static_cast<int>(
       syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd < 0) return 0;
+  if (fd < 0) {
+    g_threads_unlisted = true;
+    return 0;
+  }
   int pid = process_id();
   int fresh = 0;
   alignas(8) char buffer[4096];
@@ -343,6 +348,7 @@ bool world_stop(const int* excluded, int excluded_count) {
   }
   g_handler_ready = false;
   g_handler_failed = false;
+  g_threads_unlisted = false;
   for (int i = 0; i < kMaxThreads && g_slots[i].ready.load(std::memory_order_relaxed); ++i)
     g_slots[i].ready.store(0, std::memory_order_relaxed);
   g_claimed.store(0, std::memory_order_relaxed);
@@ -351,8 +357,11 @@ bool world_stop(const int* excluded, int excluded_count) {
   g_stopping.store(1, std::memory_order_seq_cst);
   int self = current_tid();
   while (signal_new_threads(self, excluded, excluded_count) > 0) wait_for_answers();
-  if (g_handler_failed) {
-    // A thread could not be stopped: no stop (the threads signalled already go on).
+  // No stop if the stop signal's handler could not be installed (that happens before the
+  // first thread is signalled, so none was), or if the threads could not be listed (a sandbox
+  // refuses /proc) in a process that has ever had more than one: their stacks would go
+  // unscanned, and what only they point to would be reported as leaked.
+  if (g_handler_failed || (g_threads_unlisted && !__libc_single_threaded)) {
     world_resume();
     return false;
   }

@@ -80,8 +80,9 @@ TALLY_COLD void report_wild_fault(const char* kind, uintptr_t address, bool addr
     report.note = note;
   } else if (!address_known) {
     report.note =
-        "HINT: the address is not canonical (beyond the 47 bits of user addresses), so the "
-        "processor did not report it: a wild or corrupted pointer was followed.";
+        "HINT: the processor reported no address: a general protection fault, most often "
+        "through a non-canonical pointer (a wild or corrupted one), else a misaligned "
+        "aligned-vector access or a privileged instruction.";
   }
   emit_with_fault_stack(report, pc);
 }

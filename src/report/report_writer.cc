@@ -48,7 +48,10 @@ void write_json(const Report& report, int pid, uint32_t thread) {
     json_string(out, report.explanation);
   }
   out.text(",\"address\":");
-  json_hex(out, report.address);
+  if (report.headline == ReportHeadline::kAddressNotReported)
+    out.text("null");  // the processor reported none (a non-canonical address)
+  else
+    json_hex(out, report.address);
   out.text(",\"thread\":").decimal(thread);
   if (report.access) {
     out.text(",\"access\":{\"type\":");

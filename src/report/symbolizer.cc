@@ -186,7 +186,8 @@ struct ModuleInfo {
 
 void read_executable_path(char* buffer, size_t capacity) {
   // In a sandbox even readlink may kill the process (sshd's does): the path the program
-  // was started by, from its auxiliary vector, needs no system call.
+  // was started by, from its auxiliary vector, needs no system call. It is the path given
+  // to execve: possibly relative (to the directory it started in) or a script's.
   if (process_in_sandbox()) {
     const char* started_as = reinterpret_cast<const char*>(getauxval(AT_EXECFN));
     copy_text(buffer, capacity, started_as ? started_as : "");

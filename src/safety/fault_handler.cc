@@ -24,6 +24,7 @@
 // calls, then the default action.
 #include "safety/fault_handler.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -176,12 +177,20 @@ void handle_fault(int signal_number, siginfo_t* info, void* context) {
   fault.is_write = (ucontext->uc_mcontext.gregs[REG_ERR] & 2) != 0;
   fault.context = context;
   // The reporter returns only if the fault is not tally's or halt_on_error=0 let the report
-  // return.
-  switch (g_reporter(fault)) {
+  // return. The program goes on then, and the report's system calls (symbolizing, writing)
+  // must not show in its errno.
+  int saved_errno = errno;
+  GuardFaultOutcome outcome = g_reporter(fault);
+  errno = saved_errno;
+  switch (outcome) {
     case GuardFaultOutcome::kCarryOn:
       return;
     case GuardFaultOutcome::kReportedOnly:
-      // Reported once is enough: the access faults again under the default action.
+      // Reported once is enough. The memory is not tally's: it may be the program's own,
+      // which its handler serves (a JIT's or a collector's guard pages); without one, the
+      // access faults again under the default action.
+      if (signal_action_runs_handler(program_action(signal_number)))
+        return pass_on(signal_number, info, context);
       restore_default(signal_number);
       return;
     case GuardFaultOutcome::kNotOurs:

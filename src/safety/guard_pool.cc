@@ -93,7 +93,7 @@ void separate_slot(size_t index) {
   errno = saved_errno;
 }
 
-// Makes the slot's two guard pages inaccessible again, after guard_pool_lift opened one.
+// Makes the slot's two guard pages inaccessible again, after a fault opened one.
 void restore_guards(size_t index) {
   for (size_t guard : {index, index + 1}) {
     uintptr_t page = g_start + guard * g_stride;
@@ -142,6 +142,7 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
   if (alignment == 0) alignment = kMaxAlignmentOfMalloc;
   size_t index;
   bool first_use = false;
+  bool lifted = false;
   {
     LockGuard guard(g_lock);
     if (!protection_budget_allows()) {
@@ -159,6 +160,10 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
     } else {
       return nullptr;  // every slot is live: the caller falls back to an unguarded block
     }
+    // Pages opened after a fault (even a slot never used: its neighbour's guard) are closed
+    // below, before the block is handed out.
+    lifted = g_slots[index].lifted;
+    g_slots[index].lifted = false;
     ++g_live;
     __atomic_fetch_add(&g_live_bytes, size, __ATOMIC_RELAXED);  // read without the lock
     ++g_guarded;
@@ -166,7 +171,6 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
   GuardSlot& slot = g_slots[index];
   uintptr_t data = data_start(index);
   if (first_use) separate_slot(index);
-  bool lifted = !first_use && slot.lifted;  // a page opened after a fault: close them all
   if (lifted) restore_guards(index);
   // Flush against the right guard, rounded down to the alignment (the few bytes of slack
   // that rounding leaves are covered by a canary), or against the left one.
@@ -205,7 +209,6 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
     // guard_pool_lift opened joins the rest again).
     set_protection_charged(data, g_data_size, PROT_READ | PROT_WRITE, pages_touched);
   }
-  slot.lifted = false;
   slot.block = block;
   slot.record = record;
   slot.mark_flags.store(0, std::memory_order_relaxed);
@@ -275,12 +278,33 @@ FreeOutcome guard_pool_free(GuardSlot* slot) {
   return FreeOutcome::kFreed;
 }
 
-void guard_pool_lift(GuardSlot* slot, uintptr_t address) {
+bool guard_pool_open_faulting_pages(GuardSlot* slot, uintptr_t address, uintptr_t block) {
+  LockGuard guard(g_lock);
+  if (slot->block != block) return true;
   uintptr_t page = address & ~(kOsPageSize - 1);
-  slot->lifted = true;
-  if (g_markers) os_guard_remove(reinterpret_cast<void*>(page), kOsPageSize);
-  // Also where markers are in use: a page the kernel refused one was protected instead.
-  set_protection(page, kOsPageSize, PROT_READ | PROT_WRITE);
+  size_t offset = page - g_start;
+  uintptr_t start = page;
+  size_t length = kOsPageSize;
+  if (offset % g_stride == 0) {
+    // A guard page: the right one of the slot below it, the left one of the slot above.
+    size_t above = offset / g_stride;
+    if (above < g_slot_count) g_slots[above].lifted = true;
+    if (above > 0) g_slots[above - 1].lifted = true;
+  } else {
+    size_t index = (offset - kOsPageSize) / g_stride;
+    g_slots[index].lifted = true;
+    if (g_slots[index].state.load(std::memory_order_acquire) == GuardSlotState::kFreed) {
+      start = data_start(index);
+      length = g_data_size;
+    }
+  }
+  int saved_errno = errno;
+  // Where markers are in use a page may have been protected instead (the kernel refused
+  // it a marker): both ways are undone.
+  bool opened = (!g_markers || os_guard_remove(reinterpret_cast<void*>(start), length)) &&
+                mprotect(reinterpret_cast<void*>(start), length, PROT_READ | PROT_WRITE) == 0;
+  errno = saved_errno;
+  return opened;
 }
 
 size_t guard_pool_live_slots() {

@@ -26,7 +26,7 @@ struct GuardSlot {
   uint32_t next_freed;              // FIFO of freed slots, by index
   std::atomic<uint8_t> mark_flags;  // the marker's bits (core/large_blocks.h), reset per use
   bool data_protected;              // freed, its data pages made inaccessible with mprotect
-  bool lifted;  // a page of it or of its guards was opened after a fault (guard_pool_lift)
+  bool lifted;  // under the pool's lock: its pages or guards were opened after a fault
 };
 
 // Reserves the pool; false if the kernel refuses (then nothing is guarded).
@@ -54,11 +54,14 @@ GuardSlot* guard_pool_slot_of(uintptr_t address);
 bool guard_pool_contains(uintptr_t address);
 // Protects the block's pages and queues the slot for reuse. kDoubleFree if not live.
 FreeOutcome guard_pool_free(GuardSlot* slot);
-// Opens the page at `address` (a guard page of `slot`'s block or a page of its data), so
-// that the access that faulted there runs when the handler returns: halt_on_error=0
-// reports a fault and carries on. The slot's pages and guards are whole again from its
-// next use; until then that page faults no more.
-void guard_pool_lift(GuardSlot* slot, uintptr_t address);
+// Opens what the access at `address` faulted on, so that it runs when the fault handler
+// returns (halt_on_error=0 reports a fault and carries on): a guard page, or all of a freed
+// slot's data (one report for a freed block, not one a page). `block` is the slot's block
+// as the report saw it; a slot reused since is left alone (the access runs again against
+// what is there now). The slots beside an opened guard page, or the slot whose data was
+// opened, get their guards and markers back at their next use. False if the kernel
+// refused (mappings at their limit): the access would only fault again.
+bool guard_pool_open_faulting_pages(GuardSlot* slot, uintptr_t address, uintptr_t block);
 size_t guard_pool_live_slots();
 // The bytes the program asked for in the live guarded blocks (what statistics count live).
 size_t guard_pool_live_bytes();

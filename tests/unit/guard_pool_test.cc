@@ -132,34 +132,44 @@ TEST(GuardPool, SlotsAreReusedOldestFirstAndBounded) {
   tally_free(reused);
 }
 
-// halt_on_error=0 carries on after a fault by opening the page it hit (guard_pool_lift):
-// the slot's guard page and the data page before its block read as plain memory then, and
-// must be inaccessible again once the slot holds a block anew.
-TEST(GuardPool, AnOpenedPageClosesAgainWhenItsSlotIsReused) {
+// halt_on_error=0 carries on after a fault by opening what it hit
+// (guard_pool_open_faulting_pages), found as the fault handler finds it: a guard page, or
+// all of a freed slot's data. The slots beside an opened guard, and a slot whose data was
+// opened, must be whole again once the slot holds a block anew.
+char* open_as_handler_would(char* address) {
+  GuardSlot* slot = guard_pool_slot_of(reinterpret_cast<uintptr_t>(address));
+  EXPECT_NE(slot, nullptr);
+  if (!slot) return address;
+  EXPECT_TRUE(
+      guard_pool_open_faulting_pages(slot, reinterpret_cast<uintptr_t>(address), slot->block));
+  return address;
+}
+
+TEST(GuardPool, OpenedPagesCloseAgainWhenTheirSlotIsReused) {
   NoTimeBudget no_budget;
   char* block = static_cast<char*>(tally_malloc(64));
   ASSERT_EQ(registry_lookup(reinterpret_cast<uintptr_t>(block)), kRegistryGuarded);
   uintptr_t first_page = reinterpret_cast<uintptr_t>(block) & ~uintptr_t{4095};
-  char* guard = block + 64;  // the block ends where its guard page begins
-  ASSERT_TRUE(read_faults(guard));
-  GuardSlot* slot = guard_pool_slot_of(reinterpret_cast<uintptr_t>(guard));
-  guard_pool_lift(slot, reinterpret_cast<uintptr_t>(guard));
-  EXPECT_FALSE(read_faults(guard));
-  // The slot's left guard too: only the slot's reuse can close it (its neighbour below was
-  // used first, and the marks a free puts on a slot's data do not reach its guards).
+  GuardSlot* slot = guard_pool_slot_of(reinterpret_cast<uintptr_t>(block));
+  // Its right guard (the handler gives it to this slot) and its left one (to the slot
+  // below, whose right guard it is).
+  char* guard = block + 64;
   uintptr_t data_size = (g_safety.guard_max_size + 4095) & ~uintptr_t{4095};
   char* left_guard = reinterpret_cast<char*>(guard_pool_data_end(slot) - data_size - 1);
+  ASSERT_TRUE(read_faults(guard));
   ASSERT_TRUE(read_faults(left_guard));
-  guard_pool_lift(slot, reinterpret_cast<uintptr_t>(left_guard));
-  EXPECT_FALSE(read_faults(left_guard));
+  EXPECT_FALSE(read_faults(open_as_handler_would(guard)));
+  EXPECT_FALSE(read_faults(open_as_handler_would(left_guard)));
+  // Freed: a read of it opens all of its data at once.
+  tally_free(block);
   bool markers = guard_pool_uses_markers();
   char* before = reinterpret_cast<char*>(first_page - 1);  // a data page of the slot's
+  ASSERT_TRUE(read_faults(block + 10));
   if (markers) {
     ASSERT_TRUE(read_faults(before));
-    guard_pool_lift(slot, reinterpret_cast<uintptr_t>(before));
-    EXPECT_FALSE(read_faults(before));
   }
-  tally_free(block);
+  EXPECT_FALSE(read_faults(open_as_handler_would(block + 10)));
+  EXPECT_FALSE(read_faults(before));
   // Freed slots are reused oldest first, after the ones never used: allocate until this
   // one comes back.
   std::vector<void*> taken;

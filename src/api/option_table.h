@@ -11,7 +11,7 @@ TALLY_OPTION(mode, mode, "safe",
              "(runs as safe)")
 TALLY_OPTION(bool, halt_on_error, "1",
              "end the process after reporting an error (0: report and go on: a bad call is "
-             "ignored, a faulting access runs once its page is opened)")
+             "ignored, a faulting access runs once what it hit is opened)")
 TALLY_OPTION(int, exitcode, "1", "exit status after an error report")
 TALLY_OPTION(string, log_path, "",
              "write reports and statistics to PATH.PID (and reports as JSON lines to "

@@ -18,8 +18,8 @@
 
 #include "leak_test.h"
 
-static int g_holding[2];  /* the holder says it holds the block */
-static int g_release[2];  /* never written: the holder waits until the process ends */
+static int g_holding[2]; /* the holder says it holds the block */
+static int g_release[2]; /* never written: the holder waits until the process ends */
 
 static void* hold_block(void* unused) {
   (void)unused;

@@ -388,6 +388,8 @@ TALLY_COLD Heap* heap_for_freeing_thread() {
 TALLY_INLINE void check_and_record_free(uintptr_t start, size_t size, size_t span,
                                         BlockRecord* record, ApiCall call, uintptr_t caller,
                                         size_t deleted_size = 0) {
+  __builtin_prefetch(reinterpret_cast<const void*>(start + size));
+  uint32_t free_stack = g_safety.free_stacks ? stack_record_current(g_safety.stack_depth) : 0;
   bool mismatch_reported = false;
   if (g_safety.alloc_dealloc_mismatch && TALLY_UNLIKELY(record->kind() != kind_of_call(call)))
     mismatch_reported = report_free_problem(start, call, caller, kMismatchedFree);
@@ -401,9 +403,7 @@ TALLY_INLINE void check_and_record_free(uintptr_t start, size_t size, size_t spa
     report_free_problem(start, call, caller, start + size + damaged);
   record->free_thread = static_cast<uint16_t>(current_thread_number());
   // Last, released: a racing double free waits for it (report_double_free_after_claim).
-  __atomic_store_n(&record->free_stack,
-                   g_safety.free_stacks ? stack_record_current(g_safety.stack_depth) : 0,
-                   __ATOMIC_RELEASE);
+  __atomic_store_n(&record->free_stack, free_stack, __ATOMIC_RELEASE);
 }
 
 // A double free found by a free that lost the race for the block's claim: the winner
@@ -549,11 +549,11 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
   size_t requested_alignment = alignment;
   if (alignment < kMaxAlignmentOfMalloc) alignment = kMaxAlignmentOfMalloc;
   AllocationKind kind = kind_of_call(call);
-  uint32_t alloc_stack =
-      g_safety.alloc_stacks ? stack_record_current(g_safety.stack_depth) : kNoStack;
   uint16_t alloc_thread = static_cast<uint16_t>(current_thread_number());
-
-  if (wants_guard(heap, size, alignment)) {
+  bool guarded = wants_guard(heap, size, alignment);
+  uint32_t alloc_stack = kNoStack;
+  if (guarded) {
+    alloc_stack = g_safety.alloc_stacks ? stack_record_current(g_safety.stack_depth) : kNoStack;
     BlockRecord record;
     record.store_fresh(size, kind, alloc_stack, alloc_thread);
     GuardSlot* slot;
@@ -581,6 +581,9 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
     Page* page = page_of(segment_of(block), block);
     uint32_t index =
         static_cast<uint32_t>(((block - page->start) * page->reciprocal) >> kReciprocalShift);
+    __builtin_prefetch(reinterpret_cast<const void*>(block + size), 1);
+    __builtin_prefetch(record_of(page, index), 1);
+    if (!guarded && g_safety.alloc_stacks) alloc_stack = stack_record_current(g_safety.stack_depth);
     drop_stale_claim(page, index);
     record_of(page, index)->store_fresh(size, kind, alloc_stack, alloc_thread);
     span = page->block_size;
@@ -588,6 +591,7 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
   } else {
     // calloc: pages fresh from the kernel are zero already; writing zeros to them all made
     // every page of a big calloc'd buffer resident, used or not.
+    if (!guarded && g_safety.alloc_stacks) alloc_stack = stack_record_current(g_safety.stack_depth);
     block = reinterpret_cast<uintptr_t>(large_allocate(needed, alignment, call == kCallCalloc));
     if (!block) return nullptr;
     LargeBlock* large = large_block_of_entry(registry_lookup(block));

@@ -159,6 +159,8 @@ void statistics_print() {
       .text(" (")
       .decimal(totals.abandoned_heaps)
       .text(" abandoned)\n");
+  if (g_huge_pages_slow.load(std::memory_order_relaxed))
+    out.text("  huge pages:        turned off (one faulted in slower than small pages would)\n");
   out.text("  errors reported:   ").decimal(stats.bad_frees).character('\n');
   if (g_safety.quarantine)
     out.text("  quarantined:       ").bytes(stats.bytes_quarantined).character('\n');

@@ -231,6 +231,7 @@ void heap_purge_empty_pages(Heap* heap, bool everything);
 bool heap_wants_huge_pages(Heap* heap, unsigned size_class) {
   if (heap->segment_count < g_huge_pages_after_segments) return false;
   if (g_huge_pages_after_segments == 0) return true;  // huge_pages=1: asked for, every segment
+  if (g_huge_pages_slow.load(std::memory_order_relaxed)) return false;
   if (g_size_classes[base_class(size_class)].block_size > kDenseBlockSize) return false;
   // The newest segments tell what the heap allocates now, and looking at no more than
   // these keeps the cost per new segment bounded however big the heap grows.

@@ -13,6 +13,8 @@ namespace tally {
 
 bool g_keep_block_records = false;
 uint32_t g_huge_pages_after_segments = kHugePagesAfterSegments;
+uint64_t g_slow_huge_fault_nanoseconds = 1000 * 1000;
+std::atomic<bool> g_huge_pages_slow{false};
 std::atomic<size_t> g_segments_in_use{0};
 std::atomic<size_t> g_bytes_mapped{0};
 std::atomic<size_t> g_bytes_committed{0};
@@ -94,8 +96,12 @@ Segment* segment_acquire(Heap* heap, bool huge_pages) {
       }
       g_bytes_mapped.fetch_add(kRecordsSize, std::memory_order_relaxed);
     }
+    // Only the automatic rule is timed: huge_pages=1 asked for huge pages whatever they cost.
+    bool timed = advised && g_huge_pages_after_segments != 0;
+    uint64_t started = timed ? monotonic_nanoseconds() : 0;
     segment_reset_header(segment, heap);
     segment->huge_pages_advised = advised;
+    if (timed) segment_note_huge_fault(segment, monotonic_nanoseconds() - started);
     registry_set(reinterpret_cast<uintptr_t>(segment), kSegmentSize, kRegistrySegment);
   } else {
     segment_reset_header(segment, heap);
@@ -106,6 +112,14 @@ Segment* segment_acquire(Heap* heap, bool huge_pages) {
   }
   g_segments_in_use.fetch_add(1, std::memory_order_relaxed);
   return segment;
+}
+
+TALLY_COLD void segment_note_huge_fault(Segment* segment, uint64_t nanoseconds) {
+  if (nanoseconds <= g_slow_huge_fault_nanoseconds) return;
+  g_huge_pages_slow.store(true, std::memory_order_relaxed);
+  constexpr size_t kHalf = kSegmentSize / 2;
+  os_advise_small_pages(reinterpret_cast<char*>(segment) + kHalf, kHalf);
+  segment->huge_pages_advised = false;
 }
 
 void segment_release(Segment* segment) {

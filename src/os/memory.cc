@@ -97,6 +97,12 @@ bool os_advise_huge_pages(void* address, size_t size) {
   return done;
 }
 
+void os_advise_small_pages(void* address, size_t size) {
+  int saved_errno = errno;
+  madvise(address, size, MADV_NOHUGEPAGE);
+  errno = saved_errno;
+}
+
 void os_decommit(void* address, size_t size) {
   int saved_errno = errno;
   madvise(address, size, MADV_DONTNEED);

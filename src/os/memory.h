@@ -32,6 +32,9 @@ void os_populate(void* address, size_t size);
 // aligned 2 MiB part of it backs the whole part at once. False when the kernel has no
 // transparent huge pages; the range is then unchanged.
 bool os_advise_huge_pages(void* address, size_t size);
+// The opposite (MADV_NOHUGEPAGE): the range faults in 4 KiB at a time whatever the system's
+// setting.
+void os_advise_small_pages(void* address, size_t size);
 // Guard markers (Linux 6.13): any access to the range faults (SIGSEGV), without a mapping
 // of its own and without changing the range's protection; installing drops the pages'
 // contents. False when the kernel has no guard markers (or refuses, as for locked memory).

@@ -162,10 +162,26 @@ void with_heap_of_segments(uint32_t segments, Check check, size_t block_size = 4
   }).join();
 }
 
+// Keeps the timing of huge page faults out of a test (a virtual machine's slow first fault
+// would turn the advice off halfway through it), and restores it after.
+struct HugeFaultsNeverSlow {
+  uint64_t saved = g_slow_huge_fault_nanoseconds;
+  HugeFaultsNeverSlow() {
+    g_slow_huge_fault_nanoseconds = UINT64_MAX;
+    g_huge_pages_slow.store(false);
+  }
+  ~HugeFaultsNeverSlow() {
+    g_slow_huge_fault_nanoseconds = saved;
+    g_huge_pages_slow.store(false);
+  }
+};
+
 TEST(Segment, AHeapGetsHugePagesOnceItHolds32MiB) {
   if (!std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled"))
     GTEST_SKIP() << "this kernel has no transparent huge pages";
   ASSERT_EQ(g_huge_pages_after_segments, kHugePagesAfterSegments);
+  HugeFaultsNeverSlow never_slow;
+  segment_trim_cache();  // cached segments keep the advice they had
   int advised = 0;
   with_heap_of_segments(kHugePagesAfterSegments + 2, [&](Segment* segment, uint32_t held) {
     bool expected = held >= kHugePagesAfterSegments;
@@ -177,6 +193,37 @@ TEST(Segment, AHeapGetsHugePagesOnceItHolds32MiB) {
     advised += expected;
   });
   EXPECT_EQ(advised, 2);
+}
+
+// A huge page that faults in slower than the small pages it replaces (a virtual machine's
+// host backing fresh memory) ends the advice: the segment that showed it keeps only the
+// huge page it has, and the heap's later segments get none.
+TEST(Segment, ASlowHugePageFaultEndsTheAdvice) {
+  if (!std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled"))
+    GTEST_SKIP() << "this kernel has no transparent huge pages";
+  ASSERT_EQ(g_huge_pages_after_segments, kHugePagesAfterSegments);
+  HugeFaultsNeverSlow restored_after;
+  g_slow_huge_fault_nanoseconds = 0;  // every fault is slow, as on a cold virtual machine
+  segment_trim_cache();
+  int checked = 0;
+  with_heap_of_segments(kHugePagesAfterSegments + 3, [&](Segment* segment, uint32_t held) {
+    uintptr_t start = reinterpret_cast<uintptr_t>(segment);
+    std::string first_half = vm_flags_of(start);
+    std::string second_half = vm_flags_of(start + kSegmentSize / 2);
+    EXPECT_FALSE(segment->huge_pages_advised) << "segment " << held;
+    EXPECT_EQ(second_half.find(" hg "), std::string::npos) << "segment " << held << second_half;
+    if (held == kHugePagesAfterSegments) {
+      // The one that was advised and timed: its first half keeps the advice, its second
+      // half is told to take small pages.
+      EXPECT_NE(first_half.find(" hg "), std::string::npos) << first_half;
+      EXPECT_NE(second_half.find(" nh "), std::string::npos) << second_half;
+    } else {
+      EXPECT_EQ(first_half.find(" hg "), std::string::npos) << "segment " << held << first_half;
+    }
+    ++checked;
+  });
+  EXPECT_GE(checked, 10);
+  EXPECT_TRUE(g_huge_pages_slow.load());
 }
 
 // Blocks bigger than a page may be used only in part (a buffer sized for the worst case):

@@ -588,13 +588,18 @@ TALLY_NOINLINE void* allocate_checked(size_t size, size_t alignment, ApiCall cal
     Page* page = page_of(segment_of(block), block);
     uint32_t index =
         static_cast<uint32_t>(((block - page->start) * page->reciprocal) >> kReciprocalShift);
-    // A block back from quarantine is cold: its record's and its canary's lines are
-    // fetched while the stack is recorded, instead of missing one after the other below.
+    // The block is live from here: its record is written at once, so that a racing free of
+    // a stale pointer to it (a double free) is judged by this life's record, not the last.
+    // A block back from quarantine is cold: the canary's line is fetched, and the record's
+    // store completes, while the stack is recorded; its id is filled in last.
     __builtin_prefetch(reinterpret_cast<const void*>(block + size), 1);
-    __builtin_prefetch(record_of(page, index), 1);
-    record_stack();
     drop_stale_claim(page, index);
-    record_of(page, index)->store_fresh(size, kind, alloc_stack, alloc_thread);
+    BlockRecord* record = record_of(page, index);
+    record->store_fresh(size, kind, alloc_stack, alloc_thread);
+    if (!stack_recorded) {
+      record_stack();
+      __atomic_store_n(&record->alloc_stack, alloc_stack, __ATOMIC_RELAXED);
+    }
     span = page->block_size;
     if (call == kCallCalloc) memset(reinterpret_cast<void*>(block), 0, size);
   } else {

@@ -22,9 +22,10 @@ TALLY_OPTION(bool, stats, "0",
 TALLY_OPTION(int, verbosity, "0", "1: print the options in effect at start-up")
 TALLY_OPTION(tristate, huge_pages, "auto",
              "back the heap with transparent huge pages (madvise): auto, a thread's heap of "
-             "blocks up to 4 KiB once it holds 32 MiB, until a huge page takes longer to fault "
-             "in than small pages would (a virtual machine backing memory lazily); 1: from the "
-             "first byte; 0: never (the system's setting still applies when it is \"always\")")
+             "blocks up to 4 KiB once it holds 32 MiB, until a huge page takes over 1 ms to "
+             "fault in, slower than small pages (a virtual machine backing memory lazily); 1: "
+             "from the first byte; 0: never (the system's setting still applies when it is "
+             "\"always\")")
 TALLY_OPTION(tristate, quarantine, "auto", "hold freed blocks back (auto: on in safe and debug)")
 TALLY_OPTION(size, quarantine_bytes, "0",
              "bound of the quarantine (0: in safe mode a quarter of the live heap, at least "

@@ -13,8 +13,9 @@ namespace tally {
 
 bool g_keep_block_records = false;
 uint32_t g_huge_pages_after_segments = kHugePagesAfterSegments;
-uint64_t g_slow_huge_fault_nanoseconds = 1000 * 1000;
+std::atomic<uint64_t> g_slow_huge_fault_nanoseconds{1000 * 1000};
 std::atomic<bool> g_huge_pages_slow{false};
+void (*g_huge_fault_timing_started)(Segment* segment) = nullptr;
 std::atomic<size_t> g_segments_in_use{0};
 std::atomic<size_t> g_bytes_mapped{0};
 std::atomic<size_t> g_bytes_committed{0};
@@ -86,19 +87,24 @@ Segment* segment_acquire(Heap* heap, bool huge_pages) {
       os_unmap(segment, kSegmentSize);
       return nullptr;
     }
-    g_bytes_mapped.fetch_add(kSegmentSize, std::memory_order_relaxed);
-    g_bytes_committed.fetch_add(kHeaderSlots * kSlotSize, std::memory_order_relaxed);
+    BlockRecord* records = nullptr;
     if (g_keep_block_records) {
-      segment->records = static_cast<BlockRecord*>(os_map(kRecordsSize));
-      if (!segment->records) {
+      records = static_cast<BlockRecord*>(os_map(kRecordsSize));
+      if (!records) {
         os_unmap(segment, kSegmentSize);
         return nullptr;
       }
       g_bytes_mapped.fetch_add(kRecordsSize, std::memory_order_relaxed);
     }
+    g_bytes_mapped.fetch_add(kSegmentSize, std::memory_order_relaxed);
+    g_bytes_committed.fetch_add(kHeaderSlots * kSlotSize, std::memory_order_relaxed);
     // Only the automatic rule is timed: huge_pages=1 asked for huge pages whatever they cost.
+    // The clock starts before the header's first write (records is in the header), which
+    // faults in its first 2 MiB.
     bool timed = advised && g_huge_pages_after_segments != 0;
+    if (timed && g_huge_fault_timing_started) g_huge_fault_timing_started(segment);
     uint64_t started = timed ? monotonic_nanoseconds() : 0;
+    segment->records = records;
     segment_reset_header(segment, heap);
     segment->huge_pages_advised = advised;
     if (timed) segment_note_huge_fault(segment, monotonic_nanoseconds() - started);
@@ -106,16 +112,22 @@ Segment* segment_acquire(Heap* heap, bool huge_pages) {
   } else {
     segment_reset_header(segment, heap);
     // From the cache: its header is resident in small pages, but the slots that fault in
-    // from now on can still come as huge pages.
+    // from now on can still come as huge pages. Advised before huge pages proved slow, it
+    // loses the advice, so its decommitted parts fault back in as small pages.
     if (huge_pages && !segment->huge_pages_advised)
       segment->huge_pages_advised = os_advise_huge_pages(segment, kSegmentSize);
+    else if (segment->huge_pages_advised && g_huge_pages_slow.load(std::memory_order_relaxed) &&
+             g_huge_pages_after_segments != 0) {
+      os_advise_small_pages(segment, kSegmentSize);
+      segment->huge_pages_advised = false;
+    }
   }
   g_segments_in_use.fetch_add(1, std::memory_order_relaxed);
   return segment;
 }
 
 TALLY_COLD void segment_note_huge_fault(Segment* segment, uint64_t nanoseconds) {
-  if (nanoseconds <= g_slow_huge_fault_nanoseconds) return;
+  if (nanoseconds <= g_slow_huge_fault_nanoseconds.load(std::memory_order_relaxed)) return;
   g_huge_pages_slow.store(true, std::memory_order_relaxed);
   constexpr size_t kHalf = kSegmentSize / 2;
   os_advise_small_pages(reinterpret_cast<char*>(segment) + kHalf, kHalf);

@@ -137,7 +137,8 @@ struct Segment {
   alignas(64) SlotBitmaps bitmaps[kSlotsPerSegment];
   BlockRecord* records;  // side mapping of kSlotsPerSegment * kMaxBlocksPerPage records
   std::atomic<MarkBooks*> mark_books;  // null until first needed
-  bool huge_pages_advised;             // the kernel may back it with huge pages (kept while cached)
+  bool huge_pages_advised;  // all of it advised for huge pages (kept while cached); false
+                            // once a slow huge fault took the advice from its second half
 
   uintptr_t slot_address(unsigned slot) const {
     return reinterpret_cast<uintptr_t>(this) + (uintptr_t{slot} << kSlotShift);
@@ -199,18 +200,21 @@ constexpr uint32_t kHugePagesAfterSegments = 8;
 constexpr uint32_t kDenseBlockSize = 4096;
 constexpr uint32_t kNeverHugePages = UINT32_MAX;
 
-// The rule's third half: huge pages only where they fault in faster than the small pages
-// they replace. A virtual machine whose host backs guest memory lazily (Firecracker, as on
-// our CI machines) took 5 ms to fault in a fresh 2 MiB page, against 0.25 ms once the host
-// had backed it and 0.75 ms for 512 small pages: jq ran 1.75x mimalloc's time. So the
+// The rule's last condition: huge pages only where they fault in faster than the small
+// pages they replace. A virtual machine whose host backs guest memory lazily (Firecracker,
+// as on our CI machines) took 5 ms to fault in a fresh 2 MiB page, against 0.25 ms once the
+// host had backed it and 0.75 ms for 512 small pages: jq ran 1.75x mimalloc's time. So the
 // first write to each new advised segment (its header, which faults in its first 2 MiB)
-// is timed, and one slower than this turns the advice off for the rest of the process
+// is timed, and one slower than this (1 ms) ends the advice for new and cached segments
 // (huge_pages=1, asked for, is left alone). Tests may change the threshold.
-extern uint64_t g_slow_huge_fault_nanoseconds;
+extern std::atomic<uint64_t> g_slow_huge_fault_nanoseconds;
 extern std::atomic<bool> g_huge_pages_slow;
 // The first 2 MiB of a new advised `segment` faulted in in `nanoseconds`: past the
 // threshold, the advice ends (and the segment's second half gets small pages).
 void segment_note_huge_fault(Segment* segment, uint64_t nanoseconds);
+// Tests only (nullptr otherwise): called as the clock starts on a new advised segment,
+// before anything has written to it.
+extern void (*g_huge_fault_timing_started)(Segment* segment);
 extern uint32_t g_huge_pages_after_segments;
 
 // Segment supply: a small global cache in front of the kernel. `huge_pages`: advise the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# jq parsing 6.5 MB of generated JSON records and running a filter that selects, reshapes,
+# jq parsing 6.9 MB of generated JSON records and running a filter that selects, reshapes,
 # groups and sums them (a JSON value is a tree of small blocks, freed as the filter goes).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"

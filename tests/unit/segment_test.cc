@@ -3,6 +3,7 @@
 #include "core/segment.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <fstream>
 #include <set>
@@ -165,7 +166,7 @@ void with_heap_of_segments(uint32_t segments, Check check, size_t block_size = 4
 // Keeps the timing of huge page faults out of a test (a virtual machine's slow first fault
 // would turn the advice off halfway through it), and restores it after.
 struct HugeFaultsNeverSlow {
-  uint64_t saved = g_slow_huge_fault_nanoseconds;
+  uint64_t saved = g_slow_huge_fault_nanoseconds.load();
   HugeFaultsNeverSlow() {
     g_slow_huge_fault_nanoseconds = UINT64_MAX;
     g_huge_pages_slow.store(false);
@@ -193,6 +194,44 @@ TEST(Segment, AHeapGetsHugePagesOnceItHolds32MiB) {
     advised += expected;
   });
   EXPECT_EQ(advised, 2);
+}
+
+// The clock must start before anything writes to a new segment, or the fault it is meant to
+// time has already happened: in the checked modes the address of the segment's records is
+// written into its header, and was, before the clock started (safe and debug mode never saw
+// a slow huge page). Both ways, with and without records, through segment_acquire itself.
+bool g_first_page_resident_at_clock_start = false;
+int g_clock_starts = 0;
+
+TEST(Segment, TheHugeFaultClockStartsBeforeTheSegmentsFirstWrite) {
+  if (!std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled"))
+    GTEST_SKIP() << "this kernel has no transparent huge pages";
+  ASSERT_EQ(g_huge_pages_after_segments, kHugePagesAfterSegments);
+  HugeFaultsNeverSlow never_slow;
+  tally_free(tally_malloc(16));  // this thread's heap, which owns the segments below
+  ASSERT_NE(t_heap, nullptr);
+  g_huge_fault_timing_started = [](Segment* segment) {
+    unsigned char residency = 0;
+    ASSERT_EQ(mincore(segment, kOsPageSize, &residency), 0);
+    g_first_page_resident_at_clock_start = (residency & 1) != 0;
+    ++g_clock_starts;
+  };
+  const bool saved_records = g_keep_block_records;  // the runtime's mode decided it
+  for (bool records : {false, true}) {
+    g_keep_block_records = records;  // segments made from here on get records (or not)
+    segment_trim_cache();            // a new mapping, not a cached segment
+    g_clock_starts = 0;
+    g_first_page_resident_at_clock_start = true;
+    Segment* segment = segment_acquire(t_heap, true);
+    g_keep_block_records = saved_records;
+    ASSERT_NE(segment, nullptr);
+    EXPECT_EQ(g_clock_starts, 1) << "records " << records;
+    EXPECT_FALSE(g_first_page_resident_at_clock_start) << "records " << records;
+    EXPECT_EQ(segment->records != nullptr, records);
+    segment_release(segment);
+    segment_trim_cache();
+  }
+  g_huge_fault_timing_started = nullptr;
 }
 
 // A huge page that faults in slower than the small pages it replaces (a virtual machine's

@@ -192,6 +192,25 @@ def last_lines(text, count=3, limit=300):
     return joined[-limit:]
 
 
+def require_program(name):
+    """The program's path, or a RunFailure saying it is not installed."""
+    path = shutil.which(name)
+    if not path:
+        raise RunFailure(f"{name} is not installed")
+    return path
+
+
+def run_program(ctx, label, cmd, env, result_marker=None):
+    """One timed run of a real program in the workload's directory; a failure (status,
+    signal, timeout, or no `result_marker` in its output) raises RunFailure."""
+    result = run_process(cmd, env, ctx.timeout, cwd=ctx.workdir)
+    if not result.ok():
+        raise RunFailure(result.describe(label))
+    if result_marker is not None and result_marker not in result.stdout:
+        raise RunFailure(f"{label}: no result line: " + last_lines(result.stdout))
+    return result
+
+
 def kill_group(pid):
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -341,11 +360,7 @@ class PythonWorkload:
         for key in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP"):
             env.pop(key, None)
         cmd = [self.python, "-S", "-B", self.script, f"{ctx.scale:g}"]
-        result = run_process(cmd, env, ctx.timeout, cwd=ctx.workdir)
-        if not result.ok():
-            raise RunFailure(result.describe("python"))
-        if "py_workload: records=" not in result.stdout:
-            raise RunFailure("python: no result line")
+        result = run_program(ctx, "python", cmd, env, "py_workload: records=")
         return Measurement(result.wall, result.maxrss_kb, result.cpu)
 
 
@@ -360,19 +375,12 @@ class PhpWorkload:
     name = "php"
 
     def prepare(self, bench_bin, workdir, quick, scale):
-        self.php = shutil.which("php")
-        if not self.php:
-            raise RunFailure("php is not installed")
+        self.php = require_program("php")
         self.script = os.path.join(REPO_DIR, "tests", "realworld", "workloads", "php_workload.php")
 
     def run(self, ctx):
-        env = ctx.env({"USE_ZEND_ALLOC": "0"})
         cmd = [self.php, "-n", "-d", "memory_limit=2G", self.script]
-        result = run_process(cmd, env, ctx.timeout, cwd=ctx.workdir)
-        if not result.ok():
-            raise RunFailure(result.describe("php"))
-        if "sha1: " not in result.stdout:
-            raise RunFailure("php: no result line: " + last_lines(result.stdout))
+        result = run_program(ctx, "php", cmd, ctx.env({"USE_ZEND_ALLOC": "0"}), "sha1: ")
         return Measurement(result.wall, result.maxrss_kb, result.cpu)
 
 
@@ -385,21 +393,15 @@ class PerlWorkload:
     name = "perl"
 
     def prepare(self, bench_bin, workdir, quick, scale):
-        self.perl = shutil.which("perl")
-        if not self.perl:
-            raise RunFailure("perl is not installed")
+        self.perl = require_program("perl")
         self.script = os.path.join(REPO_DIR, "tests", "realworld", "workloads", "perl_workload.pl")
 
     def run(self, ctx):
         # Perl frees its interpreter at exit only when asked: without it debug mode's leak
         # check reports what perl leaves to the kernel (tests/realworld/perl.sh).
         cmd = [self.perl, self.script, f"{ctx.scale:g}"]
-        result = run_process(cmd, ctx.env({"PERL_DESTRUCT_LEVEL": "2"}), ctx.timeout,
-                             cwd=ctx.workdir)
-        if not result.ok():
-            raise RunFailure(result.describe("perl"))
-        if "perl_workload: keys=" not in result.stdout:
-            raise RunFailure("perl: no result line: " + last_lines(result.stdout))
+        result = run_program(ctx, "perl", cmd, ctx.env({"PERL_DESTRUCT_LEVEL": "2"}),
+                             "perl_workload: keys=")
         return Measurement(result.wall, result.maxrss_kb, result.cpu)
 
 
@@ -416,9 +418,7 @@ class JqWorkload:
               'map({n: .[0].n, count: length, total: (map(.s) | add)}) | tojson')
 
     def prepare(self, bench_bin, workdir, quick, scale):
-        self.jq = shutil.which("jq")
-        if not self.jq:
-            raise RunFailure("jq is not installed")
+        self.jq = require_program("jq")
         self.data = os.path.join(workdir, "jq_records.json")
         generator = os.path.join(REPO_DIR, "tests", "realworld", "workloads", "jq_generate.awk")
         with open(self.data, "w") as out:
@@ -430,10 +430,7 @@ class JqWorkload:
         self.expected = expected.stdout
 
     def run(self, ctx):
-        cmd = [self.jq, "-r", self.FILTER, self.data]
-        result = run_process(cmd, ctx.env(), ctx.timeout, cwd=ctx.workdir)
-        if not result.ok():
-            raise RunFailure(result.describe("jq"))
+        result = run_program(ctx, "jq", [self.jq, "-r", self.FILTER, self.data], ctx.env())
         if result.stdout != self.expected:
             raise RunFailure("jq: output differs from the run without a preload")
         return Measurement(result.wall, result.maxrss_kb, result.cpu)

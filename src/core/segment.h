@@ -116,6 +116,18 @@ struct MarkBooks {
   // on a line of its own: workers set it while others read the views.
   alignas(64) std::atomic<uint8_t> sweep_queued;
   std::atomic<uint8_t> sweeps;  // sweeps of the segment in the current mark
+  // Set once a second worker has swept slots of the segment alongside its sweeper: a
+  // block left pending there may have been passed, and the marker looks for such blocks
+  // after the sweeps.
+  std::atomic<uint8_t> shared_sweep;
+  // The next slot a sweep of the segment takes, from the top down: slots above it are
+  // taken (swept, being swept, or skipped), those at or below it are still to come.
+  std::atomic<int32_t> next_slot;
+  // Workers in a sweep of the segment (its sweeper and those alongside it). Each waits for
+  // the others to leave before queueing the segments it left pending blocks in: a segment
+  // swept while a slot above it that points into it is still being swept would hand every
+  // block that slot reaches there to the stack, and the chains below them with it.
+  std::atomic<int32_t> sweepers;
 };
 
 // A slot's three bitmaps, side by side: a page that needs one word of each (blocks of 4 KiB

@@ -541,6 +541,9 @@ void leak_check_print_last_mark() {
       .decimal(rate)
       .text(" MiB/s");
   out.text(", ").decimal(mark.segment_sweeps).text(" segment sweeps");
+  if (mark.shared_slots) out.text(", ").decimal(mark.shared_slots).text(" slots swept alongside");
+  if (mark.passed_pending_blocks)
+    out.text(", ").decimal(mark.passed_pending_blocks).text(" pending blocks found after");
   if (mark.overflow_passes)
     out.text(", ").decimal(mark.overflow_passes).text(" passes after a full mark stack");
   out.text("; the world was stopped for ")

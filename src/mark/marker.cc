@@ -87,8 +87,12 @@ struct alignas(128) Worker {
   // sweeps now at or above its finger (the sweep has passed it). Segments given pending
   // blocks are noted here (registry slots) and queued a batch at a time.
   bool sweeping;
-  uintptr_t sweep_low;  // start of the segment being swept, 0 between segments
-  uintptr_t finger;     // the block being swept: pending blocks below it are still ahead
+  uintptr_t sweep_low;             // start of the segment being swept, 0 between segments
+  MarkBooks* sweep_books;          // and its books
+  uintptr_t page_low;              // start of the page being swept
+  uintptr_t finger;                // the block being swept: pending blocks below it are still ahead
+  uint64_t shared_slots;           // slots swept alongside another worker's sweep of their segment
+  uint64_t passed_pending_blocks;  // found by look_for_passed_pending_blocks
   uint32_t noted[kNotedSegments];
   unsigned noted_count;
   std::atomic<int>* idle;  // the idle count of the phase this worker is in
@@ -121,6 +125,13 @@ Range g_pool[kPoolCapacity];
 // sweep_queued flag); the queue is small and touched once per segment sweep.
 alignas(128) SpinLock g_sweep_queue_lock;
 MappedArray<uint32_t> g_sweep_queue;
+// Segments a second worker swept slots of (registry slots), for the look for pending
+// blocks after the sweeps; each listed once (its shared_sweep flag), under the queue's lock.
+MappedArray<uint32_t> g_shared_segments;
+std::atomic<size_t> g_shared_look_cursor{0};
+// The segment each worker sweeps (registry slot + 1; 0 when none), where an idle worker
+// looks for slots to sweep alongside it.
+std::atomic<uint32_t> g_segment_swept_by[kMaxWorkers];
 std::atomic<int> g_roots_done{0};  // workers past the roots phase (a barrier)
 
 // --- Locating the block a word points into -------------------------------------------------
@@ -321,10 +332,24 @@ TALLY_INLINE void note_segment(Worker& worker, uint32_t slot) {
   worker.noted[worker.noted_count++] = slot;
 }
 
+// Whether the slot holding `block`, in the segment `books` describes, is still to be
+// taken by a sweep of it. A page spanning several slots is swept when its lowest slot is
+// taken, so a block in one of its upper slots may be judged taken too early: it then goes
+// on the stack, which is never wrong.
+TALLY_INLINE bool slot_still_to_come(const MarkBooks* books, uintptr_t segment_low,
+                                     uintptr_t block) {
+  return static_cast<int32_t>((block - segment_low) >> kSlotShift) <=
+         books->next_slot.load(std::memory_order_relaxed);
+}
+
 // For the sweep: leaves a newly reached block pending (its segment's sweep will scan it)
-// unless the sweep of this worker's own segment has passed it already.
+// unless the sweep of this worker's own segment has passed it already: it lies above the
+// finger, or in a slot another worker sweeping the segment has taken.
 TALLY_INLINE bool leave_pending(Worker& worker, const Candidate& candidate) {
   if (candidate.start - worker.sweep_low < worker.finger - worker.sweep_low) {
+    if (candidate.start < worker.page_low &&
+        !slot_still_to_come(worker.sweep_books, worker.sweep_low, candidate.start))
+      return false;
     candidate.mark->store(kMarkPending, std::memory_order_relaxed);
     return true;
   }
@@ -765,6 +790,7 @@ TALLY_INLINE bool sweep_settle_below(const SweptPage& page, uintptr_t word, uint
   Candidate candidate;
   if (!locate_in(page.books, word, page.interior, &candidate)) return false;
   if (candidate.no_scan || candidate.start >= block) return false;
+  if (!slot_still_to_come(page.books, page.segment_low, candidate.start)) return false;
   uint8_t mark = candidate.mark->load(std::memory_order_relaxed);
   if (mark == kMarkReached || mark == kMarkPending) return true;
   ++marked;
@@ -821,6 +847,7 @@ TALLY_NOINLINE void sweep_page(Worker& worker, const MarkSlotView& view, bool in
   const uint32_t block_size = kBlockSize ? kBlockSize : page.block_size;
   const HeapWordFilter filter = make_heap_word_filter(page.heap_low, page.heap_span);
   uint64_t marked = 0, swept = 0;
+  worker.page_low = page.start;
   for (uint32_t index = view.capacity; index-- > 0;) {
     if (page.marks[index].load(std::memory_order_relaxed) != kMarkPending) {
       index = pending_below(page.marks, index);
@@ -876,34 +903,200 @@ void sweep_page_of_any_size(Worker& worker, const MarkSlotView& view, bool inter
   }
 }
 
+void note_shared_sweep(uint32_t slot, MarkBooks* books) {
+  if (books->shared_sweep.load(std::memory_order_relaxed) ||
+      books->shared_sweep.exchange(1, std::memory_order_acq_rel))
+    return;
+  LockGuard guard(g_sweep_queue_lock);
+  g_shared_segments.push(slot);  // room was made when the mark began
+}
+
+bool sweep_alongside(Worker& worker, uint32_t slot, bool share);
+
+// Sweeps the page whose view is at `page_slot` of the segment the worker sweeps. A page
+// spanning several slots has its view in each; it is swept once, at its lowest slot (the
+// last a sweep takes).
+void sweep_slot(Worker& worker, const MarkBooks* books, int32_t page_slot, bool interior,
+                bool share) {
+  const MarkSlotView& view = books->views[page_slot];
+  if (view.start == 0 || view.no_scan ||
+      (page_slot > static_cast<int32_t>(kHeaderSlots) &&
+       books->views[page_slot - 1].start == view.start))
+    return;
+  sweep_page_of_any_size(worker, view, interior, share);
+}
+
+void begin_segment_sweep(Worker& worker, uint32_t slot) {
+  worker.sweep_low = uintptr_t{slot} << kSegmentShift;
+  worker.sweep_books = g_books_by_slot[slot];
+}
+
+void end_segment_sweep(Worker& worker) {
+  MarkBooks* books = worker.sweep_books;
+  books->sweepers.fetch_sub(1, std::memory_order_seq_cst);
+  while (books->sweepers.load(std::memory_order_seq_cst) != 0) sched_yield();
+  worker.sweep_low = worker.finger = worker.page_low = 0;
+  worker.sweep_books = nullptr;
+  flush_notes(worker);
+}
+
+// The segment's slots are taken from the top down through its next_slot, so that idle
+// workers can take some of them (sweep_alongside) while this worker sweeps the others.
+// A segment queued again while a sweep of it runs (a block left pending in it just as the
+// sweep began) joins that sweep instead of starting over: two sweeps of one segment at
+// once would each take the other's passed slots for ones still to come. It is then shared,
+// and a block left pending above the joined sweep is found after the sweeps.
 void sweep_segment(Worker& worker, uint32_t slot, bool share) {
   MarkBooks* books = g_books_by_slot[slot];
   ++worker.segment_sweeps;
   books->sweep_queued.exchange(0, std::memory_order_seq_cst);  // before reading any mark
-  books->sweeps.store(books->sweeps.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  bool interior = g_settings.interior_pointers;
-  worker.sweep_low = uintptr_t{slot} << kSegmentShift;
-  for (unsigned page_slot = kSlotsPerSegment; page_slot-- > kHeaderSlots;) {
-    const MarkSlotView& view = books->views[page_slot];
-    // A page spanning several slots has its view in each; it is swept once, at its first.
-    if (view.start == 0 || view.no_scan ||
-        (page_slot > kHeaderSlots && books->views[page_slot - 1].start == view.start))
-      continue;
-    sweep_page_of_any_size(worker, view, interior, share);
+  if (books->sweepers.fetch_add(1, std::memory_order_seq_cst) != 0) {
+    books->sweepers.fetch_sub(1, std::memory_order_seq_cst);
+    note_shared_sweep(slot, books);
+    sweep_alongside(worker, slot, share);
+    return;
   }
-  worker.sweep_low = worker.finger = 0;
-  flush_notes(worker);
+  books->sweeps.store(books->sweeps.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  books->next_slot.store(static_cast<int32_t>(kSlotsPerSegment) - 1, std::memory_order_seq_cst);
+  bool interior = g_settings.interior_pointers;
+  begin_segment_sweep(worker, slot);
+  std::atomic<uint32_t>& published = g_segment_swept_by[&worker - g_workers];
+  published.store(slot + 1, std::memory_order_release);
+  for (;;) {
+    int32_t page_slot = books->next_slot.fetch_sub(1, std::memory_order_acq_rel);
+    if (page_slot < static_cast<int32_t>(kHeaderSlots)) break;
+    sweep_slot(worker, books, page_slot, interior, share);
+  }
+  published.store(0, std::memory_order_relaxed);
+  end_segment_sweep(worker);
+}
+
+// Sweeping alongside another worker pays only where the slot's blocks are all reached
+// already: a wavefront as wide as the slot, such as lists whose nodes were allocated in
+// turn. Below a structure found block by block (one list allocated in order), the next
+// slot holds nothing reached yet; a second worker taking it would pass its blocks before
+// the chain arrives and hand each of them to the first worker's stack. Blocks still
+// unreached (leaked, or reached later from above) are allowed up to a sixteenth. A slot
+// with nothing to sweep is ready to a worker sweeping alongside already (taking it costs
+// nothing) but no reason to start.
+bool slot_is_ready(const MarkBooks* books, int32_t page_slot, bool started) {
+  if (page_slot < static_cast<int32_t>(kHeaderSlots)) return false;
+  const MarkSlotView& view = books->views[page_slot];
+  if (view.start == 0 || view.no_scan) return started;
+  if (g_settings.sweep_unready_slots) return true;  // tests: every slot is ready
+  const uint8_t* marks = reinterpret_cast<const uint8_t*>(view.marks);
+  uint32_t unreached = 0, allowed = view.capacity / 16u;
+  uint32_t index = 0;
+  for (; index + 8 <= view.capacity; index += 8) {
+    uint64_t eight;
+    memcpy(&eight, marks + index, sizeof eight);
+    constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7full;
+    uint64_t zero_bytes = ~(((eight & kLow7) + kLow7) | eight | kLow7);  // exact per byte
+    unreached += static_cast<uint32_t>(__builtin_popcountll(zero_bytes));
+    if (unreached > allowed) return false;
+  }
+  for (; index < view.capacity; ++index) unreached += marks[index] == kMarkNone;
+  return unreached <= allowed;
+}
+
+// Takes ready slots of the segment `slot` that another worker sweeps, one at a time from
+// its top down, until one is not ready or none is left. A block this worker leaves
+// pending in a slot the other worker takes at the same moment may be passed by it: the
+// segment is noted as shared first, and such blocks are found after the sweeps
+// (look_for_passed_pending_blocks). True if it swept any slot.
+bool sweep_alongside(Worker& worker, uint32_t slot, bool share) {
+  MarkBooks* books = g_books_by_slot[slot];
+  bool interior = g_settings.interior_pointers;
+  bool took_any = false;
+  unsigned waits = 0;
+  // Counted before taking a slot, so that the sweeper, having taken the last, waits for it.
+  books->sweepers.fetch_add(1, std::memory_order_seq_cst);
+  for (;;) {
+    int32_t page_slot = books->next_slot.load(std::memory_order_acquire);
+    if (page_slot < static_cast<int32_t>(kHeaderSlots)) break;
+    if (!slot_is_ready(books, page_slot, took_any)) {
+      // Having taken a slot, this worker waits for the segment's end before it leaves
+      // (end_segment_sweep); the next slot may become ready before then.
+      if (!took_any) break;
+      if (++waits > 64)
+        sched_yield();  // the sweeper may be waiting for this processor
+      else
+        __builtin_ia32_pause();
+      continue;
+    }
+    if (!books->next_slot.compare_exchange_strong(page_slot, page_slot - 1,
+                                                  std::memory_order_acq_rel))
+      continue;
+    if (!took_any) {
+      took_any = true;
+      note_shared_sweep(slot, books);
+      begin_segment_sweep(worker, slot);
+    }
+    worker.shared_slots += books->views[page_slot].start != 0;
+    sweep_slot(worker, books, page_slot, interior, share);
+  }
+  if (took_any) {
+    end_segment_sweep(worker);
+  } else {
+    books->sweepers.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  return took_any;
+}
+
+// A segment another worker sweeps whose next slot is ready, or UINT32_MAX.
+uint32_t segment_to_sweep_alongside(const Worker& worker) {
+  for (int i = 0; i < g_active_workers; ++i) {
+    if (&g_workers[i] == &worker) continue;
+    uint32_t tagged = g_segment_swept_by[i].load(std::memory_order_acquire);
+    if (tagged == 0) continue;
+    const MarkBooks* books = g_books_by_slot[tagged - 1];
+    if (slot_is_ready(books, books->next_slot.load(std::memory_order_acquire), false))
+      return tagged - 1;
+  }
+  return UINT32_MAX;
+}
+
+bool sweep_alongside_another(Worker& worker, bool share) {
+  uint32_t slot = segment_to_sweep_alongside(worker);
+  return slot != UINT32_MAX && sweep_alongside(worker, slot, share);
+}
+
+// After the sweeps: a block left pending in a shared segment at the moment the other
+// worker's sweep passed it is still pending. Each worker takes shared segments from a
+// cursor and scans such blocks (and what they reach, through its stack: no sweep runs any
+// more, so nothing is left pending again).
+void look_for_passed_pending_blocks(Worker& worker) {
+  for (;;) {
+    size_t next = g_shared_look_cursor.fetch_add(1, std::memory_order_relaxed);
+    if (next >= g_shared_segments.count) return;
+    const MarkBooks* books = g_books_by_slot[g_shared_segments[next]];
+    for (unsigned page_slot = kHeaderSlots; page_slot < kSlotsPerSegment; ++page_slot) {
+      const MarkSlotView& view = books->views[page_slot];
+      if (view.start == 0 || view.no_scan ||
+          (page_slot > kHeaderSlots && books->views[page_slot - 1].start == view.start))
+        continue;
+      for (uint32_t index = view.capacity;
+           (index = pending_below(view.marks, index)) != kNoPendingBlock;) {
+        view.marks[index].store(kMarkReached, std::memory_order_relaxed);
+        ++worker.passed_pending_blocks;
+        uintptr_t block = view.start + uintptr_t{index} * view.block_size;
+        push(worker, block, block + view.block_size);
+        drain<Bit::kMarked>(worker, false);
+      }
+    }
+  }
 }
 
 // --- Workers ---------------------------------------------------------------------------------
 
-// Waits until the pool or (`sweeps`) the sweep queue has work, or every worker of the phase
-// is idle: then false.
+// Waits until the pool or (`sweeps`) the sweep queue or another worker's sweep has work, or
+// every worker of the phase is idle: then false.
 bool wait_for_work(Worker& worker, bool sweeps) {
   worker.idle->fetch_add(1, std::memory_order_acq_rel);
   for (unsigned spins = 0;; ++spins) {
     if (g_pool_count.load(std::memory_order_acquire) > 0 ||
-        (sweeps && g_sweep_queue_count.load(std::memory_order_acquire) > 0)) {
+        (sweeps && (g_sweep_queue_count.load(std::memory_order_acquire) > 0 ||
+                    segment_to_sweep_alongside(worker) != UINT32_MAX))) {
       worker.idle->fetch_sub(1, std::memory_order_acq_rel);
       return true;
     }
@@ -914,7 +1107,8 @@ bool wait_for_work(Worker& worker, bool sweeps) {
 
 // Two phases. The roots: every block they reach is left pending and its segment queued.
 // Then, after every worker is done with the roots, the sweeps: segments taken from the
-// queue, highest first; blocks a sweep cannot leave pending go on the worker's stack.
+// queue, highest first; blocks a sweep cannot leave pending go on the worker's stack. A
+// worker with nothing else to do sweeps ready slots of a segment another worker sweeps.
 void run_worker(int index) {
   Worker& worker = g_workers[index];
   bool share = g_active_workers > 1;
@@ -944,9 +1138,11 @@ void run_worker(int index) {
       continue;
     }
     if (take_from_pool(worker)) continue;
+    if (share && sweep_alongside_another(worker, share)) continue;
     if (!wait_for_work(worker, true)) break;
   }
   worker.sweeping = false;
+  look_for_passed_pending_blocks(worker);
 }
 
 // The per-segment half of marker_begin: resets the segment's views and lays out its marks,
@@ -957,6 +1153,9 @@ void lay_out_marks(Segment* segment, MarkBooks* books) {
   for (MarkSlotView& view : books->views) view.start = 0;
   books->sweep_queued.store(0, std::memory_order_relaxed);
   books->sweeps.store(0, std::memory_order_relaxed);
+  books->shared_sweep.store(0, std::memory_order_relaxed);
+  books->next_slot.store(static_cast<int32_t>(kSlotsPerSegment) - 1, std::memory_order_relaxed);
+  books->sweepers.store(0, std::memory_order_relaxed);
   size_t marks_used = 0;
   // The marks this mark lays out, backed in one call before they are written: the first
   // mark (the check at exit) would otherwise fault them in a page at a time, which was
@@ -1172,7 +1371,10 @@ bool marker_begin(const MarkSettings& settings) {
     g_workers[i].scanned = g_workers[i].marked = g_workers[i].segment_sweeps = 0;
     g_workers[i].pending_head = g_workers[i].pending_count = 0;
     g_workers[i].sweeping = false;
-    g_workers[i].sweep_low = g_workers[i].finger = 0;
+    g_workers[i].sweep_low = g_workers[i].finger = g_workers[i].page_low = 0;
+    g_workers[i].sweep_books = nullptr;
+    g_workers[i].shared_slots = g_workers[i].passed_pending_blocks = 0;
+    g_segment_swept_by[i].store(0, std::memory_order_relaxed);
     g_workers[i].noted_count = 0;
     g_workers[i].idle = &g_idle_roots;
   }
@@ -1185,6 +1387,8 @@ bool marker_begin(const MarkSettings& settings) {
   g_idle_sweep.store(0, std::memory_order_relaxed);
   g_roots_done.store(0, std::memory_order_relaxed);
   g_sweep_queue.clear();
+  g_shared_segments.clear();
+  g_shared_look_cursor.store(0, std::memory_order_relaxed);
   g_sweep_queue_count.store(0, std::memory_order_relaxed);
   g_overflowed.store(false, std::memory_order_relaxed);
 
@@ -1243,8 +1447,10 @@ bool marker_begin(const MarkSettings& settings) {
       },
       &bounds);
   // Room in the sweep queue for every segment, so queueing one never needs memory mid-mark.
-  for (size_t i = 0; ok && i < g_books_set.count; ++i) ok = g_sweep_queue.push(0);
+  for (size_t i = 0; ok && i < g_books_set.count; ++i)
+    ok = g_sweep_queue.push(0) && g_shared_segments.push(0);
   g_sweep_queue.clear();
+  g_shared_segments.clear();
   if (low >= high) low = high = 0;
   g_heap_low = low;
   g_heap_span = high - low;
@@ -1411,6 +1617,8 @@ void marker_run(MarkStatistics* statistics) {
     totals.bytes_scanned += g_workers[i].scanned;
     totals.blocks_marked += g_workers[i].marked;
     totals.segment_sweeps += g_workers[i].segment_sweeps;
+    totals.shared_slots += g_workers[i].shared_slots;
+    totals.passed_pending_blocks += g_workers[i].passed_pending_blocks;
   }
   totals.workers = workers;
   totals.nanoseconds = monotonic_nanoseconds() - started;

@@ -30,6 +30,9 @@ struct MarkSettings {
   bool interior_pointers = true;
   int workers = 1;                  // threads that mark (the caller is one of them)
   size_t stack_entries = 1u << 16;  // per worker; tests make it tiny to force overflow
+  // Tests: an idle worker sweeps slots alongside another's sweep without waiting until
+  // their blocks are reached, which makes the races the sweep must survive common.
+  bool sweep_unready_slots = false;
 };
 
 struct MarkStatistics {
@@ -39,6 +42,8 @@ struct MarkStatistics {
   uint64_t blocks_marked;
   uint64_t overflow_passes;  // heap passes that recovered from a full mark stack
   uint64_t segment_sweeps;   // segments swept in address order (a segment may be swept again)
+  uint64_t shared_slots;     // slots a worker swept alongside another's sweep of their segment
+  uint64_t passed_pending_blocks;  // left pending in a slot as another worker's sweep passed it
   uint64_t nanoseconds;
   int workers;
 };

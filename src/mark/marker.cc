@@ -1061,6 +1061,22 @@ bool sweep_alongside_another(Worker& worker, bool share) {
   return slot != UINT32_MAX && sweep_alongside(worker, slot, share);
 }
 
+// Whether any of a page's marks is pending: almost never after the sweeps, so the marks
+// are read without a branch until the end (the look over a 1 GiB heap's marks took 3.1 ms
+// a worker with pending_below, which stops at each group of eight).
+bool any_pending(const std::atomic<uint8_t>* marks, uint32_t capacity) {
+  const uint8_t* bytes = reinterpret_cast<const uint8_t*>(marks);
+  uint64_t pending = 0;
+  uint32_t index = 0;
+  for (; index + 8 <= capacity; index += 8) {
+    uint64_t eight;
+    memcpy(&eight, bytes + index, sizeof eight);
+    pending |= pending_bytes(eight);
+  }
+  for (; index < capacity; ++index) pending |= bytes[index] == kMarkPending;
+  return pending != 0;
+}
+
 // After the sweeps: a block left pending in a shared segment at the moment the other
 // worker's sweep passed it is still pending. Each worker takes shared segments from a
 // cursor and scans such blocks (and what they reach, through its stack: no sweep runs any
@@ -1073,7 +1089,8 @@ void look_for_passed_pending_blocks(Worker& worker) {
     for (unsigned page_slot = kHeaderSlots; page_slot < kSlotsPerSegment; ++page_slot) {
       const MarkSlotView& view = books->views[page_slot];
       if (view.start == 0 || view.no_scan ||
-          (page_slot > kHeaderSlots && books->views[page_slot - 1].start == view.start))
+          (page_slot > kHeaderSlots && books->views[page_slot - 1].start == view.start) ||
+          !any_pending(view.marks, view.capacity))
         continue;
       for (uint32_t index = view.capacity;
            (index = pending_below(view.marks, index)) != kNoPendingBlock;) {

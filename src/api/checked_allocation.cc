@@ -29,6 +29,7 @@
 #include "safety/fault_handler.h"
 #include "safety/fill_patterns.h"
 #include "safety/guard_pool.h"
+#include "safety/poison.h"
 #include "safety/protection_budget.h"
 #include "safety/quarantine.h"
 #include "safety/safety_config.h"
@@ -202,8 +203,8 @@ TALLY_INLINE void release_one(uintptr_t address, ClaimDrops& drops, bool release
     uint32_t index =
         static_cast<uint32_t>(((address - page->start) * page->reciprocal) >> kReciprocalShift);
     if (g_safety.poison) {
-      size_t damaged = pattern_first_mismatch(reinterpret_cast<void*>(address),
-                                              poisoned_bytes(page->block_size), kPoisonByte);
+      size_t damaged =
+          poison_first_damage(reinterpret_cast<void*>(address), poisoned_bytes(page->block_size));
       if (TALLY_UNLIKELY(damaged != SIZE_MAX)) report_poison_damage(address, damaged, drops);
     }
     if (release) really_free_small(page, index, drops);
@@ -213,10 +214,9 @@ TALLY_INLINE void release_one(uintptr_t address, ClaimDrops& drops, bool release
   if (lookup.where != BlockLookup::kSmall && lookup.where != BlockLookup::kLarge) return;
   if (g_safety.poison && !(lookup.where == BlockLookup::kLarge && lookup.large->pages_protected)) {
     size_t span = span_of(lookup);
-    size_t damaged = pattern_first_mismatch(
+    size_t damaged = poison_first_damage(
         reinterpret_cast<void*>(address),
-        lookup.where == BlockLookup::kLarge ? poisoned_bytes_of_large(span) : poisoned_bytes(span),
-        kPoisonByte);
+        lookup.where == BlockLookup::kLarge ? poisoned_bytes_of_large(span) : poisoned_bytes(span));
     if (damaged != SIZE_MAX) report_poison_damage(address, damaged, drops);
   }
   if (!release) return;
@@ -677,7 +677,7 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
         BlockRecord* record = record_of(page, index);
         check_and_record_free(address, record->size(), block_size, record, call, caller,
                               deleted_size);
-        if (g_safety.poison) pattern_fill(pointer, poisoned_bytes(block_size), kPoisonByte);
+        if (g_safety.poison) poison_block(pointer, poisoned_bytes(block_size));
         if (g_safety.quarantine)
           quarantine_put(heap, address, block_size);
         else {
@@ -708,7 +708,7 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
         // Its pages refault when the block is used again, if they ever are.
         protection_budget_charge(started, lookup.large->usable_size / kOsPageSize);
       } else if (g_safety.poison)
-        pattern_fill(pointer, poisoned_bytes_of_large(lookup.large->usable_size), kPoisonByte);
+        poison_block(pointer, poisoned_bytes_of_large(lookup.large->usable_size));
       quarantine_put(heap, address, lookup.large->usable_size);
       return;
     }

@@ -103,10 +103,18 @@ void os_advise_small_pages(void* address, size_t size) {
   errno = saved_errno;
 }
 
-void os_decommit(void* address, size_t size) {
+bool os_decommit(void* address, size_t size) {
   int saved_errno = errno;
-  madvise(address, size, MADV_DONTNEED);
+  bool dropped = madvise(address, size, MADV_DONTNEED) == 0;
   errno = saved_errno;
+  return dropped;
+}
+
+bool os_resident_pages(const void* address, size_t size, uint8_t* resident) {
+  int saved_errno = errno;
+  bool known = mincore(const_cast<void*>(address), size, resident) == 0;
+  errno = saved_errno;
+  return known;
 }
 
 bool os_move_mapping(void* old_address, size_t old_size, void* new_address, size_t new_size) {

@@ -22,7 +22,12 @@ enum class MapCharge { kReserveOnly, kChargeCommit };
 void* os_map(size_t size, MapCharge charge = MapCharge::kReserveOnly);
 void* os_map_aligned(size_t size, size_t alignment, MapCharge charge = MapCharge::kReserveOnly);
 void os_unmap(void* address, size_t size);
-void os_decommit(void* address, size_t size);  // contents become zero, RSS falls
+// Contents become zero, RSS falls. False if the kernel refused (locked memory): the
+// contents are then unchanged.
+bool os_decommit(void* address, size_t size);
+// Which of the pages of [address, address + size) are backed now (mincore): one byte per
+// page in `resident`, bit 0 set for a backed page. False if the kernel could not tell.
+bool os_resident_pages(const void* address, size_t size, uint8_t* resident);
 // Backs the pages now, in one system call, where touching them one by one would fault once a
 // page (on a virtual machine with shadow page tables, twice the time: bench/page_costs).
 // A hint: nothing happens on kernels without MADV_POPULATE_WRITE (5.14).

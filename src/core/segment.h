@@ -124,9 +124,10 @@ struct MarkBooks {
   // taken (swept, being swept, or skipped), those at or below it are still to come.
   std::atomic<int32_t> next_slot;
   // Workers in a sweep of the segment (its sweeper and those alongside it). Each waits for
-  // the others to leave before queueing the segments it left pending blocks in: a segment
-  // swept while a slot above it that points into it is still being swept would hand every
-  // block that slot reaches there to the stack, and the chains below them with it.
+  // the others to leave before queueing the segments it left pending blocks in (unless it
+  // notes more than 16, which flushes them early): a segment swept while a slot above it
+  // that points into it is still being swept would hand every block that slot reaches
+  // there to the stack, and the chains below them with it.
   std::atomic<int32_t> sweepers;
 };
 

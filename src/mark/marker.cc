@@ -681,12 +681,22 @@ void recover_from_overflow(Worker& worker, MarkStatistics* statistics) {
 
 // --- The sweep ---------------------------------------------------------------------------
 
-// The bytes of `eight` equal to kMarkPending, as their high bits (exact: no borrow
-// crosses from one byte into the next).
-TALLY_INLINE uint64_t pending_bytes(uint64_t eight) {
+// The bytes of `eight` equal to `value`, as their high bits (exact: no borrow crosses from
+// one byte into the next).
+TALLY_INLINE uint64_t bytes_equal(uint64_t eight, uint8_t value) {
   constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7full;
-  uint64_t differs = eight ^ (0x0101010101010101ull * kMarkPending);
+  uint64_t differs = eight ^ (0x0101010101010101ull * value);
   return ~(((differs & kLow7) + kLow7) | differs | kLow7);
+}
+
+TALLY_INLINE uint64_t pending_bytes(uint64_t eight) {
+  return bytes_equal(eight, kMarkPending);
+}
+
+// How many bytes a bytes_equal mask has (a multiply sums its eight bits; no popcnt call
+// on machines built for baseline x86-64).
+TALLY_INLINE uint32_t count_bytes(uint64_t mask) {
+  return static_cast<uint32_t>(((mask >> 7) * 0x0101010101010101ull) >> 56);
 }
 
 constexpr uint32_t kNoPendingBlock = ~0u;
@@ -916,14 +926,21 @@ bool sweep_alongside(Worker& worker, uint32_t slot, bool share);
 // Sweeps the page whose view is at `page_slot` of the segment the worker sweeps. A page
 // spanning several slots has its view in each; it is swept once, at its lowest slot (the
 // last a sweep takes).
-void sweep_slot(Worker& worker, const MarkBooks* books, int32_t page_slot, bool interior,
-                bool share) {
+// Whether the page whose view is at `page_slot` is one to sweep there: it has blocks that
+// may hold pointers, and `page_slot` is its lowest slot.
+bool page_to_sweep_at(const MarkBooks* books, int32_t page_slot) {
   const MarkSlotView& view = books->views[page_slot];
-  if (view.start == 0 || view.no_scan ||
-      (page_slot > static_cast<int32_t>(kHeaderSlots) &&
-       books->views[page_slot - 1].start == view.start))
-    return;
-  sweep_page_of_any_size(worker, view, interior, share);
+  return view.start != 0 && !view.no_scan &&
+         !(page_slot > static_cast<int32_t>(kHeaderSlots) &&
+           books->views[page_slot - 1].start == view.start);
+}
+
+// Returns whether there was a page to sweep.
+bool sweep_slot(Worker& worker, const MarkBooks* books, int32_t page_slot, bool interior,
+                bool share) {
+  if (!page_to_sweep_at(books, page_slot)) return false;
+  sweep_page_of_any_size(worker, books->views[page_slot], interior, share);
+  return true;
 }
 
 void begin_segment_sweep(Worker& worker, uint32_t slot) {
@@ -976,27 +993,32 @@ void sweep_segment(Worker& worker, uint32_t slot, bool share) {
 // turn. Below a structure found block by block (one list allocated in order), the next
 // slot holds nothing reached yet; a second worker taking it would pass its blocks before
 // the chain arrives and hand each of them to the first worker's stack. Blocks still
-// unreached (leaked, or reached later from above) are allowed up to a sixteenth. A slot
-// with nothing to sweep is ready to a worker sweeping alongside already (taking it costs
-// nothing) but no reason to start.
+// unreached (leaked, or reached later from above) are allowed up to a sixteenth of those
+// that are unreached or pending (blocks that are not live count as reached from the start,
+// so a sixteenth of the page's capacity would take a page of a few live blocks for ready).
+// A slot with nothing to sweep is ready to a worker sweeping alongside already (taking it
+// costs nothing) but no reason to start.
 bool slot_is_ready(const MarkBooks* books, int32_t page_slot, bool started) {
   if (page_slot < static_cast<int32_t>(kHeaderSlots)) return false;
-  const MarkSlotView& view = books->views[page_slot];
-  if (view.start == 0 || view.no_scan) return started;
+  if (!page_to_sweep_at(books, page_slot)) return started;
   if (g_settings.sweep_unready_slots) return true;  // tests: every slot is ready
+  const MarkSlotView& view = books->views[page_slot];
   const uint8_t* marks = reinterpret_cast<const uint8_t*>(view.marks);
-  uint32_t unreached = 0, allowed = view.capacity / 16u;
+  // Unreached must stay within a sixteenth of the capacity for 15 x unreached <= pending.
+  uint32_t unreached = 0, pending = 0, bound = view.capacity / 16u;
   uint32_t index = 0;
   for (; index + 8 <= view.capacity; index += 8) {
     uint64_t eight;
     memcpy(&eight, marks + index, sizeof eight);
-    constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7full;
-    uint64_t zero_bytes = ~(((eight & kLow7) + kLow7) | eight | kLow7);  // exact per byte
-    unreached += static_cast<uint32_t>(__builtin_popcountll(zero_bytes));
-    if (unreached > allowed) return false;
+    unreached += count_bytes(bytes_equal(eight, kMarkNone));
+    pending += count_bytes(bytes_equal(eight, kMarkPending));
+    if (unreached > bound) return false;
   }
-  for (; index < view.capacity; ++index) unreached += marks[index] == kMarkNone;
-  return unreached <= allowed;
+  for (; index < view.capacity; ++index) {
+    unreached += marks[index] == kMarkNone;
+    pending += marks[index] == kMarkPending;
+  }
+  return 15 * unreached <= pending;
 }
 
 // Takes ready slots of the segment `slot` that another worker sweeps, one at a time from
@@ -1032,8 +1054,7 @@ bool sweep_alongside(Worker& worker, uint32_t slot, bool share) {
       note_shared_sweep(slot, books);
       begin_segment_sweep(worker, slot);
     }
-    worker.shared_slots += books->views[page_slot].start != 0;
-    sweep_slot(worker, books, page_slot, interior, share);
+    worker.shared_slots += sweep_slot(worker, books, page_slot, interior, share);
   }
   if (took_any) {
     end_segment_sweep(worker);
@@ -1086,12 +1107,10 @@ void look_for_passed_pending_blocks(Worker& worker) {
     size_t next = g_shared_look_cursor.fetch_add(1, std::memory_order_relaxed);
     if (next >= g_shared_segments.count) return;
     const MarkBooks* books = g_books_by_slot[g_shared_segments[next]];
-    for (unsigned page_slot = kHeaderSlots; page_slot < kSlotsPerSegment; ++page_slot) {
+    for (int32_t page_slot = kHeaderSlots; page_slot < static_cast<int32_t>(kSlotsPerSegment);
+         ++page_slot) {
       const MarkSlotView& view = books->views[page_slot];
-      if (view.start == 0 || view.no_scan ||
-          (page_slot > kHeaderSlots && books->views[page_slot - 1].start == view.start) ||
-          !any_pending(view.marks, view.capacity))
-        continue;
+      if (!page_to_sweep_at(books, page_slot) || !any_pending(view.marks, view.capacity)) continue;
       for (uint32_t index = view.capacity;
            (index = pending_below(view.marks, index)) != kNoPendingBlock;) {
         view.marks[index].store(kMarkReached, std::memory_order_relaxed);

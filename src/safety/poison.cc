@@ -1,5 +1,13 @@
-// The poison of big quarantined blocks, whose whole pages are dropped rather than filled
-// (poison.h gives the reasons and the invariants).
+// The poison of big quarantined blocks, whose whole pages out of memory are dropped
+// rather than filled (poison.h gives the reasons and the invariants).
+//
+// The whole pages inside the poisoned range are cut into at most 64 groups of consecutive
+// pages (a page each, up to 256 KiB). At the free, a group none of whose pages is in memory
+// is dropped; any other is filled, which faults in the few pages of it that were not. The
+// first group is always filled, and its first 16 bytes say which groups were dropped (the
+// drop record), so that the check at release knows what each page must hold: a filled
+// page the pattern, a dropped page zeros wherever it is backed again. Without the record
+// a filled page that a write after free cleared to zeros would pass for a dropped one.
 #include "safety/poison.h"
 
 #include "os/memory.h"
@@ -7,50 +15,65 @@
 namespace tally {
 namespace {
 
-// The whole pages inside [start, start + length), or an empty range when there are too few
-// of them to drop. poison_block and poison_first_damage must agree on it.
+constexpr size_t kMaxGroups = 64;
+constexpr uint64_t kPoisonWord = 0x0101010101010101ull * kPoisonByte;
+constexpr size_t kRecordBytes = 16;
+
+// The whole pages inside [start, start + length) and how they are grouped, or no pages
+// when there are too few of them to drop. poison_block and poison_first_damage must agree
+// on it.
 struct InnerPages {
   uintptr_t low;
   uintptr_t high;
+  size_t pages_per_group;
+  size_t groups;
+  uintptr_t group_low(size_t group) const { return low + group * pages_per_group * kOsPageSize; }
+  uintptr_t group_high(size_t group) const {
+    uintptr_t end = group_low(group + 1);
+    return end < high ? end : high;
+  }
 };
 
 InnerPages inner_pages(uintptr_t start, size_t length) {
   uintptr_t low = (start + kOsPageSize - 1) & ~(kOsPageSize - 1);
   uintptr_t high = (start + length) & ~(kOsPageSize - 1);
-  if (high <= low || high - low < kDroppedPoisonMinimumBytes) return InnerPages{start, start};
-  return InnerPages{low, high};
+  if (high <= low || high - low < kDroppedPoisonMinimumBytes) return InnerPages{start, start, 1, 0};
+  size_t pages = (high - low) / kOsPageSize;
+  size_t per_group = (pages + kMaxGroups - 1) / kMaxGroups;
+  return InnerPages{low, high, per_group, (pages + per_group - 1) / per_group};
 }
 
-// A page of the inner range that is backed again: the program (or the kernel) touched it
-// after it was dropped. Zeros are what a dropped page reads as, the pattern what a page the
-// kernel refused to drop holds; anything else was written. Offset of the first such byte
-// in the page, or SIZE_MAX.
-size_t first_write_in_page(const uint8_t* page) {
-  if (page[0] != kPoisonByte && page[0] != 0) return 0;
-  return pattern_first_mismatch(page, kOsPageSize, page[0]);
+// Groups [first, end) as bits.
+uint64_t group_bits(size_t first, size_t end) {
+  uint64_t below_end = end == kMaxGroups ? ~uint64_t{0} : (uint64_t{1} << end) - 1;
+  return below_end & ~((uint64_t{1} << first) - 1);
 }
 
-constexpr size_t kPagesAtOnce = 64;
-
-// Calls visit(low, high, resident) for each run of pages of [low, high) that are all
-// backed or all not, as far as the kernel tells (without its answer, all backed).
-template <typename Visit>
-void for_each_residency_run(uintptr_t low, uintptr_t high, Visit&& visit) {
+// Which groups hold a page that is in memory now (bit per group); all of them when the
+// kernel cannot tell.
+uint64_t groups_in_memory(const InnerPages& inner) {
+  constexpr size_t kPagesAtOnce = 64;
   uint8_t resident[kPagesAtOnce];
-  for (; low < high; low += kPagesAtOnce * kOsPageSize) {
-    size_t bytes =
-        high - low < kPagesAtOnce * kOsPageSize ? high - low : kPagesAtOnce * kOsPageSize;
+  uint64_t in_memory = 0;
+  size_t page = 0;
+  for (uintptr_t low = inner.low; low < inner.high; low += kPagesAtOnce * kOsPageSize) {
+    size_t bytes = inner.high - low < kPagesAtOnce * kOsPageSize ? inner.high - low
+                                                                 : kPagesAtOnce * kOsPageSize;
     size_t pages = bytes / kOsPageSize;
     if (!os_resident_pages(reinterpret_cast<const void*>(low), bytes, resident))
-      for (size_t i = 0; i < pages; ++i) resident[i] = 1;
-    for (size_t first = 0; first < pages;) {
-      bool backed = resident[first] & 1;
-      size_t end = first + 1;
-      while (end < pages && (resident[end] & 1) == backed) ++end;
-      if (!visit(low + first * kOsPageSize, low + end * kOsPageSize, backed)) return;
-      first = end;
-    }
+      return group_bits(0, inner.groups);
+    for (size_t i = 0; i < pages; ++i, ++page)
+      if (resident[i] & 1) in_memory |= uint64_t{1} << (page / inner.pages_per_group);
   }
+  return in_memory;
+}
+
+void fill(uintptr_t low, uintptr_t high) {
+  pattern_fill(reinterpret_cast<void*>(low), high - low, kPoisonByte);
+}
+
+size_t first_mismatch(uintptr_t low, uintptr_t high, uint8_t byte) {
+  return pattern_first_mismatch(reinterpret_cast<const void*>(low), high - low, byte);
 }
 
 }  // namespace
@@ -58,38 +81,57 @@ void for_each_residency_run(uintptr_t low, uintptr_t high, Visit&& visit) {
 void poison_block_dropping_pages(void* start, size_t length) {
   uintptr_t address = reinterpret_cast<uintptr_t>(start);
   InnerPages inner = inner_pages(address, length);
-  if (inner.low == inner.high) return pattern_fill(start, length, kPoisonByte);
-  pattern_fill(start, inner.low - address, kPoisonByte);
-  pattern_fill(reinterpret_cast<void*>(inner.high), address + length - inner.high, kPoisonByte);
-  for_each_residency_run(inner.low, inner.high, [](uintptr_t low, uintptr_t high, bool backed) {
-    void* run = reinterpret_cast<void*>(low);
-    // A page out of memory may still hold the program's data in swap: dropping it makes
+  if (inner.groups == 0) return fill(address, address + length);
+  fill(address, inner.low);
+  fill(inner.high, address + length);
+  uint64_t in_memory = groups_in_memory(inner) | 1;  // the first group holds the record
+  uint64_t dropped = 0;
+  // Runs of groups that are all filled or all dropped: one fill or one system call each.
+  for (size_t group = 0; group < inner.groups;) {
+    bool keep = (in_memory >> group) & 1;
+    size_t end = group + 1;
+    while (end < inner.groups && ((in_memory >> end) & 1) == keep) ++end;
+    uintptr_t low = inner.group_low(group), high = inner.group_high(end - 1);
+    // A page out of memory may still hold the program's bytes in swap: dropping it makes
     // it read as zeros, so that it cannot come back holding anything else.
-    if (backed || !os_decommit(run, high - low)) pattern_fill(run, high - low, kPoisonByte);
-    return true;
-  });
+    if (!keep && os_decommit(reinterpret_cast<void*>(low), high - low))
+      dropped |= group_bits(group, end);
+    else
+      fill(low, high);
+    group = end;
+  }
+  uint64_t record[2] = {dropped ^ kPoisonWord, ~dropped ^ kPoisonWord};
+  memcpy(reinterpret_cast<void*>(inner.low), record, sizeof record);
 }
 
 size_t poison_first_damage_dropping_pages(const void* start, size_t length) {
   uintptr_t address = reinterpret_cast<uintptr_t>(start);
   InnerPages inner = inner_pages(address, length);
-  if (inner.low == inner.high) return pattern_first_mismatch(start, length, kPoisonByte);
-  size_t damage = pattern_first_mismatch(start, inner.low - address, kPoisonByte);
+  if (inner.groups == 0) return first_mismatch(address, address + length, kPoisonByte);
+  size_t damage = first_mismatch(address, inner.low, kPoisonByte);
   if (damage != SIZE_MAX) return damage;
-  for_each_residency_run(inner.low, inner.high, [&](uintptr_t low, uintptr_t high, bool backed) {
-    if (!backed) return true;  // never touched since it was dropped
-    for (uintptr_t page = low; page < high; page += kOsPageSize) {
-      size_t in_page = first_write_in_page(reinterpret_cast<const uint8_t*>(page));
-      if (in_page != SIZE_MAX) {
-        damage = page + in_page - address;
-        return false;
-      }
+  // The record: two copies of the dropped groups, the second inverted; a write after free
+  // into it (a null pointer, an address) breaks their agreement, and is reported at the
+  // record's start.
+  uint64_t record[2];
+  memcpy(record, reinterpret_cast<const void*>(inner.low), sizeof record);
+  uint64_t dropped = record[0] ^ kPoisonWord;
+  if ((record[1] ^ kPoisonWord) != ~dropped || (dropped & ~group_bits(1, inner.groups)))
+    return inner.low - address;
+  uint64_t backed_again = dropped ? groups_in_memory(inner) & dropped : 0;
+  for (size_t group = 0; group < inner.groups; ++group) {
+    uintptr_t low = inner.group_low(group), high = inner.group_high(group);
+    if (group == 0) low += kRecordBytes;
+    if ((dropped >> group) & 1) {
+      if (!((backed_again >> group) & 1)) continue;  // not touched since it was dropped
+      // Pages of the group that are still out of memory read as zeros too (the zero page).
+      damage = first_mismatch(low, high, 0);
+    } else {
+      damage = first_mismatch(low, high, kPoisonByte);
     }
-    return true;
-  });
-  if (damage != SIZE_MAX) return damage;
-  damage = pattern_first_mismatch(reinterpret_cast<const void*>(inner.high),
-                                  address + length - inner.high, kPoisonByte);
+    if (damage != SIZE_MAX) return low + damage - address;
+  }
+  damage = first_mismatch(inner.high, address + length, kPoisonByte);
   return damage == SIZE_MAX ? SIZE_MAX : inner.high + damage - address;
 }
 

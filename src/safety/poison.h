@@ -2,17 +2,18 @@
 // leaves the quarantine, so that a write after free is caught with the offset it hit.
 //
 // A big block (debug mode poisons whole blocks) is mostly whole pages, which the program
-// has often never touched: filling them faults each one in, and verifying reads them all
-// back from memory. Those pages are dropped instead (MADV_DONTNEED: they read as zeros
-// and are no longer resident), and verified by asking the kernel which came back
-// (mincore): only a page something touched since is read, and any byte in it other than
-// zero is a write after free. The bytes around them, part pages at the block's two ends,
-// get the pattern as before.
+// has often never touched: filling them faulted each one in, and verifying read them all
+// back from memory. So the whole pages that are out of memory when the block is freed
+// (mincore tells) are dropped instead (MADV_DONTNEED: they read as zeros and stay out of
+// memory), and the others are filled as before. At release only a dropped page that is
+// back in memory is read, and any byte in it other than zero is a write after free. The
+// part pages at the block's two ends get the pattern as before.
 //
 // Invariants: poison_first_damage(start, length) verifies exactly what poison_block(start,
-// length) wrote, by the same choice of pages; a page the kernel refused to drop keeps the
-// pattern, and a page that came back holding only zeros (read after free, or collapsed
-// into a huge page by the kernel) is not damage.
+// length) wrote: the same pages, grouped the same way, and a record in the block's first
+// whole page says which groups were dropped (poison.cc). A filled page must hold the
+// pattern; a dropped one zeros wherever it is backed again (read after free, or collapsed
+// into a huge page by the kernel). A page the kernel refused to drop is filled.
 #pragma once
 
 #include <stddef.h>

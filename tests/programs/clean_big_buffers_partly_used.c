@@ -1,8 +1,8 @@
 // Clean: big buffers (40-250 KiB) used in part, freed and allocated again, many times over
 // what a quarantine holds. Some are written at their start only, some at a page in the
-// middle, some whole; some are read back after their first line was written (pages never
-// written read as whatever malloc left), some come from calloc and must read as zeros
-// everywhere, some grow with realloc and must keep their contents. In debug mode the whole
+// middle, some whole; a page of each malloc'd one is read before anything is written to it
+// (it reads as whatever malloc left there), those from calloc must read as zeros
+// everywhere, and those that grow with realloc must keep their contents. In debug mode the whole
 // pages of a freed big block that the program never touched are dropped rather than
 // poisoned: none of this may look like a write after free, and calloc's zeros, realloc's
 // copies and the program's own bytes must all be intact.

@@ -1,12 +1,15 @@
 // The poison of big quarantined blocks: pages the program never touched stay out of memory
 // (they are dropped, not filled), and a write after free is found wherever it lands (in
 // the part pages at the ends, in a page the program had touched, in a page that was
-// dropped), at its exact offset, while a page that was only read after free is not damage.
+// dropped, in the record of which pages were dropped), at its exact offset, zeros
+// included where the pattern was, while a page that was only read after free is not damage.
 #include "safety/poison.h"
 
 #include <gtest/gtest.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#include <vector>
 
 namespace tally {
 namespace {
@@ -33,9 +36,16 @@ size_t resident_pages(const uint8_t* start, size_t bytes) {
   return count;
 }
 
-// A block of 200 KiB starting 100 bytes into a page: part pages at both ends.
+// A block of 200 KiB starting 100 bytes into a page: part pages at both ends. Its first
+// whole page starts kOsPageSize - 100 bytes in, with the 16-byte record of dropped pages.
 constexpr size_t kBlockOffset = kOsPageSize + 100;
 constexpr size_t kBlockBytes = 200 << 10;
+constexpr size_t kFirstWholePage = kOsPageSize - 100;  // offset in the block
+constexpr size_t kRecordBytes = 16;
+
+bool in_record(size_t offset) {
+  return offset >= kFirstWholePage && offset < kFirstWholePage + kRecordBytes;
+}
 
 TEST(Poison, PagesTheProgramNeverTouchedStayOutOfMemory) {
   Mapping mapping;
@@ -55,15 +65,36 @@ TEST(Poison, PagesTheProgramTouchedAreFilled) {
   uint8_t* block = mapping.base + kBlockOffset;
   memset(block, 'p', kBlockBytes);
   poison_block(block, kBlockBytes);
-  for (size_t i = 0; i < kBlockBytes; ++i) ASSERT_EQ(block[i], kPoisonByte) << i;
+  for (size_t i = 0; i < kBlockBytes; ++i) {
+    if (in_record(i)) continue;
+    ASSERT_EQ(block[i], kPoisonByte) << i;
+  }
   EXPECT_EQ(poison_first_damage(block, kBlockBytes), SIZE_MAX);
 }
 
+TEST(Poison, BelowTheMinimumEveryPageIsFilled) {
+  Mapping mapping;
+  ASSERT_NE(mapping.base, nullptr);
+  uint8_t* block = mapping.base + kBlockOffset;
+  // One byte short of the size that is sure to hold kDroppedPoisonMinimumBytes of whole pages.
+  size_t bytes = kDroppedPoisonMinimumBytes + kOsPageSize - 1;
+  poison_block(block, bytes);
+  for (size_t i = 0; i < bytes; ++i) ASSERT_EQ(block[i], kPoisonByte) << i;
+  EXPECT_EQ(poison_first_damage(block, bytes), SIZE_MAX);
+}
+
 TEST(Poison, AWriteAfterFreeIsFoundAtItsOffsetWhereverItLands) {
-  // Offsets: the first part page, a touched page, untouched (dropped) pages at a page's
-  // start, middle and end, and the last part page.
-  const size_t offsets[] = {
-      10, 5000, 64 << 10, (64 << 10) + 1234, (128 << 10) - 1, kBlockBytes - 50};
+  // Offsets: the first part page, the record, touched pages at a page's first byte and
+  // inside, untouched (dropped) pages at a page's first byte, inside and last byte, and the
+  // last part page.
+  const size_t offsets[] = {10,
+                            kFirstWholePage + 3,
+                            kFirstWholePage + kOsPageSize,
+                            5000,
+                            kFirstWholePage + 20 * kOsPageSize,
+                            (64 << 10) + 1234,
+                            kFirstWholePage + 31 * kOsPageSize - 1,
+                            kBlockBytes - 50};
   for (size_t offset : offsets) {
     Mapping mapping;
     ASSERT_NE(mapping.base, nullptr);
@@ -71,18 +102,30 @@ TEST(Poison, AWriteAfterFreeIsFoundAtItsOffsetWhereverItLands) {
     memset(block, 'p', 8192);  // the first two pages were used
     poison_block(block, kBlockBytes);
     block[offset] = 0x42;
-    EXPECT_EQ(poison_first_damage(block, kBlockBytes), offset) << "write at " << offset;
+    size_t expected = in_record(offset) ? kFirstWholePage : offset;  // the record's start
+    EXPECT_EQ(poison_first_damage(block, kBlockBytes), expected) << "write at " << offset;
   }
 }
 
-TEST(Poison, AWriteOfThePatternIntoADroppedPageIsStillDamage) {
+TEST(Poison, ZerosWrittenWhereThePatternWasAreDamage) {
+  Mapping mapping;
+  ASSERT_NE(mapping.base, nullptr);
+  uint8_t* block = mapping.base + kBlockOffset;
+  memset(block, 'p', kBlockBytes);  // every page in memory: every page filled
+  poison_block(block, kBlockBytes);
+  size_t page = kFirstWholePage + 10 * kOsPageSize;
+  memset(block + page, 0, kOsPageSize);  // a stale pointer's memset clears a whole page
+  EXPECT_EQ(poison_first_damage(block, kBlockBytes), page);
+}
+
+TEST(Poison, AWriteOfThePatternIntoADroppedPageIsDamageAtItsOffset) {
   Mapping mapping;
   ASSERT_NE(mapping.base, nullptr);
   uint8_t* block = mapping.base + kBlockOffset;
   poison_block(block, kBlockBytes);
-  uint8_t* page = mapping.base + (80 << 10);  // a dropped page, at its first byte
-  page[0] = kPoisonByte;
-  EXPECT_NE(poison_first_damage(block, kBlockBytes), SIZE_MAX);
+  size_t offset = kFirstWholePage + 19 * kOsPageSize;  // a dropped page, at its first byte
+  block[offset] = kPoisonByte;
+  EXPECT_EQ(poison_first_damage(block, kBlockBytes), offset);
 }
 
 TEST(Poison, ReadingADroppedPageAfterFreeIsNoDamage) {
@@ -92,6 +135,7 @@ TEST(Poison, ReadingADroppedPageAfterFreeIsNoDamage) {
   poison_block(block, kBlockBytes);
   size_t zeros = 0;
   for (size_t offset = 0; offset < kBlockBytes; offset += 1000) {
+    if (in_record(offset)) continue;
     uint8_t value = *static_cast<volatile uint8_t*>(block + offset);
     ASSERT_TRUE(value == kPoisonByte || value == 0) << offset;
     zeros += value == 0;
@@ -100,18 +144,20 @@ TEST(Poison, ReadingADroppedPageAfterFreeIsNoDamage) {
   EXPECT_EQ(poison_first_damage(block, kBlockBytes), SIZE_MAX);
 }
 
-TEST(Poison, ThePagesOfADroppedBlockReadAsZerosWhenReused) {
+TEST(Poison, APageOutOfMemoryAtTheFreeIsDroppedNotFilled) {
   Mapping mapping;
   ASSERT_NE(mapping.base, nullptr);
   uint8_t* block = mapping.base + kBlockOffset;
   memset(block, 'p', kBlockBytes);
-  mapping.base[kOsPageSize * 40] = 'q';
-  // Evicted from memory before the free: a page out of memory is dropped, so that whatever
-  // it held cannot come back (as if from swap) and be taken for a write after free.
-  ASSERT_EQ(madvise(mapping.base + kOsPageSize * 40, kOsPageSize, MADV_DONTNEED), 0);
+  // Out of memory when the block is freed (as a page in swap would be): it is dropped, so
+  // that it reads as zeros and stays out of memory, and whatever it held cannot come back
+  // and be taken for a write after free.
+  uint8_t* evicted = mapping.base + kOsPageSize * 40;
+  ASSERT_EQ(madvise(evicted, kOsPageSize, MADV_DONTNEED), 0);
   poison_block(block, kBlockBytes);
-  EXPECT_EQ(mapping.base[kOsPageSize * 40], 0);
+  EXPECT_EQ(resident_pages(evicted, kOsPageSize), 0u);
   EXPECT_EQ(poison_first_damage(block, kBlockBytes), SIZE_MAX);
+  EXPECT_EQ(evicted[0], 0);
 }
 
 TEST(Poison, SmallBlocksAreFilledWhole) {

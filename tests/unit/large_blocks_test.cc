@@ -14,6 +14,7 @@
 #include "core/registry.h"
 #include "os/memory.h"
 #include "os/process.h"
+#include "resident_pages.h"
 #include "tally.h"
 
 namespace tally {
@@ -113,14 +114,6 @@ TEST(LargeBlocks, TheCacheGivesTheMappingWhosePagesCoverTheRequest) {
   EXPECT_EQ(other, small);
   large_free(descriptor_of(again), reinterpret_cast<uintptr_t>(again));
   large_free(descriptor_of(other), reinterpret_cast<uintptr_t>(other));
-}
-
-size_t resident_pages(const void* block, size_t size) {
-  std::vector<unsigned char> residency(size / kOsPageSize);
-  EXPECT_EQ(mincore(const_cast<void*>(block), size, residency.data()), 0);
-  size_t resident = 0;
-  for (unsigned char page : residency) resident += page & 1;
-  return resident;
 }
 
 void* touched_block(size_t size) {

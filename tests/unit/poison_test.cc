@@ -11,6 +11,8 @@
 
 #include <vector>
 
+#include "resident_pages.h"
+
 namespace tally {
 namespace {
 
@@ -28,14 +30,6 @@ struct Mapping {
   }
 };
 
-size_t resident_pages(const uint8_t* start, size_t bytes) {
-  std::vector<unsigned char> vector(bytes / kOsPageSize);
-  EXPECT_EQ(mincore(const_cast<uint8_t*>(start), bytes, vector.data()), 0);
-  size_t count = 0;
-  for (unsigned char page : vector) count += page & 1;
-  return count;
-}
-
 // A block of 200 KiB starting 100 bytes into a page: part pages at both ends. Its first
 // whole page starts kOsPageSize - 100 bytes in, with the 16-byte record of dropped pages.
 constexpr size_t kBlockOffset = kOsPageSize + 100;
@@ -47,10 +41,15 @@ bool in_record(size_t offset) {
   return offset >= kFirstWholePage && offset < kFirstWholePage + kRecordBytes;
 }
 
-TEST(Poison, PagesTheProgramNeverTouchedStayOutOfMemory) {
+// Each test gets a fresh mapping, nothing of it in memory, and a block inside it.
+class Poison : public testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NE(mapping.base, nullptr); }
   Mapping mapping;
-  ASSERT_NE(mapping.base, nullptr);
   uint8_t* block = mapping.base + kBlockOffset;
+};
+
+TEST_F(Poison, PagesTheProgramNeverTouchedStayOutOfMemory) {
   memset(block, 'p', 3000);  // the program used the start of its block only
   poison_block(block, kBlockBytes);
   // The first page (part page and the program's bytes) and the last part page are filled.
@@ -59,10 +58,7 @@ TEST(Poison, PagesTheProgramNeverTouchedStayOutOfMemory) {
   for (size_t i = 0; i < kOsPageSize - 100; ++i) ASSERT_EQ(block[i], kPoisonByte) << i;
 }
 
-TEST(Poison, PagesTheProgramTouchedAreFilled) {
-  Mapping mapping;
-  ASSERT_NE(mapping.base, nullptr);
-  uint8_t* block = mapping.base + kBlockOffset;
+TEST_F(Poison, PagesTheProgramTouchedAreFilled) {
   memset(block, 'p', kBlockBytes);
   poison_block(block, kBlockBytes);
   for (size_t i = 0; i < kBlockBytes; ++i) {
@@ -72,10 +68,7 @@ TEST(Poison, PagesTheProgramTouchedAreFilled) {
   EXPECT_EQ(poison_first_damage(block, kBlockBytes), SIZE_MAX);
 }
 
-TEST(Poison, BelowTheMinimumEveryPageIsFilled) {
-  Mapping mapping;
-  ASSERT_NE(mapping.base, nullptr);
-  uint8_t* block = mapping.base + kBlockOffset;
+TEST_F(Poison, BelowTheMinimumEveryPageIsFilled) {
   // One byte short of the size that is sure to hold kDroppedPoisonMinimumBytes of whole pages.
   size_t bytes = kDroppedPoisonMinimumBytes + kOsPageSize - 1;
   poison_block(block, bytes);
@@ -83,7 +76,7 @@ TEST(Poison, BelowTheMinimumEveryPageIsFilled) {
   EXPECT_EQ(poison_first_damage(block, bytes), SIZE_MAX);
 }
 
-TEST(Poison, AWriteAfterFreeIsFoundAtItsOffsetWhereverItLands) {
+TEST_F(Poison, AWriteAfterFreeIsFoundAtItsOffsetWhereverItLands) {
   // Offsets: the first part page, the record, touched pages at a page's first byte and
   // inside, untouched (dropped) pages at a page's first byte, inside and last byte, and the
   // last part page.
@@ -96,21 +89,18 @@ TEST(Poison, AWriteAfterFreeIsFoundAtItsOffsetWhereverItLands) {
                             kFirstWholePage + 31 * kOsPageSize - 1,
                             kBlockBytes - 50};
   for (size_t offset : offsets) {
-    Mapping mapping;
-    ASSERT_NE(mapping.base, nullptr);
-    uint8_t* block = mapping.base + kBlockOffset;
-    memset(block, 'p', 8192);  // the first two pages were used
-    poison_block(block, kBlockBytes);
-    block[offset] = 0x42;
+    Mapping fresh;  // one per write
+    ASSERT_NE(fresh.base, nullptr);
+    uint8_t* target = fresh.base + kBlockOffset;
+    memset(target, 'p', 8192);  // the first two pages were used
+    poison_block(target, kBlockBytes);
+    target[offset] = 0x42;
     size_t expected = in_record(offset) ? kFirstWholePage : offset;  // the record's start
-    EXPECT_EQ(poison_first_damage(block, kBlockBytes), expected) << "write at " << offset;
+    EXPECT_EQ(poison_first_damage(target, kBlockBytes), expected) << "write at " << offset;
   }
 }
 
-TEST(Poison, ZerosWrittenWhereThePatternWasAreDamage) {
-  Mapping mapping;
-  ASSERT_NE(mapping.base, nullptr);
-  uint8_t* block = mapping.base + kBlockOffset;
+TEST_F(Poison, ZerosWrittenWhereThePatternWasAreDamage) {
   memset(block, 'p', kBlockBytes);  // every page in memory: every page filled
   poison_block(block, kBlockBytes);
   size_t page = kFirstWholePage + 10 * kOsPageSize;
@@ -118,20 +108,14 @@ TEST(Poison, ZerosWrittenWhereThePatternWasAreDamage) {
   EXPECT_EQ(poison_first_damage(block, kBlockBytes), page);
 }
 
-TEST(Poison, AWriteOfThePatternIntoADroppedPageIsDamageAtItsOffset) {
-  Mapping mapping;
-  ASSERT_NE(mapping.base, nullptr);
-  uint8_t* block = mapping.base + kBlockOffset;
+TEST_F(Poison, AWriteOfThePatternIntoADroppedPageIsDamageAtItsOffset) {
   poison_block(block, kBlockBytes);
   size_t offset = kFirstWholePage + 19 * kOsPageSize;  // a dropped page, at its first byte
   block[offset] = kPoisonByte;
   EXPECT_EQ(poison_first_damage(block, kBlockBytes), offset);
 }
 
-TEST(Poison, ReadingADroppedPageAfterFreeIsNoDamage) {
-  Mapping mapping;
-  ASSERT_NE(mapping.base, nullptr);
-  uint8_t* block = mapping.base + kBlockOffset;
+TEST_F(Poison, ReadingADroppedPageAfterFreeIsNoDamage) {
   poison_block(block, kBlockBytes);
   size_t zeros = 0;
   for (size_t offset = 0; offset < kBlockBytes; offset += 1000) {
@@ -144,10 +128,7 @@ TEST(Poison, ReadingADroppedPageAfterFreeIsNoDamage) {
   EXPECT_EQ(poison_first_damage(block, kBlockBytes), SIZE_MAX);
 }
 
-TEST(Poison, APageOutOfMemoryAtTheFreeIsDroppedNotFilled) {
-  Mapping mapping;
-  ASSERT_NE(mapping.base, nullptr);
-  uint8_t* block = mapping.base + kBlockOffset;
+TEST_F(Poison, APageOutOfMemoryAtTheFreeIsDroppedNotFilled) {
   memset(block, 'p', kBlockBytes);
   // Out of memory when the block is freed (as a page in swap would be): it is dropped, so
   // that it reads as zeros and stays out of memory, and whatever it held cannot come back
@@ -160,7 +141,7 @@ TEST(Poison, APageOutOfMemoryAtTheFreeIsDroppedNotFilled) {
   EXPECT_EQ(evicted[0], 0);
 }
 
-TEST(Poison, SmallBlocksAreFilledWhole) {
+TEST_F(Poison, SmallBlocksAreFilledWhole) {
   uint8_t buffer[kDroppedPoisonMinimumBytes];
   memset(buffer, 'p', sizeof buffer);
   poison_block(buffer, sizeof buffer);

@@ -839,6 +839,15 @@ TALLY_INLINE bool sweep_settle(Worker& worker, const SweptPage& page, uintptr_t 
   return true;
 }
 
+// How far below the block being swept its sweep prefetches: the hardware's stream
+// prefetcher alone left the first load of each block a third of the sweep's time on this
+// Intel Xeon VM. 1 GiB of 48-byte list nodes, medians of 3-5 interleaved runs: one worker
+// 186 -> 132 ms (interleaved lists) and 141 -> 123 ms (grouped); two workers 107 -> 90 ms
+// and 73 -> 63 ms. 512 bytes ahead did little, 2-4 KiB best (a page ahead also starts the
+// next page's table walk early), 8 KiB no better. (An earlier try on an AMD EPYC, with the
+// sweep as it was then, measured no gain.)
+constexpr uintptr_t kSweepPrefetchBytes = 4096;
+
 // Scans the pending blocks of one page from its last block down, each before the blocks
 // below it, so a chain of blocks that point at lower ones is read in one pass in address
 // order. Marks are read a byte at a time while blocks are pending and eight at a time past
@@ -864,6 +873,7 @@ TALLY_NOINLINE void sweep_page(Worker& worker, const MarkSlotView& view, bool in
       if (index == kNoPendingBlock) break;
     }
     uintptr_t block = page.start + uintptr_t{index} * block_size;
+    __builtin_prefetch(reinterpret_cast<const void*>(block - kSweepPrefetchBytes));
     page.marks[index].store(kMarkReached, std::memory_order_relaxed);
     ++swept;
     bool pushed = false;

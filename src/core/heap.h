@@ -1,11 +1,12 @@
 // Thread heaps. Each thread allocates from a heap of its own, with no lock and no atomic
 // read-modify-write: allocation takes the lowest free bit of the current page's bitmap.
-// A free by the owning thread sets the bit back (one atomic bit-test-and-set, which also
-// detects the double free); a free by any other thread goes to the page's remote bitmap
+// A free by the owning thread tests the bit (a set bit is a double free) and sets it back
+// with a plain instruction; a free by any other thread goes to the page's remote bitmap
 // and the page is pushed on the owner's incoming list, from which the owner harvests on its
-// next slow path. Heaps are never unmapped: a thread that exits abandons its heap, and the
-// next thread to start adopts it with all its pages, so nothing an exited thread held is
-// stranded.
+// next slow path. Allocation hands out no block whose remote bit is set (see "Racing
+// frees" in heap.cc for why that, and no locked instruction, keeps every free exact). Heaps are
+// never unmapped: a thread that exits abandons its heap, and the next thread to start adopts it
+// with all its pages, so nothing an exited thread held is stranded.
 #pragma once
 
 #include <atomic>
@@ -117,6 +118,8 @@ extern std::atomic<size_t> g_live_estimate;
 void heap_note_activity(Heap* heap, size_t bytes);
 
 void* heap_allocate_slow(Heap* heap, unsigned size_class);
+// heap_allocate's way out when the block it would take is also in the remote map.
+void* heap_allocate_after_racing_free(Heap* heap, unsigned size_class);
 void heap_page_freed_slow(Heap* heap, Page* page);
 FreeOutcome heap_free_remote(Page* page, uint32_t index);
 // The block is leaving the program's hands: the leak check forgets it was to be ignored.
@@ -137,6 +140,20 @@ void heap_unlock_after_fork(bool in_child);
 void heap_for_each(void (*visit)(Heap* heap, void* context), void* context);
 // The same, for a caller that holds the heap-list lock already (heap_lock_for_fork).
 void heap_for_each_locked(void (*visit)(Heap* heap, void* context), void* context);
+
+// Sets `bit` in a word only the owning thread writes (a free word), without a locked
+// instruction. On x86-64 it is one `or` to memory, so a signal handler that frees or
+// allocates in the same word cannot land between a load and a store and be undone; other
+// processors need no such care from it (no other thread writes the word). Elsewhere the
+// owner's free stays a locked fetch_or: the argument of "Racing frees" (heap.cc) leans on
+// x86's ordering of loads.
+TALLY_INLINE void set_owner_bit(std::atomic<uint64_t>& word, uint64_t bit) {
+#if defined(__x86_64__)
+  __asm__ volatile("orq %1, %0" : "+m"(word) : "r"(bit));
+#else
+  word.fetch_or(bit, std::memory_order_seq_cst);
+#endif
+}
 
 // Takes the lowest free block of the page's cursor word, whose bits (not 0) the caller read.
 TALLY_INLINE uintptr_t page_take_block(Page* page, uint64_t bits, uint32_t* index_out) {
@@ -163,6 +180,14 @@ TALLY_INLINE void* heap_allocate(Heap* heap, unsigned size_class) {
   Page* page = heap->current[size_class];
   uint64_t bits = page_cursor_bits(page);
   if (TALLY_UNLIKELY(bits == 0)) return heap_allocate_slow(heap, size_class);
+#ifndef TALLY_NO_FREE_VALIDATION
+  // A block in both maps was freed by its owner and by another thread at once, each free
+  // missing the other (heap.cc, "Racing frees"): it is not handed out before the harvest
+  // reports the second free and keeps the block free once.
+  if (TALLY_UNLIKELY(page->remote_bits[page->cursor].load(std::memory_order_relaxed) & bits &
+                     (~bits + 1)))
+    return heap_allocate_after_racing_free(heap, size_class);
+#endif
   uint32_t index;
   return reinterpret_cast<void*>(page_take_block(page, bits, &index));
 }
@@ -172,13 +197,13 @@ TALLY_INLINE FreeOutcome heap_free_local(Heap* heap, Page* page, uint32_t index)
   uint32_t word = index >> 6;
   uint64_t bit = uint64_t{1} << (index & 63);
 #ifndef TALLY_NO_FREE_VALIDATION
-  if (TALLY_UNLIKELY(page->free_bits[word].fetch_or(bit, std::memory_order_seq_cst) & bit))
+  if (TALLY_UNLIKELY(page->free_bits[word].load(std::memory_order_relaxed) & bit))
     return FreeOutcome::kDoubleFree;
-  if (TALLY_UNLIKELY(page->remote_bits[word].load(std::memory_order_seq_cst) & bit))
+  set_owner_bit(page->free_bits[word], bit);
+  if (TALLY_UNLIKELY(page->remote_bits[word].load(std::memory_order_relaxed) & bit))
     return heap_resolve_racing_free(page, word, bit);
 #else
-  page->free_bits[word].store(page->free_bits[word].load(std::memory_order_relaxed) | bit,
-                              std::memory_order_relaxed);
+  set_owner_bit(page->free_bits[word], bit);
 #endif
   if (word < page->cursor) page->cursor = word;
   // The heap's current page needs nothing when it empties (it keeps being allocated from).

@@ -159,6 +159,20 @@ void page_initialize(Heap* heap, Page* page, unsigned size_class) {
   page->used = 0;
   page->cursor = 0;
   page->next = page->previous = nullptr;
+  Segment* segment = segment_of(reinterpret_cast<uintptr_t>(page));
+  unsigned slot = static_cast<unsigned>(page - segment->pages);
+  // Where the page's bitmaps are, by how many words it needs (segment.h, OneWordBitmaps).
+  // Set before the words: a racing bad free that reads the old pointer still reads words
+  // of this segment's header.
+  if (info.capacity <= 64) {
+    page->free_bits = &segment->one_word_bitmaps.free_bits[slot];
+    page->remote_bits = &segment->one_word_bitmaps.remote_bits[slot];
+    page->quarantine_bits = &segment->one_word_bitmaps.quarantine_bits[slot];
+  } else {
+    page->free_bits = segment->bitmaps[slot].free_bits;
+    page->remote_bits = segment->bitmaps[slot].remote_bits;
+    page->quarantine_bits = segment->bitmaps[slot].quarantine_bits;
+  }
   uint32_t full_words = info.capacity / 64;
   uint32_t rest = info.capacity % 64;
   for (uint32_t w = 0; w < full_words; ++w) {
@@ -171,8 +185,6 @@ void page_initialize(Heap* heap, Page* page, unsigned size_class) {
     page->remote_bits[full_words].store(0, std::memory_order_relaxed);
     page->quarantine_bits[full_words].store(0, std::memory_order_relaxed);
   }
-  Segment* segment = segment_of(reinterpret_cast<uintptr_t>(page));
-  unsigned slot = static_cast<unsigned>(page - segment->pages);
   if (page->has_ignored) {
     if (MarkBooks* books = segment->mark_books.load(std::memory_order_acquire))
       for (uint32_t w = 0; w < kBitmapWords; ++w)

@@ -14,6 +14,7 @@
 
 #include "core/heap.h"
 #include "core/registry.h"
+#include "resident_pages.h"
 #include "tally.h"
 
 namespace tally {
@@ -57,6 +58,45 @@ TEST(Segment, APagesBitmapWordsLieTogether) {
     EXPECT_LT(words[2] - words[0], 2048u) << slot;
   }
   segment_release(segment);
+}
+
+// Pages of at most 64 blocks keep their one word of each bitmap in the segment's rows
+// (OneWordBitmaps): forty pages of 2 KiB blocks leave the per-slot bitmaps untouched, and
+// their words lie on one header page. With a word in each page's slot bitmaps, each page
+// first-touched a header page of its own.
+TEST(Segment, PagesOfAtMost64BlocksShareOneHeaderPageForTheirBitmaps) {
+  std::thread([] {
+    constexpr size_t kSize = 2 << 10;  // 32 blocks to a one-slot page
+    std::vector<void*> blocks;
+    std::set<Page*> pages;
+    Segment* segment = nullptr;
+    while (pages.size() < 40) {
+      ASSERT_LT(blocks.size(), 40u * 64) << "the first segment holds " << pages.size() << " pages";
+      void* block = tally_malloc(kSize);
+      ASSERT_NE(block, nullptr);
+      blocks.push_back(block);
+      uintptr_t address = reinterpret_cast<uintptr_t>(block);
+      if (!segment) segment = segment_of(address);
+      if (segment_of(address) != segment) continue;  // the first segment's pages only
+      pages.insert(page_of(segment, address));
+    }
+    std::set<uintptr_t> os_pages;
+    for (Page* page : pages) {
+      ASSERT_LE(page->capacity, 64u);
+      for (const std::atomic<uint64_t>* word :
+           {&page->free_bits[0], &page->remote_bits[0], &page->quarantine_bits[0]})
+        os_pages.insert(reinterpret_cast<uintptr_t>(word) / kOsPageSize);
+    }
+    EXPECT_LE(os_pages.size(), 2u);
+    // The whole pages of the slot bitmaps (the pages at their ends hold other books too).
+    uintptr_t low =
+        (reinterpret_cast<uintptr_t>(segment->bitmaps) + kOsPageSize - 1) & ~(kOsPageSize - 1);
+    uintptr_t high = (reinterpret_cast<uintptr_t>(segment->bitmaps) + sizeof segment->bitmaps) &
+                     ~(kOsPageSize - 1);
+    EXPECT_EQ(resident_pages(reinterpret_cast<void*>(low), high - low), 0u)
+        << "the pages' slot bitmaps were written";
+    for (void* block : blocks) tally_free(block);
+  }).join();
 }
 
 TEST(Segment, EveryAddressOfAMultiSlotPageFindsItsHead) {

@@ -168,9 +168,7 @@ void visit_resident(uintptr_t low, uintptr_t high, const ProgramMappingScan& sca
     uintptr_t window_end =
         high - window > kWindowPages * kPage ? window + kWindowPages * kPage : high;
     size_t pages = (window_end - window + kPage - 1) / kPage;
-    int saved_errno = errno;
-    bool known = mincore(reinterpret_cast<void*>(window), window_end - window, resident) == 0;
-    errno = saved_errno;
+    bool known = os_resident_pages(reinterpret_cast<void*>(window), window_end - window, resident);
     if (!known) {
       scan.visit(MemoryRange{window, window_end}, scan.context);
     } else {

@@ -111,6 +111,7 @@ bool os_decommit(void* address, size_t size) {
 }
 
 bool os_resident_pages(const void* address, size_t size, uint8_t* resident) {
+  if (!process_may_make_optional_calls()) return false;
   int saved_errno = errno;
   bool known = mincore(const_cast<void*>(address), size, resident) == 0;
   errno = saved_errno;

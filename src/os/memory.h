@@ -26,7 +26,9 @@ void os_unmap(void* address, size_t size);
 // contents are then unchanged.
 bool os_decommit(void* address, size_t size);
 // Which of the pages of [address, address + size) are backed now (mincore): one byte per
-// page in `resident`, bit 0 set for a backed page. False if the kernel could not tell.
+// page in `resident`, bit 0 set for a backed page. False if the kernel could not tell, or
+// was not asked because the process may filter its system calls (see
+// process_may_make_optional_calls): callers then act as if every page were backed.
 bool os_resident_pages(const void* address, size_t size, uint8_t* resident);
 // Backs the pages now, in one system call, where touching them one by one would fault once a
 // page (on a virtual machine with shadow page tables, twice the time: bench/page_costs).

@@ -273,6 +273,18 @@ bool process_in_sandbox() {
   return refused;
 }
 
+namespace {
+std::atomic<bool> g_calls_may_be_filtered{false};
+}  // namespace
+
+bool process_may_make_optional_calls() {
+  return !g_calls_may_be_filtered.load(std::memory_order_relaxed);
+}
+
+void process_note_system_call_filter() {
+  g_calls_may_be_filtered.store(true, std::memory_order_relaxed);
+}
+
 size_t process_resident_bytes() {
   char buffer[128];
   if (!read_proc_file("/proc/self/statm", buffer, sizeof buffer)) return 0;

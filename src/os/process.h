@@ -81,8 +81,16 @@ bool process_descriptor_is(int fd, const DescriptorIdentity& identity);
 // container's filter, which lets the status file be read, is no sandbox in this sense.
 // Once true, true for good (a filter cannot be removed).
 bool process_in_sandbox();
-size_t process_resident_bytes();       // current RSS, 0 if unknown
-size_t process_resident_peak_bytes();  // VmHWM, 0 if unknown
+// False once the program asked to filter its system calls (a seccomp filter, or no new
+// privileges, which an unprivileged filter needs first; the prctl wrapper tells). Calls
+// tally makes only to save work (mincore) are then left out: a filter that does not list
+// them may kill the process with SIGSYS, and nothing can catch that. A filter in place
+// before the process started (a container's) leaves them in: Docker's answers what it
+// does not list with EPERM, which tally takes as "unknown". A cheap read, for hot paths.
+bool process_may_make_optional_calls();
+void process_note_system_call_filter();  // the program is about to filter its calls
+size_t process_resident_bytes();         // current RSS, 0 if unknown
+size_t process_resident_peak_bytes();    // VmHWM, 0 if unknown
 void write_all(int fd, const char* data, size_t length);
 
 // Threads are numbered in the order they first call into tally; the main thread, which

@@ -1,0 +1,27 @@
+// prctl, wrapped: a program that asks for no new privileges or sets a seccomp filter is
+// about to filter its system calls (an unprivileged filter needs no-new-privileges first,
+// and libseccomp asks for it through here even when it loads the filter with the seccomp
+// system call). tally then stops making the calls it makes only to save work, which such
+// a filter may not list (os/process.h, process_may_make_optional_calls): sshd's pre-login
+// child was killed by SIGSYS when debug mode asked mincore which pages of a freed buffer
+// were in memory. The call itself goes to the kernel unchanged.
+#include <stdarg.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "os/process.h"
+
+extern "C" TALLY_EXPORT int prctl(int option, ...) {
+  va_list arguments;
+  va_start(arguments, option);
+  unsigned long second = va_arg(arguments, unsigned long);
+  unsigned long third = va_arg(arguments, unsigned long);
+  unsigned long fourth = va_arg(arguments, unsigned long);
+  unsigned long fifth = va_arg(arguments, unsigned long);
+  va_end(arguments);
+  if (option == PR_SET_SECCOMP || (option == PR_SET_NO_NEW_PRIVS && second != 0))
+    tally::process_note_system_call_filter();
+  return static_cast<int>(syscall(SYS_prctl, option, second, third, fourth, fifth));
+}

@@ -21,7 +21,9 @@ extern "C" TALLY_EXPORT int prctl(int option, ...) {
   unsigned long fourth = va_arg(arguments, unsigned long);
   unsigned long fifth = va_arg(arguments, unsigned long);
   va_end(arguments);
-  if (option == PR_SET_SECCOMP || (option == PR_SET_NO_NEW_PRIVS && second != 0))
-    tally::process_note_system_call_filter();
+  if (option == PR_SET_SECCOMP)
+    tally::process_note_system_call_filter(true);
+  else if (option == PR_SET_NO_NEW_PRIVS && second != 0)
+    tally::process_note_system_call_filter(false);
   return static_cast<int>(syscall(SYS_prctl, option, second, third, fourth, fifth));
 }

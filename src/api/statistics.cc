@@ -76,7 +76,9 @@ void add_heap(Heap* heap, void* context) {
       // Blocks freed by other threads (not yet collected) or held in quarantine are not live.
       uint64_t not_live = 0;
       for (uint32_t w = 0; w < page.bitmap_words(); ++w) {
-        not_live += __builtin_popcountll(page.remote_bits[w].load(std::memory_order_relaxed));
+        // A block in both maps (two frees that missed each other) was counted by the owner.
+        not_live += __builtin_popcountll(page.remote_bits[w].load(std::memory_order_relaxed) &
+                                         ~page.free_bits[w].load(std::memory_order_relaxed));
         uint64_t quarantined = page.quarantine_bits[w].load(std::memory_order_relaxed);
         totals.quarantined_bytes += __builtin_popcountll(quarantined) * page.block_size;
         not_live += __builtin_popcountll(quarantined);

@@ -22,7 +22,7 @@
 // checked modes tells those apart). If the other free's load saw the owner's bit instead,
 // it backs off and reports; if both see each other, both back off, the block stays live
 // (a leak, never a corruption) and both are reported. Dropping the owner's locked
-// instruction took small_churn from 0.36 to 0.28 s (docs/design.md, "Racing frees").
+// instruction took small_churn from 0.36 to 0.30 s (docs/design.md, "Racing frees").
 #include "core/heap.h"
 
 #include <errno.h>
@@ -151,19 +151,12 @@ bool page_find_free_word(Page* page) {
 
 void page_initialize(Heap* heap, Page* page, unsigned size_class) {
   const SizeClassInfo& info = g_size_classes[base_class(size_class)];
-  page->heap = heap;
-  page->block_size = info.block_size;
-  page->capacity = info.capacity;
-  page->reciprocal = info.reciprocal;
-  page->size_class = static_cast<uint16_t>(size_class);
-  page->used = 0;
-  page->cursor = 0;
-  page->next = page->previous = nullptr;
   Segment* segment = segment_of(reinterpret_cast<uintptr_t>(page));
   unsigned slot = static_cast<unsigned>(page - segment->pages);
-  // Where the page's bitmaps are, by how many words it needs (segment.h, OneWordBitmaps).
-  // Set before the words: a racing bad free that reads the old pointer still reads words
-  // of this segment's header.
+  // Where the page's bitmaps are, by how many words it needs (segment.h, OneWordBitmaps),
+  // set before the fields that say how many words there are. They move only on a page that
+  // was released (start 0, which a free rejects): an empty page still holding its start
+  // goes only to a class of the same layout (take_empty_page).
   if (info.capacity <= 64) {
     page->free_bits = &segment->one_word_bitmaps.free_bits[slot];
     page->remote_bits = &segment->one_word_bitmaps.remote_bits[slot];
@@ -173,6 +166,15 @@ void page_initialize(Heap* heap, Page* page, unsigned size_class) {
     page->remote_bits = segment->bitmaps[slot].remote_bits;
     page->quarantine_bits = segment->bitmaps[slot].quarantine_bits;
   }
+  __asm__ volatile("" ::: "memory");  // the pointers are stored first, whatever the compiler
+  page->heap = heap;
+  page->block_size = info.block_size;
+  page->capacity = info.capacity;
+  page->reciprocal = info.reciprocal;
+  page->size_class = static_cast<uint16_t>(size_class);
+  page->used = 0;
+  page->cursor = 0;
+  page->next = page->previous = nullptr;
   uint32_t full_words = info.capacity / 64;
   uint32_t rest = info.capacity % 64;
   for (uint32_t w = 0; w < full_words; ++w) {
@@ -280,10 +282,17 @@ bool heap_wants_huge_pages(Heap* heap, unsigned size_class) {
 Page* take_empty_page(Heap* heap, unsigned base) {
   unsigned slots = g_size_classes[base].slot_count;
   Page** list = &heap->empty_pages[base];
+  // A page handed to another class keeps its start, so a racing bad free may still read
+  // its old fields: only a class whose bitmaps sit in the same place takes it (a page of
+  // one-word bitmaps switched to a slot's words, or back, could be written past its row).
+  bool one_word = g_size_classes[base].capacity <= 64;
+  auto fits = [&](unsigned other) {
+    return g_size_classes[other].slot_count == slots &&
+           (g_size_classes[other].capacity <= 64) == one_word;
+  };
   for (unsigned distance = 1; !*list && distance < kClassCount; ++distance) {
-    bool below = distance <= base && g_size_classes[base - distance].slot_count == slots;
-    bool above =
-        base + distance < kClassCount && g_size_classes[base + distance].slot_count == slots;
+    bool below = distance <= base && fits(base - distance);
+    bool above = base + distance < kClassCount && fits(base + distance);
     if (!below && !above) break;  // classes of one span are adjacent
     if (below && heap->empty_pages[base - distance])
       list = &heap->empty_pages[base - distance];
@@ -383,7 +392,20 @@ void heap_purge_abandoned(uint32_t now) {
   }
 }
 
+void page_harvest(Page* page);
+
 void heap_retire_page(Heap* heap, Page* page) {
+  // Every block is free, so a remote bit now is a block in both maps: an owner's free and
+  // another thread's that missed each other ("Racing frees"). Reported before the page can
+  // be set up afresh, which clears its words. The fence drains the owner's last free, so a
+  // remote bit that missed it (set before the other free read the free word) is visible.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  for (uint32_t w = 0; w < page->bitmap_words(); ++w) {
+    if (page->remote_bits[w].load(std::memory_order_relaxed) != 0) {
+      page_harvest(page);
+      break;
+    }
+  }
   queue_remove(heap, page);
   size_t span = page->slot_count * kSlotSize;
   if (g_empty_page_bytes.load(std::memory_order_relaxed) + span <= kEmptyPageBudget) {
@@ -400,11 +422,16 @@ void heap_retire_page(Heap* heap, Page* page) {
   heap_purge_empty_pages(heap, false);
 }
 
-// Moves other threads' frees of `page` into its free bitmap.
+// Moves other threads' frees of `page` into its free bitmap. A block found in both maps
+// (two frees that missed each other, "Racing frees") is reported once the harvest is over:
+// a report may allocate (the unwinder's first use loads libgcc_s), and an allocation from
+// this page between a word's load and its store would be undone by the store.
 void page_harvest(Page* page) {
   page->harvest_sequence.fetch_add(1, std::memory_order_seq_cst);
   uint32_t words = page->bitmap_words();
   uint32_t freed = 0;
+  uint64_t twice[kBitmapWords];
+  uint64_t words_twice = 0;  // bit w: twice[w] holds blocks of word w found in both maps
   for (uint32_t w = 0; w < words; ++w) {
     if (page->remote_bits[w].load(std::memory_order_relaxed) == 0) continue;
     // Free bits first, remote bits cleared after: a block is never neither (which would make
@@ -413,10 +440,9 @@ void page_harvest(Page* page) {
     uint64_t taken = page->remote_bits[w].load(std::memory_order_seq_cst);
     uint64_t local = page->free_bits[w].load(std::memory_order_relaxed);
     uint64_t both = local & taken;
-    for (uint64_t twice = both; twice; twice &= twice - 1) {
-      uintptr_t index = w * 64 + static_cast<unsigned>(__builtin_ctzll(twice));
-      if (g_report_late_double_free)
-        g_report_late_double_free(page->start + index * page->block_size, page->block_size);
+    if (both) {
+      twice[w] = both;
+      words_twice |= uint64_t{1} << w;
     }
     uint64_t remote = taken & ~both;
     page->free_bits[w].store(local | remote, std::memory_order_seq_cst);
@@ -426,6 +452,16 @@ void page_harvest(Page* page) {
   }
   page->harvest_sequence.fetch_add(1, std::memory_order_seq_cst);
   page->used -= freed;
+  if (!g_report_late_double_free) return;
+  uintptr_t start = page->start;
+  size_t block_size = page->block_size;
+  for (; words_twice; words_twice &= words_twice - 1) {
+    unsigned w = static_cast<unsigned>(__builtin_ctzll(words_twice));
+    for (uint64_t bits = twice[w]; bits; bits &= bits - 1) {
+      uintptr_t index = w * 64 + static_cast<unsigned>(__builtin_ctzll(bits));
+      g_report_late_double_free(start + index * block_size, block_size);
+    }
+  }
 }
 
 void heap_collect_incoming(Heap* heap) {

@@ -142,11 +142,13 @@ void heap_for_each(void (*visit)(Heap* heap, void* context), void* context);
 void heap_for_each_locked(void (*visit)(Heap* heap, void* context), void* context);
 
 // Sets `bit` in a word only the owning thread writes (a free word), without a locked
-// instruction. On x86-64 it is one `or` to memory, so a signal handler that frees or
-// allocates in the same word cannot land between a load and a store and be undone; other
-// processors need no such care from it (no other thread writes the word). Elsewhere the
-// owner's free stays a locked fetch_or: the argument of "Racing frees" (heap.cc) leans on
-// x86's ordering of loads.
+// instruction: on x86-64 one `or` to memory (no other thread writes the word, so nothing
+// is lost between its load and its store). Elsewhere it stays a locked fetch_or: the
+// argument of "Racing frees" (heap.cc) leans on x86's ordering of loads. Like the C
+// library's, tally's malloc and free are not async-signal-safe: a handler that frees the
+// same block between the caller's test and this `or` counts it free twice (a `bts`, which
+// tests and sets in one instruction, cost small_churn 8%; an allocation in a handler that
+// interrupts an allocation was never safe either).
 TALLY_INLINE void set_owner_bit(std::atomic<uint64_t>& word, uint64_t bit) {
 #if defined(__x86_64__)
   __asm__ volatile("orq %1, %0" : "+m"(word) : "r"(bit));
@@ -200,7 +202,9 @@ TALLY_INLINE FreeOutcome heap_free_local(Heap* heap, Page* page, uint32_t index)
   if (TALLY_UNLIKELY(page->free_bits[word].load(std::memory_order_relaxed) & bit))
     return FreeOutcome::kDoubleFree;
   set_owner_bit(page->free_bits[word], bit);
-  if (TALLY_UNLIKELY(page->remote_bits[word].load(std::memory_order_relaxed) & bit))
+  // Sequentially consistent: free on x86 (a plain load), and elsewhere it must not pass
+  // the locked store before it.
+  if (TALLY_UNLIKELY(page->remote_bits[word].load(std::memory_order_seq_cst) & bit))
     return heap_resolve_racing_free(page, word, bit);
 #else
   set_owner_bit(page->free_bits[word], bit);

@@ -132,10 +132,10 @@ struct MarkBooks {
   std::atomic<int32_t> sweepers;
 };
 
-// A slot's three bitmaps, side by side: a page that needs one word of each (blocks of 4 KiB
-// and up) touches them within 1.5 KiB. Laid out as three arrays indexed by slot, the words
-// were 32 KiB apart and each page of big blocks first-touched three header pages: a
-// program with thousands of 8-128 KiB buffers took a tenth of its page faults there.
+// A slot's three bitmaps, side by side, for pages of more than 64 blocks: a page touches
+// its words within 1.5 KiB. Laid out as three arrays indexed by slot, the words were 32 KiB
+// apart and each page first-touched three header pages. Pages of at most 64 blocks use
+// OneWordBitmaps below instead.
 struct SlotBitmaps {
   alignas(64) std::atomic<uint64_t> free_bits[kBitmapWords];
   alignas(64) std::atomic<uint64_t> remote_bits[kBitmapWords];

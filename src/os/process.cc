@@ -258,9 +258,15 @@ CopyAnswer process_copy_own_memory(uintptr_t address, void* buffer, size_t lengt
   return CopyAnswer::kUnknown;
 }
 
+namespace {
+std::atomic<bool> g_calls_may_be_filtered{false};
+std::atomic<bool> g_filter_installed{false};
+}  // namespace
+
 bool process_in_sandbox() {
   static std::atomic<bool> sandboxed{false};
   if (sandboxed.load(std::memory_order_relaxed)) return true;
+  if (g_filter_installed.load(std::memory_order_relaxed)) return true;
   int saved_errno = errno;
   long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
   // No /proc (a chroot) says nothing, and a readable one neither: containers run every
@@ -273,16 +279,13 @@ bool process_in_sandbox() {
   return refused;
 }
 
-namespace {
-std::atomic<bool> g_calls_may_be_filtered{false};
-}  // namespace
-
 bool process_may_make_optional_calls() {
   return !g_calls_may_be_filtered.load(std::memory_order_relaxed);
 }
 
-void process_note_system_call_filter() {
+void process_note_system_call_filter(bool installed) {
   g_calls_may_be_filtered.store(true, std::memory_order_relaxed);
+  if (installed) g_filter_installed.store(true, std::memory_order_relaxed);
 }
 
 size_t process_resident_bytes() {

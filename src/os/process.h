@@ -79,7 +79,8 @@ bool process_descriptor_is(int fd, const DescriptorIdentity& identity);
 // for any call it does not list: clone, socketpair, rt_sigaction...). tally then starts no
 // threads or child processes of its own (one marking thread, frames unsymbolized). A
 // container's filter, which lets the status file be read, is no sandbox in this sense.
-// Once true, true for good (a filter cannot be removed).
+// A filter the program set through prctl makes it true as well. Once true, true for good
+// (a filter cannot be removed).
 bool process_in_sandbox();
 // False once the program asked to filter its system calls (a seccomp filter, or no new
 // privileges, which an unprivileged filter needs first; the prctl wrapper tells). Calls
@@ -88,9 +89,11 @@ bool process_in_sandbox();
 // before the process started (a container's) leaves them in: Docker's answers what it
 // does not list with EPERM, which tally takes as "unknown". A cheap read, for hot paths.
 bool process_may_make_optional_calls();
-void process_note_system_call_filter();  // the program is about to filter its calls
-size_t process_resident_bytes();         // current RSS, 0 if unknown
-size_t process_resident_peak_bytes();    // VmHWM, 0 if unknown
+// The program is about to filter its calls (`installed`: it set a filter, and then
+// process_in_sandbox() is true too: what the filter lists is unknown).
+void process_note_system_call_filter(bool installed);
+size_t process_resident_bytes();       // current RSS, 0 if unknown
+size_t process_resident_peak_bytes();  // VmHWM, 0 if unknown
 void write_all(int fd, const char* data, size_t length);
 
 // Threads are numbered in the order they first call into tally; the main thread, which

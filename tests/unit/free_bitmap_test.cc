@@ -135,26 +135,31 @@ TEST(FreeBitmap, RacingFreesOfOneBlockFreeItAtMostOnce) {
   for (void* block : drained) tally_free(block);
 }
 
+// The race above made certain: the owner frees `block`, and another thread frees it
+// without seeing the owner's bit (hidden from it while it frees). The block is then in
+// both maps.
+void free_twice_missing_each_other(void* block) {
+  Located where = locate(block);
+  uint32_t word = where.index >> 6;
+  uint64_t bit = uint64_t{1} << (where.index & 63);
+  ASSERT_EQ(heap_free_local(t_heap, where.page, where.index), FreeOutcome::kFreed);
+  where.page->free_bits[word].fetch_and(~bit);
+  std::thread([&] {
+    EXPECT_EQ(heap_free_remote(where.page, where.index), FreeOutcome::kFreed);
+  }).join();
+  where.page->free_bits[word].fetch_or(bit);
+}
+
 TEST(FreeBitmap, FreesThatMissedEachOtherAreReportedBeforeTheBlockIsReused) {
-  // The race above made certain: the owner frees a block, and another thread frees it
-  // without seeing the owner's bit (hidden from it while it frees). The block is then in
-  // both maps. Handing it out before a harvest would leave its remote bit behind, and the
-  // next harvest would free the new owner's block under it.
+  // Handing the block out before a harvest would leave its remote bit behind, and the next
+  // harvest would free the new owner's block under it.
   std::thread([] {
     LateDoubleFreeCounter counter;
     constexpr size_t kSize = 112;
     std::vector<void*> blocks;
     for (int i = 0; i < 64; ++i) blocks.push_back(tally_malloc(kSize));
     void* victim = blocks[0];
-    Located where = locate(victim);
-    uint32_t word = where.index >> 6;
-    uint64_t bit = uint64_t{1} << (where.index & 63);
-    ASSERT_EQ(heap_free_local(t_heap, where.page, where.index), FreeOutcome::kFreed);
-    where.page->free_bits[word].fetch_and(~bit);
-    std::thread([&] {
-      EXPECT_EQ(heap_free_remote(where.page, where.index), FreeOutcome::kFreed);
-    }).join();
-    where.page->free_bits[word].fetch_or(bit);
+    free_twice_missing_each_other(victim);
     std::set<void*> held(blocks.begin() + 1, blocks.end());
     for (int i = 0; i < 5000; ++i) {
       void* block = tally_malloc(kSize);
@@ -162,6 +167,39 @@ TEST(FreeBitmap, FreesThatMissedEachOtherAreReportedBeforeTheBlockIsReused) {
     }
     EXPECT_EQ(g_late_double_frees.load(), 1);
     EXPECT_TRUE(held.count(victim)) << "the block stays usable, once";
+    for (void* block : held) tally_free(block);
+  }).join();
+}
+
+// A report may allocate (the unwinder's first use loads a library): here the reporter takes
+// a block of the size being harvested, from the very page. The harvest reports once its
+// words are written, so that block is the report's alone; reported in the middle, the
+// harvest's store put the block back in the free map and it was handed out again.
+std::vector<void*> g_allocated_by_reports;
+size_t g_report_allocation_size = 0;
+void allocate_while_reporting(uintptr_t, size_t) {
+  g_late_double_frees.fetch_add(1);
+  g_allocated_by_reports.push_back(tally_malloc(g_report_allocation_size));
+}
+
+TEST(FreeBitmap, AReportThatAllocatesDuringTheHarvestGetsABlockOfItsOwn) {
+  std::thread([] {
+    LateDoubleFreeCounter counter;
+    constexpr size_t kSize = 144;
+    g_report_allocation_size = kSize;
+    g_report_late_double_free = allocate_while_reporting;
+    std::vector<void*> blocks;
+    for (int i = 0; i < 64; ++i) blocks.push_back(tally_malloc(kSize));
+    free_twice_missing_each_other(blocks[0]);
+    std::set<void*> held(blocks.begin() + 1, blocks.end());
+    for (int i = 0; i < 5000; ++i) {
+      void* block = tally_malloc(kSize);
+      ASSERT_TRUE(held.insert(block).second) << "allocation " << i << " handed out a held block";
+    }
+    EXPECT_EQ(g_late_double_frees.load(), 1);
+    ASSERT_EQ(g_allocated_by_reports.size(), 1u);
+    EXPECT_TRUE(held.insert(g_allocated_by_reports[0]).second)
+        << "the report's block was handed out again";
     for (void* block : held) tally_free(block);
   }).join();
 }
@@ -197,6 +235,22 @@ Page* retire(const std::vector<void*>& blocks) {
   Page* page = locate(blocks[0]).page;
   for (void* block : blocks) tally_free(block);
   return page;
+}
+
+TEST(FreeBitmap, APageThatEmptiesReportsFreesThatMissedEachOther) {
+  // Every block of a full page freed, one of them by its owner and another thread at once,
+  // each missing the other: the page empties with that block in both maps. Retired and set
+  // up afresh, its words would be cleared with the second free unreported.
+  std::thread([] {
+    LateDoubleFreeCounter counter;
+    std::vector<void*> blocks = fill_a_page(176);
+    Page* page = locate(blocks[0]).page;
+    ASSERT_NE(page->status, PageStatus::kCurrent);
+    free_twice_missing_each_other(blocks[0]);
+    for (size_t i = 1; i < blocks.size(); ++i) tally_free(blocks[i]);
+    EXPECT_EQ(page->used, 0u);
+    EXPECT_EQ(g_late_double_frees.load(), 1) << "reported when the page emptied";
+  }).join();
 }
 
 TEST(FreeBitmap, AnEmptyPageGoesBackToItsOwnSizeClassFirst) {

@@ -332,6 +332,7 @@ Page* heap_fresh_page(Heap* heap, unsigned size_class) {
 // Decommits the cached empty pages retired more than kPurgeDelay ago (all if `everything`).
 void heap_purge_abandoned(uint32_t now);
 void heap_collect_incoming(Heap* heap);
+void heap_retire_page(Heap* heap, Page* page);
 
 void heap_purge_empty_pages(Heap* heap, bool everything) {
   uint32_t now = monotonic_milliseconds();
@@ -365,6 +366,18 @@ void heap_purge_empty_pages(Heap* heap, bool everything) {
 // twice the memory it needed.)
 uint32_t g_last_abandoned_purge = 0;
 
+// A heap left unadopted since its thread exited lets its current pages go like any other:
+// queued, or retired (and then decommitted once expired) when empty.
+void give_up_current_pages(Heap* heap) {
+  for (unsigned c = 0; c < kHeapClassCount; ++c) {
+    Page* page = heap->current[c];
+    if (page == &g_empty_page) continue;
+    heap->current[c] = &g_empty_page;
+    queue_append(heap, page);
+    if (page->used == 0) heap_retire_page(heap, page);
+  }
+}
+
 void heap_purge_abandoned(uint32_t now) {
   if (now - __atomic_load_n(&g_last_abandoned_purge, __ATOMIC_RELAXED) < kPurgeDelayMilliseconds)
     return;
@@ -385,6 +398,7 @@ void heap_purge_abandoned(uint32_t now) {
     // heap, grew with them (1000 exited threads left a 164 MiB quarantine and 872 MB
     // resident to a process that went on with one thread and 200 KB live).
     heap_collect_incoming(heap);
+    if (now - heap->abandoned_at >= kPurgeDelayMilliseconds) give_up_current_pages(heap);
     heap_purge_empty_pages(heap, false);
     if (g_track_live_estimate) refresh_live_estimate(heap);
     LockGuard guard(g_heaps_lock);
@@ -606,15 +620,13 @@ void heap_release_for_thread() {
   if (!heap) return;
   if (g_before_heap_release) g_before_heap_release(heap);
   heap_collect_incoming(heap);
-  for (unsigned c = 0; c < kHeapClassCount; ++c) {
-    Page* page = heap->current[c];
-    if (page == &g_empty_page) continue;
-    heap->current[c] = &g_empty_page;
-    queue_append(heap, page);
-    if (page->used == 0) heap_retire_page(heap, page);
-  }
-  // Empty pages stay cached for the thread that adopts this heap; whoever purges next
-  // decommits them once they expire.
+  // The current pages stay current, for the thread that adopts this heap; a heap nobody
+  // adopts gives them up when it is purged (heap_purge_abandoned). Retired here, the pages
+  // of many threads that exit together ran over the empty-page budget, and each was
+  // decommitted on the spot: 250 threads ending a burst made 8,000 madvise calls, each a
+  // TLB shootdown on every processor (a quarter of bursty_threads' time), and the next
+  // burst's threads faulted the pages in again.
+  heap->abandoned_at = monotonic_milliseconds();
   t_heap = nullptr;
   LockGuard guard(g_heaps_lock);
   heap->abandoned = true;

@@ -87,6 +87,7 @@ struct Heap {
   size_t live_estimate;
   size_t activity_since_estimate;
   uint32_t thread_number;
+  uint32_t abandoned_at;  // monotonic_milliseconds() when its thread left
   bool abandoned;
   bool being_purged;  // abandoned, and a live thread is purging its empty pages: not adoptable
   // In a forked child: a heap whose owner or purger did not come along, so its books may be

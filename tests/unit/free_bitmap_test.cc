@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <thread>
 #include <vector>
@@ -321,6 +322,38 @@ TEST(FreeBitmap, HeapsOfExitedThreadsAreAdopted) {
   });
   second.join();
   EXPECT_EQ(first_heap, second_heap);
+}
+
+// An exiting thread leaves its current pages current, for the thread that adopts its heap
+// (retired at exit, the pages of many threads ending a burst ran over the empty-page
+// budget and were decommitted one madvise at a time, then faulted in again); a heap that
+// nobody adopts gives them up when a live thread purges it, once the purge delay passed.
+TEST(FreeBitmap, AnExitedThreadsCurrentPagesWaitForTheAdopterOrThePurge) {
+  constexpr size_t kSize = 208;
+  tally_free(tally_malloc(8));  // this thread's own heap first: it must adopt none below
+  Page* page = nullptr;
+  Heap* heap = nullptr;
+  std::thread([&] {
+    void* block = tally_malloc(kSize);
+    page = locate(block).page;
+    heap = t_heap;
+    tally_free(block);
+  }).join();
+  ASSERT_TRUE(heap->abandoned);
+  EXPECT_EQ(page->status, PageStatus::kCurrent);
+  EXPECT_EQ(page->used, 0u);
+  std::thread([&] {
+    void* block = tally_malloc(kSize);
+    EXPECT_EQ(t_heap, heap);
+    EXPECT_EQ(locate(block).page, page) << "the adopter allocates from the same page";
+    tally_free(block);
+  }).join();
+  // Unadopted: the purge gives the page up (retired, or released over the budget).
+  ASSERT_TRUE(heap->abandoned);
+  ASSERT_EQ(page->status, PageStatus::kCurrent);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  heap_purge_expired(t_heap);
+  EXPECT_NE(page->status, PageStatus::kCurrent);
 }
 
 // A fork can stop another thread's remote free after it claimed the page's place on the

@@ -398,7 +398,9 @@ void heap_purge_abandoned(uint32_t now) {
     // heap, grew with them (1000 exited threads left a 164 MiB quarantine and 872 MB
     // resident to a process that went on with one thread and 200 KB live).
     heap_collect_incoming(heap);
-    if (now - heap->abandoned_at >= kPurgeDelayMilliseconds) give_up_current_pages(heap);
+    // Signed: a thread that left after `now` was read has abandoned_at past it.
+    if (static_cast<int32_t>(now - heap->abandoned_at) >= int32_t{kPurgeDelayMilliseconds})
+      give_up_current_pages(heap);
     heap_purge_empty_pages(heap, false);
     if (g_track_live_estimate) refresh_live_estimate(heap);
     LockGuard guard(g_heaps_lock);
@@ -406,20 +408,40 @@ void heap_purge_abandoned(uint32_t now) {
   }
 }
 
-void page_harvest(Page* page);
+// Blocks a harvest found in both maps (two frees that missed each other, "Racing frees"),
+// to be reported once the caller's books are consistent: a report may allocate (the
+// unwinder's first use loads libgcc_s), and an allocation from the page between a word's
+// load and its store, or while the page is half retired, would be undone or corrupt a list.
+struct LateDoubleFrees {
+  uint64_t twice[kBitmapWords];
+  uint64_t words = 0;  // bit w: twice[w] holds the blocks of word w found in both maps
+  uintptr_t start = 0;
+  size_t block_size = 0;
+};
+
+void page_harvest_noting(Page* page, LateDoubleFrees* found);
+void report_late_double_frees(const LateDoubleFrees& found);
+void retire_harvested_page(Heap* heap, Page* page);
 
 void heap_retire_page(Heap* heap, Page* page) {
   // Every block is free, so a remote bit now is a block in both maps: an owner's free and
-  // another thread's that missed each other ("Racing frees"). Reported before the page can
-  // be set up afresh, which clears its words. The fence drains the owner's last free, so a
-  // remote bit that missed it (set before the other free read the free word) is visible.
+  // another thread's that missed each other ("Racing frees"). Found before the page can be
+  // set up afresh, which clears its words, and reported once it is retired. The fence
+  // drains the owner's last free, so a remote bit that missed it (set before the other free
+  // read the free word) is visible.
   std::atomic_thread_fence(std::memory_order_seq_cst);
+  LateDoubleFrees found;
   for (uint32_t w = 0; w < page->bitmap_words(); ++w) {
     if (page->remote_bits[w].load(std::memory_order_relaxed) != 0) {
-      page_harvest(page);
+      page_harvest_noting(page, &found);
       break;
     }
   }
+  retire_harvested_page(heap, page);
+  report_late_double_frees(found);
+}
+
+void retire_harvested_page(Heap* heap, Page* page) {
   queue_remove(heap, page);
   size_t span = page->slot_count * kSlotSize;
   if (g_empty_page_bytes.load(std::memory_order_relaxed) + span <= kEmptyPageBudget) {
@@ -436,16 +458,13 @@ void heap_retire_page(Heap* heap, Page* page) {
   heap_purge_empty_pages(heap, false);
 }
 
-// Moves other threads' frees of `page` into its free bitmap. A block found in both maps
-// (two frees that missed each other, "Racing frees") is reported once the harvest is over:
-// a report may allocate (the unwinder's first use loads libgcc_s), and an allocation from
-// this page between a word's load and its store would be undone by the store.
-void page_harvest(Page* page) {
+// Moves other threads' frees of `page` into its free bitmap, noting blocks in both maps.
+void page_harvest_noting(Page* page, LateDoubleFrees* found) {
   page->harvest_sequence.fetch_add(1, std::memory_order_seq_cst);
   uint32_t words = page->bitmap_words();
   uint32_t freed = 0;
-  uint64_t twice[kBitmapWords];
-  uint64_t words_twice = 0;  // bit w: twice[w] holds blocks of word w found in both maps
+  found->start = page->start;
+  found->block_size = page->block_size;
   for (uint32_t w = 0; w < words; ++w) {
     if (page->remote_bits[w].load(std::memory_order_relaxed) == 0) continue;
     // Free bits first, remote bits cleared after: a block is never neither (which would make
@@ -455,8 +474,8 @@ void page_harvest(Page* page) {
     uint64_t local = page->free_bits[w].load(std::memory_order_relaxed);
     uint64_t both = local & taken;
     if (both) {
-      twice[w] = both;
-      words_twice |= uint64_t{1} << w;
+      found->twice[w] = both;
+      found->words |= uint64_t{1} << w;
     }
     uint64_t remote = taken & ~both;
     page->free_bits[w].store(local | remote, std::memory_order_seq_cst);
@@ -466,16 +485,24 @@ void page_harvest(Page* page) {
   }
   page->harvest_sequence.fetch_add(1, std::memory_order_seq_cst);
   page->used -= freed;
+}
+
+void report_late_double_frees(const LateDoubleFrees& found) {
   if (!g_report_late_double_free) return;
-  uintptr_t start = page->start;
-  size_t block_size = page->block_size;
-  for (; words_twice; words_twice &= words_twice - 1) {
-    unsigned w = static_cast<unsigned>(__builtin_ctzll(words_twice));
-    for (uint64_t bits = twice[w]; bits; bits &= bits - 1) {
+  for (uint64_t words = found.words; words; words &= words - 1) {
+    unsigned w = static_cast<unsigned>(__builtin_ctzll(words));
+    for (uint64_t bits = found.twice[w]; bits; bits &= bits - 1) {
       uintptr_t index = w * 64 + static_cast<unsigned>(__builtin_ctzll(bits));
-      g_report_late_double_free(start + index * block_size, block_size);
+      g_report_late_double_free(found.start + index * found.block_size, found.block_size);
     }
   }
+}
+
+// A harvest whose caller looks at the page afresh after it (its reports may allocate).
+void page_harvest(Page* page) {
+  LateDoubleFrees found;
+  page_harvest_noting(page, &found);
+  report_late_double_frees(found);
 }
 
 void heap_collect_incoming(Heap* heap) {
@@ -626,6 +653,9 @@ void heap_release_for_thread() {
   // decommitted on the spot: 250 threads ending a burst made 8,000 madvise calls, each a
   // TLB shootdown on every processor (a quarter of bursty_threads' time), and the next
   // burst's threads faulted the pages in again.
+  // Exits still drive the purge (rate-limited): this heap's expired empty pages, and the
+  // current pages of heaps left unadopted for the purge delay.
+  heap_purge_empty_pages(heap, false);
   heap->abandoned_at = monotonic_milliseconds();
   t_heap = nullptr;
   LockGuard guard(g_heaps_lock);

@@ -254,6 +254,32 @@ TEST(FreeBitmap, APageThatEmptiesReportsFreesThatMissedEachOther) {
   }).join();
 }
 
+TEST(FreeBitmap, AReportThatAllocatesWhileAPageRetiresLeavesTheListsWhole) {
+  // The same, with a report that allocates a class this thread has no page of: its slow
+  // path collects the incoming pages, this one among them (the other thread's free put it
+  // there). Reported while the page was half retired, the collect retired it a second time
+  // inside the first: the empty-page list looped on it, and a purge never ended.
+  std::thread([] {
+    LateDoubleFreeCounter counter;
+    g_allocated_by_reports.clear();
+    g_report_allocation_size = 3000;
+    g_report_late_double_free = allocate_while_reporting;
+    std::vector<void*> blocks = fill_a_page(176);
+    Page* page = locate(blocks[0]).page;
+    ASSERT_NE(page->status, PageStatus::kCurrent);
+    free_twice_missing_each_other(blocks[0]);
+    for (size_t i = 1; i < blocks.size(); ++i) tally_free(blocks[i]);
+    EXPECT_EQ(g_late_double_frees.load(), 1);
+    EXPECT_EQ(g_allocated_by_reports.size(), 1u);
+    ASSERT_NE(page->next, page) << "the empty-page list loops";
+    heap_trim(t_heap);  // releases every empty page: ends only if the list is whole
+    std::set<void*> fresh;
+    for (int i = 0; i < 2000; ++i) ASSERT_TRUE(fresh.insert(tally_malloc(176)).second);
+    for (void* block : fresh) tally_free(block);
+    for (void* block : g_allocated_by_reports) tally_free(block);
+  }).join();
+}
+
 TEST(FreeBitmap, AnEmptyPageGoesBackToItsOwnSizeClassFirst) {
   // Pages of 40, 48 and 64 KiB blocks all span 8 slots. A page handed to another block
   // size keeps the memory its old blocks touched and touches more at the new blocks'

@@ -640,7 +640,7 @@ TALLY_NOINLINE void* allocate_checked_small(Heap* heap, size_t size, ApiCall cal
   }
   ++heap->api_calls[call];
   uint32_t index;
-  uintptr_t block = page_take_block(page, bits, &index);
+  uintptr_t block = page_take_block(page, page->cursor, bits, &index);
   drop_stale_claim(page, index);
   record_of(page, index)
       ->store_fresh(size, kind_of_call(call), kNoStack,

@@ -158,9 +158,10 @@ TALLY_INLINE void set_owner_bit(std::atomic<uint64_t>& word, uint64_t bit) {
 #endif
 }
 
-// Takes the lowest free block of the page's cursor word, whose bits (not 0) the caller read.
-TALLY_INLINE uintptr_t page_take_block(Page* page, uint64_t bits, uint32_t* index_out) {
-  uint32_t word_index = page->cursor;
+// Takes the lowest free block of the page's cursor word `word_index`, whose bits (not 0)
+// the caller read.
+TALLY_INLINE uintptr_t page_take_block(Page* page, uint32_t word_index, uint64_t bits,
+                                       uint32_t* index_out) {
   uint32_t index = word_index * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
   uintptr_t block = page->start + uintptr_t{index} * page->block_size;
   uint64_t remaining = bits & (bits - 1);
@@ -181,18 +182,19 @@ TALLY_INLINE uint64_t page_cursor_bits(const Page* page) {
 
 TALLY_INLINE void* heap_allocate(Heap* heap, unsigned size_class) {
   Page* page = heap->current[size_class];
-  uint64_t bits = page_cursor_bits(page);
+  uint32_t cursor = page->cursor;  // read once: the atomic loads below made it read thrice
+  uint64_t bits = page->free_bits[cursor].load(std::memory_order_relaxed);
   if (TALLY_UNLIKELY(bits == 0)) return heap_allocate_slow(heap, size_class);
 #ifndef TALLY_NO_FREE_VALIDATION
   // A block in both maps was freed by its owner and by another thread at once, each free
   // missing the other (heap.cc, "Racing frees"): it is not handed out before the harvest
   // reports the second free and keeps the block free once.
-  if (TALLY_UNLIKELY(page->remote_bits[page->cursor].load(std::memory_order_relaxed) & bits &
+  if (TALLY_UNLIKELY(page->remote_bits[cursor].load(std::memory_order_relaxed) & bits &
                      (~bits + 1)))
     return heap_allocate_after_racing_free(heap, size_class);
 #endif
   uint32_t index;
-  return reinterpret_cast<void*>(page_take_block(page, bits, &index));
+  return reinterpret_cast<void*>(page_take_block(page, cursor, bits, &index));
 }
 
 // Free of block `index` of `page`, which belongs to `heap`, the calling thread's heap.

@@ -2,10 +2,8 @@
 // mapped array under a spin lock).
 #include "mark/roots.h"
 
-#include <errno.h>
 #include <link.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 

@@ -531,11 +531,18 @@ UnwindRule unwind_rule_miss(uintptr_t return_address) {
   using namespace unwind_cache;
   UnwindRule rule = unwind_rule_parse(return_address);
   g_parsed.fetch_add(1, std::memory_order_relaxed);
-  if (return_address >= kCacheableLimit) return rule;
+  if (!cacheable(return_address)) return rule;
   std::atomic<uint64_t>* table = map_cache();
   if (!table) return rule;
-  uint64_t entry = rule.bits() | kFilled | (uint64_t{return_address >> kIndexBits} << kTagShift);
-  table[index_of(return_address)].store(entry, std::memory_order_relaxed);
+  // The new rule takes its home; a rule at home there moves to the neighbour, displaced
+  // (replacing whatever the neighbour held). Each store is one whole entry, so a reader
+  // racing them finds a rule or misses, never a mix.
+  size_t home = index_of(return_address);
+  uint64_t previous = table[home].load(std::memory_order_relaxed);
+  if (previous != 0 && !(previous & kDisplaced))
+    table[home ^ 1].store(previous | kDisplaced, std::memory_order_relaxed);
+  table[home].store(rule.bits() | (key_of(return_address, false) << UnwindRule::kBits),
+                    std::memory_order_relaxed);
   // Published after the entry is written; readers that still see null just miss.
   __atomic_store_n(&g_table, table, __ATOMIC_RELEASE);
   return rule;

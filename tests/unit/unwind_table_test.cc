@@ -153,6 +153,30 @@ TEST(UnwindTable, RulesAreParsedOncePerReturnAddress) {
   EXPECT_LE(unwind_table_stats().parsed, before + 1);
 }
 
+// Two return addresses with the same home entry both stay cached (one moved aside, marked
+// displaced), and each gets its own rule back. Direct-mapped, they evicted each other and
+// every lookup parsed again: 200 parses below instead of none.
+TEST(UnwindTable, TwoAddressesWithOneHomeStayCachedTogether) {
+  using namespace unwind_cache;
+  uintptr_t first = reinterpret_cast<uintptr_t>(&walk_rounds) + 4;
+  // The next 16 KiB region's address with the same home (its tag differs by one).
+  uintptr_t tag = (first >> kIndexBits) + 1;
+  uintptr_t second = (tag << kIndexBits) | ((index_of(first) ^ tag) & (kEntries - 1));
+  ASSERT_EQ(index_of(second), index_of(first));
+  ASSERT_NE(second, first);
+  UnwindRule first_rule = unwind_rule_for(first);
+  UnwindRule second_rule = unwind_rule_for(second);
+  EXPECT_EQ(first_rule.bits(), unwind_rule_parse(first).bits());
+  EXPECT_EQ(second_rule.bits(), unwind_rule_parse(second).bits());
+  EXPECT_EQ(first_rule.kind(), UnwindRule::kFrame) << "walk_rounds has call-frame information";
+  uint64_t before = unwind_table_stats().parsed;
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(unwind_rule_for(first).bits(), first_rule.bits());
+    EXPECT_EQ(unwind_rule_for(second).bits(), second_rule.bits());
+  }
+  EXPECT_EQ(unwind_table_stats().parsed, before);
+}
+
 TEST(UnwindTable, RulesOfKnownShapes) {
   Both both;
   recurse(&both, 2);

@@ -153,9 +153,11 @@ size_t span_of(const BlockLookup& lookup) {
 }
 
 // A block being handed out must not carry a claim, or its next free would look double.
-// A release drops its claims before this thread allocates again, but one can be left
-// behind by a release cut short: a fork while another thread released a batch leaves the
-// child that batch's claims. Checked here, so that such a block is only ever stale.
+// Releases drop their claims before the block can be allocated again, but a few are left
+// on free blocks: a fork while another thread released a batch leaves the child that
+// batch's claims, and a double free that wins a claim just after a release dropped it
+// finds the block free and leaves its claim (deallocate_checked). Checked here, so that
+// such a claim is only ever stale.
 TALLY_INLINE void drop_stale_claim(Page* page, uint32_t index) {
   std::atomic<uint64_t>& claims = page->quarantine_bits[index >> 6];
   uint64_t bit = uint64_t{1} << (index & 63);
@@ -163,25 +165,34 @@ TALLY_INLINE void drop_stale_claim(Page* page, uint32_t index) {
     claims.fetch_and(~bit, std::memory_order_seq_cst);
 }
 
+// Whether the free or remote map holds the block. The remote word is read first: a harvest
+// sets the free bit before it clears the remote bit, so a block the harvest is moving
+// is seen in one map or the other, never in neither.
+TALLY_INLINE bool block_freed_in_maps(const Page* page, uint32_t word, uint64_t bit) {
+  if (page->remote_bits[word].load(std::memory_order_acquire) & bit) return true;
+  return (page->free_bits[word].load(std::memory_order_acquire) & bit) != 0;
+}
+
 TALLY_INLINE void really_free_small(Page* page, uint32_t index, ClaimDrops& drops) {
-  uint32_t word = index >> 6;
-  uint64_t bit = uint64_t{1} << (index & 63);
   Heap* heap = t_heap;
   if (heap && page->heap == heap) {
     // The quarantine bit is our claim: set the free bit, then drop the claim. A free racing
     // this release sees the free bit (or the claim) and is reported as a double free.
     return heap_free_local_claimed(heap, page, index, drops);
   }
-  // Out of quarantine first: a free racing this release then sees a live block and is
-  // caught by the bitmaps as a double free, never frees the block twice. Between the two
-  // the block reads as live, so its address is held.
-  uintptr_t block = page->start + uintptr_t{index} * page->block_size;
-  TALLY_HOLD_POINTER(block);
-  page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
+  // Into the remote map with the claim still held: the block is never live during the
+  // release, so a free racing it is caught by the claim before the remote bit and by the
+  // bitmaps after it. After the remote bit this thread must not touch the page (its owner
+  // may harvest it, empty it and retire it), so the claim is the owner's to drop: its
+  // harvest does, as it moves the block into the free map. Dropping the claim here first
+  // left the block live between the two steps, and a double free landing there was
+  // quarantined a second time, to free the block again once it had a new owner.
   FreeOutcome outcome = heap_free_remote(page, index);
-  TALLY_HOLD_POINTER(block);
   if (outcome != FreeOutcome::kFreed) {
+    // Free already (only a claim left stale by a fork gets here): the claim stays on a
+    // free block, where it is harmless and dropped when the block is handed out again.
     drops.drop_all();  // the report may allocate
+    uintptr_t block = page->start + uintptr_t{index} * page->block_size;
     report_double_free(block, BlockExtent{block, page->block_size}, 0);
   }
 }
@@ -665,13 +676,14 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
     if (TALLY_LIKELY(index != UINT32_MAX)) {
       uint32_t word = index >> 6;
       uint64_t bit = uint64_t{1} << (index & 63);
-      bool free_now = (page->free_bits[word].load(std::memory_order_acquire) |
-                       page->remote_bits[word].load(std::memory_order_acquire)) &
-                      bit;
-      // Claim the block for the quarantine: of two racing frees exactly one wins.
-      if (TALLY_LIKELY(!free_now) &&
+      // Claim the block for the quarantine: of two racing frees exactly one wins. The claim
+      // alone does not say the block is live: a release sets the free bit (or the remote
+      // bit) before the claim is dropped, so a claim taken after the drop finds the block
+      // free in the maps, which are read again once it is taken.
+      if (TALLY_LIKELY(!block_freed_in_maps(page, word, bit)) &&
           TALLY_LIKELY(
-              !(page->quarantine_bits[word].fetch_or(bit, std::memory_order_seq_cst) & bit))) {
+              !(page->quarantine_bits[word].fetch_or(bit, std::memory_order_seq_cst) & bit)) &&
+          TALLY_LIKELY(!block_freed_in_maps(page, word, bit))) {
         size_t block_size = page->block_size;
         if (TALLY_UNLIKELY(page->has_ignored)) page_forget_ignored(page, index);
         BlockRecord* record = record_of(page, index);

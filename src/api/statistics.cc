@@ -79,7 +79,11 @@ void add_heap(Heap* heap, void* context) {
         // A block in both maps (two frees that missed each other) was counted by the owner.
         not_live += __builtin_popcountll(page.remote_bits[w].load(std::memory_order_relaxed) &
                                          ~page.free_bits[w].load(std::memory_order_relaxed));
-        uint64_t quarantined = page.quarantine_bits[w].load(std::memory_order_relaxed);
+        // A claim on a block in the remote map is a release the owner has not harvested
+        // yet, counted above; one on a free block is stale (see drop_stale_claim).
+        uint64_t quarantined = page.quarantine_bits[w].load(std::memory_order_relaxed) &
+                               ~page.remote_bits[w].load(std::memory_order_relaxed) &
+                               ~page.free_bits[w].load(std::memory_order_relaxed);
         totals.quarantined_bytes += __builtin_popcountll(quarantined) * page.block_size;
         not_live += __builtin_popcountll(quarantined);
       }

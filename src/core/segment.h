@@ -10,8 +10,9 @@
 //               free sets it with a plain instruction after testing it);
 //   remote_bits set atomically by other threads' frees, harvested by the owner.
 //   quarantine_bits set atomically by a free in safe and debug modes, cleared when the
-//               block leaves quarantine and is really freed (in bulk, a word at a time,
-//               after its free bit is set: see ClaimDrops in heap.h).
+//               block leaves quarantine and is really freed, always after its free or
+//               remote bit is set: by the owner's release in bulk, a word at a time (see
+//               ClaimDrops in heap.h), or by the owner's harvest after another thread's.
 // A block is live exactly when all its bits are clear. A free sets its own bitmap's
 // bit and then reads the other bitmap; two racing frees that miss each other leave the
 // block in both maps, which the harvest reports and allocation never hands out, so a

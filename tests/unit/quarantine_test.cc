@@ -12,11 +12,13 @@
 #include <atomic>
 #include <chrono>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "core/heap.h"
 #include "core/segment.h"
+#include "report/error_report.h"
 #include "safety/safety_config.h"
 #include "tally.h"
 
@@ -328,6 +330,111 @@ TEST(QuarantineReuse, AStaleClaimOnAFreeBlockIsDroppedWhenItIsReused) {
   EXPECT_FALSE(claimed(again));
   tally_free(again);  // a double-free report here ends the test
   for (void* other : taken) tally_free(other);
+  g_safety.sample_rate = saved_rate;
+}
+
+bool in_remote_map(void* block) {
+  uintptr_t address = reinterpret_cast<uintptr_t>(block);
+  Page* page = page_of(segment_of(address), address);
+  uint32_t index = block_index_of(page, address);
+  return (page->remote_bits[index >> 6].load() >> (index & 63)) & 1;
+}
+
+// A release from another thread's quarantine puts the block in the owner's remote map with
+// its claim still held, and the owner's harvest drops the claim: the block is never live
+// (no bit at all) during the release. A release that dropped the claim first left a moment
+// where a double free could claim the block again and quarantine it a second time, to free
+// it once more after it had been handed out to a new owner.
+TEST(QuarantineReuse, AReleaseIntoAnotherThreadsPageKeepsTheClaimUntilTheOwnerHarvests) {
+  uint32_t saved_rate = g_safety.sample_rate;
+  g_safety.sample_rate = 0;
+  std::vector<void*> blocks;
+  blocks.reserve(200);
+  tally_stats before;
+  tally_get_stats(&before);
+  for (int i = 0; i < 200; ++i) blocks.push_back(tally_malloc(48));
+  std::thread releaser([&] {
+    for (void* block : blocks) tally_free(block);
+    quarantine_drain();
+  });
+  releaser.join();
+  for (void* block : blocks) {
+    ASSERT_TRUE(in_remote_map(block)) << block;
+    EXPECT_TRUE(claimed(block)) << "released, not yet harvested, and no claim: " << block;
+  }
+  // Such a block is counted once, as freed by another thread: neither live nor quarantined.
+  tally_stats released;
+  tally_get_stats(&released);
+  EXPECT_EQ(released.bytes_live, before.bytes_live);
+  EXPECT_EQ(released.bytes_quarantined, before.bytes_quarantined);
+  // Allocating until one of them comes back runs the harvest of its page; the others of
+  // that page are free from then on, with no claim left on them.
+  std::set<void*> original(blocks.begin(), blocks.end());
+  std::set<void*> taken;
+  void* back = nullptr;
+  for (int i = 0; i < 200000 && !back; ++i) {
+    void* block = tally_malloc(48);
+    if (original.count(block)) back = block;
+    taken.insert(block);
+  }
+  ASSERT_NE(back, nullptr) << "none of the released blocks came back";
+  uintptr_t back_address = reinterpret_cast<uintptr_t>(back);
+  Page* harvested = page_of(segment_of(back_address), back_address);
+  int checked = 0;
+  for (void* block : blocks) {
+    uintptr_t address = reinterpret_cast<uintptr_t>(block);
+    if (taken.count(block) || page_of(segment_of(address), address) != harvested) continue;
+    EXPECT_FALSE(in_remote_map(block)) << block;
+    EXPECT_FALSE(claimed(block)) << "harvested, free, and still claimed: " << block;
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+  for (void* block : taken) tally_free(block);
+  g_safety.sample_rate = saved_rate;
+}
+
+// Double frees racing another thread's release of the same blocks from its quarantine:
+// every one is reported (none is taken for a first free and quarantined again), and no
+// block is handed out twice afterwards.
+TEST(QuarantineReuse, DoubleFreesRacingAReleaseAreAllReported) {
+  uint32_t saved_rate = g_safety.sample_rate;
+  g_safety.sample_rate = 0;
+  report_set_policy({false, 1});
+  constexpr int kRounds = 100;
+  constexpr int kBlocks = 32;
+  size_t reports_before = report_count();
+  testing::internal::CaptureStderr();
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<void*> blocks;
+    for (int i = 0; i < kBlocks; ++i) blocks.push_back(tally_malloc(48));
+    std::atomic<bool> freed{false};
+    std::thread releaser([&] {
+      for (void* block : blocks) tally_free(block);
+      freed.store(true);
+      quarantine_drain();
+    });
+    std::thread double_freer([&] {
+      while (!freed.load()) {
+      }
+      for (void* block : blocks) tally_free(block);
+      quarantine_drain();
+    });
+    releaser.join();
+    double_freer.join();
+  }
+  std::string output = testing::internal::GetCapturedStderr();
+  size_t reports = report_count() - reports_before;
+  report_set_policy({true, 1});
+  size_t double_frees = 0;
+  for (size_t at = output.find("ERROR: tally: attempting double-free"); at != std::string::npos;
+       at = output.find("ERROR: tally: attempting double-free", at + 1))
+    ++double_frees;
+  EXPECT_EQ(reports, size_t{kRounds} * kBlocks);
+  EXPECT_EQ(double_frees, size_t{kRounds} * kBlocks) << output.substr(0, 4000);
+  std::set<void*> live;
+  for (int i = 0; i < 20000; ++i)
+    EXPECT_TRUE(live.insert(tally_malloc(48)).second) << "a block was handed out twice";
+  for (void* block : live) tally_free(block);
   g_safety.sample_rate = saved_rate;
 }
 

@@ -152,13 +152,25 @@ size_t span_of(const BlockLookup& lookup) {
   }
 }
 
-// A block being handed out must not carry a claim, or its next free would look double.
-// Releases drop their claims before the block can be allocated again, but a few are left
-// on free blocks: a fork while another thread released a batch leaves the child that
-// batch's claims, and a double free that wins a claim just after a release dropped it
-// finds the block free and leaves its claim (deallocate_checked). Checked here, so that
-// such a claim is only ever stale.
+// Claims on free blocks that an allocation may meet. A release sets a block's free bit and
+// drops its claim later, a word at a time (ClaimDrops); nothing allocates from the heap
+// before the drop, except a signal handler that interrupts the release (t_releases_under_way
+// says so). A fork while another thread releases leaves the child that release's claims for
+// good (g_claims_left_by_fork). Everywhere else a claim the allocation meets is a racing
+// free's, taken after the block was released: dropping it would let that free quarantine a
+// live block with no claim, and the block's next free would quarantine it a second time.
+__thread uint32_t t_releases_under_way = 0;
+bool g_claims_left_by_fork = false;
+
+struct ReleaseUnderWay {
+  ReleaseUnderWay() { ++t_releases_under_way; }
+  ~ReleaseUnderWay() { --t_releases_under_way; }
+};
+
+// A block being handed out must not carry a stale claim, or its next free would look double.
 TALLY_INLINE void drop_stale_claim(Page* page, uint32_t index) {
+  if (TALLY_LIKELY((t_releases_under_way | static_cast<uint32_t>(g_claims_left_by_fork)) == 0))
+    return;
   std::atomic<uint64_t>& claims = page->quarantine_bits[index >> 6];
   uint64_t bit = uint64_t{1} << (index & 63);
   if (TALLY_UNLIKELY(claims.load(std::memory_order_relaxed) & bit))
@@ -189,8 +201,8 @@ TALLY_INLINE void really_free_small(Page* page, uint32_t index, ClaimDrops& drop
   // quarantined a second time, to free the block again once it had a new owner.
   FreeOutcome outcome = heap_free_remote(page, index);
   if (outcome != FreeOutcome::kFreed) {
-    // Free already (only a claim left stale by a fork gets here): the claim stays on a
-    // free block, where it is harmless and dropped when the block is handed out again.
+    // Free already: only a claim left by a fork gets here, and the allocation that hands
+    // the block out again drops it (g_claims_left_by_fork).
     drops.drop_all();  // the report may allocate
     uintptr_t block = page->start + uintptr_t{index} * page->block_size;
     report_double_free(block, BlockExtent{block, page->block_size}, 0);
@@ -244,6 +256,7 @@ TALLY_INLINE void release_one(uintptr_t address, ClaimDrops& drops, bool release
 
 // The quarantine's release hook, a batch at a time.
 void release_from_quarantine(const uintptr_t* blocks, uint32_t count) {
+  ReleaseUnderWay under_way;
   ClaimDrops drops;
   // The blocks are cold (they were freed a quarantine ago): fetch a few ahead, so that
   // verifying one overlaps with loading the next.
@@ -679,11 +692,15 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
       // Claim the block for the quarantine: of two racing frees exactly one wins. The claim
       // alone does not say the block is live: a release sets the free bit (or the remote
       // bit) before the claim is dropped, so a claim taken after the drop finds the block
-      // free in the maps, which are read again once it is taken.
+      // free in the maps, which are read again once it is taken; such a claim is given up
+      // and the free reported as double.
       if (TALLY_LIKELY(!block_freed_in_maps(page, word, bit)) &&
           TALLY_LIKELY(
-              !(page->quarantine_bits[word].fetch_or(bit, std::memory_order_seq_cst) & bit)) &&
-          TALLY_LIKELY(!block_freed_in_maps(page, word, bit))) {
+              !(page->quarantine_bits[word].fetch_or(bit, std::memory_order_seq_cst) & bit))) {
+        if (TALLY_UNLIKELY(block_freed_in_maps(page, word, bit))) {
+          page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
+          return report_not_live(lookup_block(address), address, caller);
+        }
         size_t block_size = page->block_size;
         if (TALLY_UNLIKELY(page->has_ignored)) page_forget_ignored(page, index);
         BlockRecord* record = record_of(page, index);
@@ -693,6 +710,7 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
         if (g_safety.quarantine)
           quarantine_put(heap, address, block_size);
         else {
+          ReleaseUnderWay under_way;
           ClaimDrops drops;
           really_free_small(page, index, drops);
           drops.drop_all();
@@ -770,6 +788,10 @@ TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call
   memcpy(fresh, pointer, size < lookup.extent.size ? size : lookup.extent.size);
   deallocate_checked(pointer, kCallFree, caller);
   return fresh;
+}
+
+void checked_after_fork_in_child() {
+  g_claims_left_by_fork = true;
 }
 
 void checked_initialize() {

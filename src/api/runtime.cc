@@ -191,6 +191,7 @@ void runtime_after_fork_in_child() {
   heap_unlock_after_fork(true);
   guard_pool_unlock_after_fork(true);
   quarantine_unlock_after_fork(true);
+  if (g_keep_block_records) checked_after_fork_in_child();
   roots_unlock_after_fork(true);
   large_unlock_moves_after_fork(true);
   marker_after_fork_in_child();

@@ -481,9 +481,8 @@ void page_harvest_noting(Page* page, LateDoubleFrees* found) {
     page->free_bits[w].store(local | remote, std::memory_order_seq_cst);
     page->remote_bits[w].fetch_and(~taken, std::memory_order_seq_cst);
     // A release from another thread's quarantine leaves its claim for the owner to drop
-    // (really_free_small, checked modes): the block is free from here. In fast mode no
-    // block is claimed and this is one load.
-    if (page->quarantine_bits[w].load(std::memory_order_relaxed) & taken)
+    // (really_free_small, checked modes): the block is free from here.
+    if (g_keep_block_records && (page->quarantine_bits[w].load(std::memory_order_relaxed) & taken))
       page->quarantine_bits[w].fetch_and(~taken, std::memory_order_seq_cst);
     freed += static_cast<uint32_t>(__builtin_popcountll(remote));
     if (remote && w < page->cursor) page->cursor = w;

@@ -154,23 +154,36 @@ size_t span_of(const BlockLookup& lookup) {
 
 // Claims on free blocks that an allocation may meet. A release sets a block's free bit and
 // drops its claim later, a word at a time (ClaimDrops); nothing allocates from the heap
-// before the drop, except a signal handler that interrupts the release (t_releases_under_way
-// says so). A fork while another thread releases leaves the child that release's claims for
-// good (g_claims_left_by_fork). Everywhere else a claim the allocation meets is a racing
+// before the drop, except a signal handler that interrupts the release
+// (t_releases_under_way says so). Everywhere else a claim the allocation meets is a racing
 // free's, taken after the block was released: dropping it would let that free quarantine a
 // live block with no claim, and the block's next free would quarantine it a second time.
+// A release also registers its drops with the thread's heap, so that a fork in the middle
+// of it leaves the child no claim to meet (checked_after_fork_in_child drops them).
 __thread uint32_t t_releases_under_way = 0;
-bool g_claims_left_by_fork = false;
 
-struct ReleaseUnderWay {
-  ReleaseUnderWay() { ++t_releases_under_way; }
-  ~ReleaseUnderWay() { --t_releases_under_way; }
+class ReleaseUnderWay {
+ public:
+  explicit ReleaseUnderWay(ClaimDrops& drops) : heap_(t_heap), drops_(drops) {
+    ++t_releases_under_way;
+    if (heap_) {
+      drops_.outer = heap_->claim_drops_under_way;
+      heap_->claim_drops_under_way = &drops_;
+    }
+  }
+  ~ReleaseUnderWay() {
+    if (heap_) heap_->claim_drops_under_way = drops_.outer;
+    --t_releases_under_way;
+  }
+
+ private:
+  Heap* heap_;
+  ClaimDrops& drops_;
 };
 
 // A block being handed out must not carry a stale claim, or its next free would look double.
 TALLY_INLINE void drop_stale_claim(Page* page, uint32_t index) {
-  if (TALLY_LIKELY((t_releases_under_way | static_cast<uint32_t>(g_claims_left_by_fork)) == 0))
-    return;
+  if (TALLY_LIKELY(t_releases_under_way == 0)) return;
   std::atomic<uint64_t>& claims = page->quarantine_bits[index >> 6];
   uint64_t bit = uint64_t{1} << (index & 63);
   if (TALLY_UNLIKELY(claims.load(std::memory_order_relaxed) & bit))
@@ -201,8 +214,7 @@ TALLY_INLINE void really_free_small(Page* page, uint32_t index, ClaimDrops& drop
   // quarantined a second time, to free the block again once it had a new owner.
   FreeOutcome outcome = heap_free_remote(page, index);
   if (outcome != FreeOutcome::kFreed) {
-    // Free already: only a claim left by a fork gets here, and the allocation that hands
-    // the block out again drops it (g_claims_left_by_fork).
+    // Free already, which a held claim rules out: the claim stays on the free block.
     drops.drop_all();  // the report may allocate
     uintptr_t block = page->start + uintptr_t{index} * page->block_size;
     report_double_free(block, BlockExtent{block, page->block_size}, 0);
@@ -256,8 +268,8 @@ TALLY_INLINE void release_one(uintptr_t address, ClaimDrops& drops, bool release
 
 // The quarantine's release hook, a batch at a time.
 void release_from_quarantine(const uintptr_t* blocks, uint32_t count) {
-  ReleaseUnderWay under_way;
   ClaimDrops drops;
+  ReleaseUnderWay under_way(drops);
   // The blocks are cold (they were freed a quarantine ago): fetch a few ahead, so that
   // verifying one overlaps with loading the next.
   constexpr uint32_t kAhead = 4;
@@ -698,8 +710,10 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
           TALLY_LIKELY(
               !(page->quarantine_bits[word].fetch_or(bit, std::memory_order_seq_cst) & bit))) {
         if (TALLY_UNLIKELY(block_freed_in_maps(page, word, bit))) {
+          // Looked up while the claim holds the block (it reads as freed), then given up.
+          BlockLookup lookup = lookup_block(address);
           page->quarantine_bits[word].fetch_and(~bit, std::memory_order_seq_cst);
-          return report_not_live(lookup_block(address), address, caller);
+          return report_double_free_after_claim(lookup, address, caller);
         }
         size_t block_size = page->block_size;
         if (TALLY_UNLIKELY(page->has_ignored)) page_forget_ignored(page, index);
@@ -710,8 +724,8 @@ TALLY_NOINLINE void deallocate_checked(void* pointer, ApiCall call, uintptr_t ca
         if (g_safety.quarantine)
           quarantine_put(heap, address, block_size);
         else {
-          ReleaseUnderWay under_way;
           ClaimDrops drops;
+          ReleaseUnderWay under_way(drops);
           really_free_small(page, index, drops);
           drops.drop_all();
         }
@@ -791,7 +805,13 @@ TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call
 }
 
 void checked_after_fork_in_child() {
-  g_claims_left_by_fork = true;
+  heap_for_each(
+      [](Heap* heap, void*) {
+        for (ClaimDrops* drops = heap->claim_drops_under_way; drops; drops = drops->outer)
+          drops->drop_all();
+        heap->claim_drops_under_way = nullptr;
+      },
+      nullptr);
 }
 
 void checked_initialize() {

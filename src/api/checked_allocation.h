@@ -24,8 +24,8 @@ void* reallocate_checked(void* pointer, size_t size, ApiCall call, uintptr_t cal
 void checked_initialize();
 void checked_verify_quarantine_at_exit();
 void checked_canaries_at_exit();
-// In a forked child: claims that releases in other threads had not dropped yet are the
-// child's for good, and allocations drop them as they meet them.
+// In a forked child: drops the claims that releases in other threads had collected and
+// not dropped yet (those threads are gone).
 void checked_after_fork_in_child();
 
 }  // namespace tally

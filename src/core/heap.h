@@ -43,6 +43,7 @@ enum ApiCall : unsigned {
   kApiCallCount
 };
 
+struct ClaimDrops;
 struct QuarantineBatch;
 struct StackMemo;
 
@@ -65,6 +66,10 @@ struct Heap {
   QuarantineBatch* quarantine_own_newest;
   size_t quarantine_own_bytes;
   StackMemo* stack_memo;  // checked modes: recent stack walks (report/stack_recorder.cc)
+  // The claim drops of the releases this thread is in the middle of, innermost first (a
+  // signal handler's release nests in the thread's): a forked child drops them, since the
+  // threads that would have are gone (api/checked_allocation.cc, ReleaseUnderWay).
+  ClaimDrops* claim_drops_under_way;
   // By heap class (size_classes.h): ordinary pages, then pages of blocks without pointers.
   Page* current[kHeapClassCount];  // never null: g_empty_page when the heap has no page yet
   // Pages of the class with free blocks, besides the current, taken from the front; a page
@@ -232,7 +237,8 @@ TALLY_INLINE FreeOutcome heap_free_local(Heap* heap, Page* page, uint32_t index)
 // signal handler's) has its own.
 struct ClaimDrops {
   static constexpr unsigned kSlots = 16;
-  uint32_t filled = 0;  // bit i: slot i holds a word (the arrays are not cleared up front)
+  uint32_t filled = 0;          // bit i: slot i holds a word (the arrays are not cleared up front)
+  ClaimDrops* outer = nullptr;  // the release this one interrupted (Heap::claim_drops_under_way)
   std::atomic<uint64_t>* word[kSlots];
   uint64_t bits[kSlots];
 

@@ -214,7 +214,8 @@ TALLY_INLINE void really_free_small(Page* page, uint32_t index, ClaimDrops& drop
   // quarantined a second time, to free the block again once it had a new owner.
   FreeOutcome outcome = heap_free_remote(page, index);
   if (outcome != FreeOutcome::kFreed) {
-    // Free already, which a held claim rules out: the claim stays on the free block.
+    // Free already, which the claim should have ruled out. The claim stays: the page may
+    // be retiring under this thread.
     drops.drop_all();  // the report may allocate
     uintptr_t block = page->start + uintptr_t{index} * page->block_size;
     report_double_free(block, BlockExtent{block, page->block_size}, 0);

@@ -80,7 +80,8 @@ void add_heap(Heap* heap, void* context) {
         not_live += __builtin_popcountll(page.remote_bits[w].load(std::memory_order_relaxed) &
                                          ~page.free_bits[w].load(std::memory_order_relaxed));
         // A claim on a block in the remote map is a release the owner has not harvested
-        // yet, counted above; one on a free block is stale (see drop_stale_claim).
+        // yet, counted above; one on a free block is a release's that waits to be dropped,
+        // or a racing double free's (see drop_stale_claim).
         uint64_t quarantined = page.quarantine_bits[w].load(std::memory_order_relaxed) &
                                ~page.remote_bits[w].load(std::memory_order_relaxed) &
                                ~page.free_bits[w].load(std::memory_order_relaxed);

@@ -317,22 +317,36 @@ void* allocate_until(void* block, std::vector<void*>* taken) {
   return nullptr;
 }
 
+// Blocks that no sampled guard slot takes, for tests that look at pages' bitmaps.
+struct NoGuardSampling {
+  uint32_t saved = g_safety.sample_rate;
+  NoGuardSampling() { g_safety.sample_rate = 0; }
+  ~NoGuardSampling() { g_safety.sample_rate = saved; }
+};
+
+// A 48-byte block freed and released, then claimed again: as a release leaves it until its
+// table drops the claim, or as a free racing the release claims it.
+void* released_block_claimed_again(std::atomic<uint64_t>** claims, uint64_t* bit) {
+  void* block = tally_malloc(48);
+  tally_free(block);
+  quarantine_drain();
+  *claims = &claim_word(block, bit);
+  (*claims)->fetch_or(*bit);
+  return block;
+}
+
 // A fork while another thread is in the middle of a release: the release's claims, freed
 // blocks whose claims wait in its table to be dropped a word at a time, are dropped in the
 // child (the thread that would have is gone), so the blocks come back unclaimed and their
 // next frees are not taken for double frees. The test plays the interrupted release: a
 // table of drops registered with this thread's heap, as a release registers its own.
 TEST(QuarantineReuse, AForkedChildDropsTheClaimsOfAReleaseItInterrupted) {
-  uint32_t saved_rate = g_safety.sample_rate;
-  g_safety.sample_rate = 0;
-  void* block = tally_malloc(48);
-  tally_free(block);
-  quarantine_drain();
+  NoGuardSampling no_sampling;
   uint64_t bit;
-  std::atomic<uint64_t>& claims = claim_word(block, &bit);
-  claims.fetch_or(bit);  // released (free), its claim not dropped yet
+  std::atomic<uint64_t>* claims;
+  void* block = released_block_claimed_again(&claims, &bit);
   ClaimDrops drops;
-  drops.add(&claims, bit);
+  drops.add(claims, bit);
   drops.outer = t_heap->claim_drops_under_way;
   t_heap->claim_drops_under_way = &drops;
   fflush(nullptr);
@@ -355,7 +369,6 @@ TEST(QuarantineReuse, AForkedChildDropsTheClaimsOfAReleaseItInterrupted) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "3: the child kept the claim; 2: the block did not come "
                                        "back; 1: its next free was reported as double";
   EXPECT_FALSE(claimed(block));
-  g_safety.sample_rate = saved_rate;
 }
 
 // Outside a fork, a claim on a free block is a free racing the release: it claimed the block
@@ -365,22 +378,17 @@ TEST(QuarantineReuse, AForkedChildDropsTheClaimsOfAReleaseItInterrupted) {
 // free of it is reported as double. Dropped by the allocation, the racing free quarantined
 // a live block with no claim, and the new owner's free quarantined it a second time.
 TEST(QuarantineReuse, AnAllocationLeavesTheClaimOfAFreeRacingTheRelease) {
-  uint32_t saved_rate = g_safety.sample_rate;
-  g_safety.sample_rate = 0;
-  void* block = tally_malloc(48);
-  tally_free(block);
-  quarantine_drain();
+  NoGuardSampling no_sampling;
   uint64_t bit;
-  std::atomic<uint64_t>& claims = claim_word(block, &bit);
-  claims.fetch_or(bit);  // the racing free's claim
+  std::atomic<uint64_t>* claims;
+  void* block = released_block_claimed_again(&claims, &bit);
   std::vector<void*> taken;
   void* again = allocate_until(block, &taken);
   ASSERT_EQ(again, block) << "the freed block did not come back";
   EXPECT_TRUE(claimed(again)) << "the allocation dropped a racing free's claim";
-  claims.fetch_and(~bit);  // the racing free gives it up: the test plays its part
+  claims->fetch_and(~bit);  // the racing free gives it up: the test plays its part
   tally_free(again);
   for (void* other : taken) tally_free(other);
-  g_safety.sample_rate = saved_rate;
 }
 
 bool block_is_live(void* block) {
@@ -402,8 +410,7 @@ bool in_remote_map(void* block) {
 // where a double free could claim the block again and quarantine it a second time, to free
 // it once more after it had been handed out to a new owner.
 TEST(QuarantineReuse, AReleaseIntoAnotherThreadsPageKeepsTheClaimUntilTheOwnerHarvests) {
-  uint32_t saved_rate = g_safety.sample_rate;
-  g_safety.sample_rate = 0;
+  NoGuardSampling no_sampling;
   std::vector<void*> blocks;
   blocks.reserve(200);
   tally_stats before;
@@ -446,7 +453,6 @@ TEST(QuarantineReuse, AReleaseIntoAnotherThreadsPageKeepsTheClaimUntilTheOwnerHa
   }
   EXPECT_GT(checked, 0);
   for (void* block : taken) tally_free(block);
-  g_safety.sample_rate = saved_rate;
 }
 
 // Double frees racing another thread's release of the same blocks from its quarantine:
@@ -457,8 +463,7 @@ TEST(QuarantineReuse, AReleaseIntoAnotherThreadsPageKeepsTheClaimUntilTheOwnerHa
 // windows it guards are a few instructions wide, so it catches a regression only now and
 // then, a wrong report count at once; the deterministic tests above pin each rule down.)
 TEST(QuarantineReuse, DoubleFreesRacingAReleaseAreAllReported) {
-  uint32_t saved_rate = g_safety.sample_rate;
-  g_safety.sample_rate = 0;
+  NoGuardSampling no_sampling;
   report_set_policy({false, 1});
   constexpr int kRounds = 100;
   constexpr int kBlocks = 32;
@@ -501,7 +506,6 @@ TEST(QuarantineReuse, DoubleFreesRacingAReleaseAreAllReported) {
   EXPECT_EQ(freed_under_the_owner, 0) << "live blocks freed by a second quarantine entry";
   EXPECT_EQ(reports, size_t{kRounds} * kBlocks);
   EXPECT_EQ(double_frees, size_t{kRounds} * kBlocks) << output.substr(0, 4000);
-  g_safety.sample_rate = saved_rate;
 }
 
 // Threads that free a burst and exit leave their last batches in the global FIFO; other

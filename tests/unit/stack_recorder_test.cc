@@ -66,23 +66,32 @@ struct Rounds {
   StackRecorderStats after_first_round{};
 };
 
+// One round: each caller once, from one call site. Its own function, called from a loop
+// that does nothing else, and taking the statistics' snapshot itself (`snapshot` non-null
+// after the first round): a loop that treated its first round apart was peeled by clang
+// into a copy of its own, so the first round's stacks ran through another return address
+// than the others' and every caller's stack differed between rounds.
+__attribute__((noinline)) void one_round(const std::vector<PathFunction>& callers, StackId* ids,
+                                         uintptr_t* frames, StackRecorderStats* snapshot) {
+  for (size_t c = 0; c < callers.size(); ++c) ids[c] = callers[c](&frames[c]);
+  if (snapshot) *snapshot = stats_now();
+}
+
 __attribute__((noinline)) void run_rounds(const std::vector<PathFunction>& callers, int rounds,
                                           Rounds* result) {
-  result->first.assign(callers.size(), kNoStack);
-  result->frames.assign(callers.size(), 0);
+  size_t count = callers.size();
+  std::vector<StackId> ids(count * static_cast<size_t>(rounds), kNoStack);
+  std::vector<uintptr_t> frames(count * static_cast<size_t>(rounds), 0);
   for (int round = 0; round < rounds; ++round) {
-    for (size_t c = 0; c < callers.size(); ++c) {
-      uintptr_t frame = 0;
-      StackId id = callers[c](&frame);
-      if (round == 0) {
-        result->first[c] = id;
-        result->frames[c] = frame;
-      } else {
-        EXPECT_EQ(id, result->first[c]) << "caller " << c << ", round " << round;
-      }
-    }
-    if (round == 0) result->after_first_round = stats_now();
+    size_t at = count * static_cast<size_t>(round);
+    one_round(callers, &ids[at], &frames[at], round == 0 ? &result->after_first_round : nullptr);
   }
+  result->first.assign(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(count));
+  result->frames.assign(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(count));
+  for (int round = 1; round < rounds; ++round)
+    for (size_t c = 0; c < count; ++c)
+      EXPECT_EQ(ids[count * static_cast<size_t>(round) + c], result->first[c])
+          << "caller " << c << ", round " << round;
 }
 
 TEST_F(StackRecorder, RepeatedCallsFromOneSiteAreAnsweredByTheMemo) {

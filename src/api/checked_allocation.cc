@@ -668,7 +668,8 @@ TALLY_NOINLINE void* allocate_checked_small(Heap* heap, size_t size, ApiCall cal
   size_t needed = size + (g_safety.canary_slack ? 1 : 0);
   unsigned size_class = size_class_of(needed);
   Page* page = heap->current[size_class];
-  uint64_t bits = page_cursor_bits(page);
+  uint32_t cursor = page->cursor;  // read once, as heap_allocate does
+  uint64_t bits = page->free_bits[cursor].load(std::memory_order_relaxed);
   if (TALLY_UNLIKELY(bits == 0)) return allocate_checked(size, 0, call);
   // wants_guard's count, where it would not sample: the sample itself is allocate_checked's.
   if (g_safety.sample_rate != 0 && guard_pool_enabled() && size <= g_safety.guard_max_size) {
@@ -677,7 +678,7 @@ TALLY_NOINLINE void* allocate_checked_small(Heap* heap, size_t size, ApiCall cal
   }
   ++heap->api_calls[call];
   uint32_t index;
-  uintptr_t block = page_take_block(page, page->cursor, bits, &index);
+  uintptr_t block = page_take_block(page, cursor, bits, &index);
   drop_stale_claim(page, index);
   record_of(page, index)
       ->store_fresh(size, kind_of_call(call), kNoStack,

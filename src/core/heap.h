@@ -179,15 +179,11 @@ TALLY_INLINE uintptr_t page_take_block(Page* page, uint32_t word_index, uint64_t
   return block;
 }
 
-// The free bits of the page's cursor word: 0 when the page has no block to hand out there
-// (heap_allocate_slow finds the next word, page or segment).
-TALLY_INLINE uint64_t page_cursor_bits(const Page* page) {
-  return page->free_bits[page->cursor].load(std::memory_order_relaxed);
-}
-
 TALLY_INLINE void* heap_allocate(Heap* heap, unsigned size_class) {
   Page* page = heap->current[size_class];
   uint32_t cursor = page->cursor;  // read once: the atomic loads below made it read thrice
+  // The cursor word's free bits: 0 when the page has no block to hand out there
+  // (heap_allocate_slow finds the next word, page or segment).
   uint64_t bits = page->free_bits[cursor].load(std::memory_order_relaxed);
   if (TALLY_UNLIKELY(bits == 0)) return heap_allocate_slow(heap, size_class);
 #ifndef TALLY_NO_FREE_VALIDATION

@@ -27,6 +27,15 @@ TALLY_EXPORT void free(void* pointer) {
 TALLY_EXPORT void cfree(void* pointer) {
   TALLY_DEALLOCATE(pointer, kCallFree);
 }
+// C23's sized frees (glibc 2.40 has them; a program built against it calls them, and a
+// block of ours reaching glibc's free_sized would corrupt its heap). The size and alignment
+// only promise what the block is: tally's books know that already, so they are not needed.
+TALLY_EXPORT void free_sized(void* pointer, size_t) {
+  TALLY_DEALLOCATE(pointer, kCallFree);
+}
+TALLY_EXPORT void free_aligned_sized(void* pointer, size_t, size_t) {
+  TALLY_DEALLOCATE(pointer, kCallFree);
+}
 TALLY_EXPORT void* calloc(size_t count, size_t size) {
   if (TALLY_UNLIKELY(called_from_loader(TALLY_CALLER)))
     return allocate_zeroed_for_loader(count, size);
@@ -121,6 +130,42 @@ TALLY_EXPORT int malloc_trim(size_t) {
 }
 TALLY_EXPORT void malloc_stats(void) {
   statistics_print();
+}
+// glibc's XML description of its heap, in the same elements, from tally's books: one heap;
+// "rest" is the committed memory no live block uses (tally has no fastbins); the "max" of
+// the memory held is the higher of what is committed now and the peak of live bytes, as
+// tally keeps no peak of committed memory. Live and quarantined bytes are added.
+TALLY_EXPORT int malloc_info(int options, FILE* stream) {
+  if (options != 0 || stream == nullptr) {
+    errno = EINVAL;
+    return -1;
+  }
+  tally_stats stats;
+  statistics_collect(&stats);
+  size_t spare =
+      stats.bytes_committed > stats.bytes_live ? stats.bytes_committed - stats.bytes_live : 0;
+  size_t held_peak =
+      stats.bytes_committed > stats.bytes_live_peak ? stats.bytes_committed : stats.bytes_live_peak;
+  fprintf(stream,
+          "<malloc version=\"1\">\n"
+          "<heap nr=\"0\">\n"
+          "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
+          "<total type=\"rest\" count=\"0\" size=\"%zu\"/>\n"
+          "<system type=\"current\" size=\"%zu\"/>\n"
+          "<system type=\"max\" size=\"%zu\"/>\n"
+          "<aspace type=\"total\" size=\"%zu\"/>\n"
+          "</heap>\n"
+          "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
+          "<total type=\"rest\" count=\"0\" size=\"%zu\"/>\n"
+          "<total type=\"live\" size=\"%zu\"/>\n"
+          "<total type=\"quarantined\" size=\"%zu\"/>\n"
+          "<system type=\"current\" size=\"%zu\"/>\n"
+          "<system type=\"max\" size=\"%zu\"/>\n"
+          "<aspace type=\"total\" size=\"%zu\"/>\n"
+          "</malloc>\n",
+          spare, stats.bytes_committed, held_peak, stats.bytes_mapped, spare, stats.bytes_live,
+          stats.bytes_quarantined, stats.bytes_committed, held_peak, stats.bytes_mapped);
+  return 0;
 }
 TALLY_EXPORT int mallopt(int, int) {
   return 1;

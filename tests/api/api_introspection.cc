@@ -16,6 +16,14 @@
 
 #include "tally_test_support.h"
 
+// C23's sized frees, declared by glibc from 2.40 only. Weak: without tally (a test
+// development run on glibc 2.36) they are null, and the test that uses them fails.
+#if !__GLIBC_PREREQ(2, 40)
+extern "C" void free_sized(void* pointer, size_t size) __attribute__((weak));
+extern "C" void free_aligned_sized(void* pointer, size_t alignment, size_t size)
+    __attribute__((weak));
+#endif
+
 namespace {
 
 using tally_test::Escape;
@@ -90,6 +98,85 @@ TEST(ApiIntrospection, LargeCallocLeavesUntouchedPagesNonResident) {
     memset(again, 0x5a, 64 * kMiB);
     free(again);
   }
+}
+
+// The "size" attribute of the first element of `type` in malloc_info's XML, or SIZE_MAX.
+size_t MallocInfoSize(const std::string& xml, const std::string& element) {
+  size_t at = xml.find(element);
+  if (at == std::string::npos) return SIZE_MAX;
+  size_t value = xml.find("size=\"", at);
+  if (value == std::string::npos) return SIZE_MAX;
+  return strtoull(xml.c_str() + value + 6, nullptr, 10);
+}
+
+std::string MallocInfoText() {
+  FILE* capture = tmpfile();
+  if (capture == nullptr) return "";
+  std::string text;
+  if (malloc_info(0, capture) == 0 && fflush(capture) == 0) {
+    long length = ftell(capture);
+    text.resize(length > 0 ? static_cast<size_t>(length) : 0);
+    if (pread(fileno(capture), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
+      text.clear();
+  }
+  fclose(capture);
+  return text;
+}
+
+// malloc_info describes tally's heap in glibc's XML: the live bytes follow the program.
+TEST(ApiIntrospection, MallocInfoWritesTheLiveBytesAsXml) {
+  TALLY_SKIP_IF_NOT_TALLY();
+  constexpr size_t kBytes = 16 * kMiB;
+  std::string before = MallocInfoText();
+  ASSERT_EQ(before.rfind("<malloc version=", 0), 0u) << before;
+  ASSERT_NE(before.find("</malloc>"), std::string::npos) << before;
+  std::vector<void*> blocks;
+  for (size_t i = 0; i < kBytes / 1000; ++i) {
+    blocks.push_back(malloc(1000));
+    ASSERT_NE(blocks.back(), nullptr);
+    memset(blocks.back(), 1, 1000);
+  }
+  std::string during = MallocInfoText();
+  size_t live_before = MallocInfoSize(before, "<total type=\"live\"");
+  size_t live_during = MallocInfoSize(during, "<total type=\"live\"");
+  ASSERT_NE(live_before, SIZE_MAX) << before;
+  EXPECT_GE(live_during, live_before + kBytes - kBytes / 16) << during;
+  EXPECT_GE(MallocInfoSize(during, "<system type=\"current\""), live_during) << during;
+  EXPECT_GE(MallocInfoSize(during, "<system type=\"max\""), live_during) << during;
+  for (void* block : blocks) free(block);
+  // glibc's contract for a bad call: -1 with errno EINVAL.
+  errno = 0;
+  EXPECT_EQ(malloc_info(1, stderr), -1);
+  EXPECT_EQ(errno, EINVAL);
+}
+
+// C23's free_sized and free_aligned_sized free the block like free.
+TEST(ApiIntrospection, SizedFreesOfC23FreeTheBlock) {
+  TALLY_SKIP_IF_NOT_TALLY();
+  ASSERT_NE(&free_sized, nullptr);
+  ASSERT_NE(&free_aligned_sized, nullptr);
+  constexpr size_t kBytes = 64 * kMiB;
+  tally_stats before;
+  tally_test::Tally().get_stats(&before);
+  void* plain = malloc(kBytes);
+  void* aligned = aligned_alloc(4096, kBytes);
+  ASSERT_NE(plain, nullptr);
+  ASSERT_NE(aligned, nullptr);
+  memset(plain, 1, 4096);
+  memset(aligned, 1, 4096);
+  tally_stats during;
+  tally_test::Tally().get_stats(&during);
+  EXPECT_GE(during.bytes_live + during.bytes_quarantined,
+            before.bytes_live + before.bytes_quarantined + 2 * kBytes);
+  free_sized(plain, kBytes);
+  free_aligned_sized(aligned, 4096, kBytes);
+  // Nothing in safe and debug modes' quarantine counts as live.
+  tally_stats after;
+  tally_test::Tally().get_stats(&after);
+  EXPECT_LE(after.bytes_live + kBytes, during.bytes_live)
+      << "live bytes " << during.bytes_live << " -> " << after.bytes_live;
+  EXPECT_EQ(after.bad_frees, before.bad_frees);
+  free_sized(nullptr, 0);  // like free(NULL)
 }
 
 TEST(ApiIntrospection, MallocTrimReturnsZeroOrOne) {
@@ -173,6 +260,9 @@ TEST(ApiSymbols, EveryEntryPointIsTallys) {
       {"mallinfo2", Address(&mallinfo2)},
       {"malloc_trim", Address(&malloc_trim)},
       {"malloc_stats", Address(&malloc_stats)},
+      {"malloc_info", Address(&malloc_info)},
+      {"free_sized", Address(&free_sized)},
+      {"free_aligned_sized", Address(&free_aligned_sized)},
       {"operator new(size_t)", Address(static_cast<void* (*)(size_t)>(&::operator new))},
       {"operator new[](size_t)", Address(static_cast<void* (*)(size_t)>(&::operator new[]))},
       {"operator new(size_t, nothrow)",

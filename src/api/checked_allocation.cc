@@ -462,6 +462,16 @@ TALLY_COLD void report_double_free_after_claim(const BlockLookup& lookup, uintpt
 TALLY_COLD void report_not_live(const BlockLookup& lookup, uintptr_t address, uintptr_t caller) {
   if (lookup.kind == BlockLookup::kFreed)
     return report_double_free_after_claim(lookup, address, caller);
+  // A guarded block freed long ago, its slot reused since: the address is where it
+  // started, which is no live block's start, so this free is its second.
+  BlockRecord departed;
+  if (lookup.where == BlockLookup::kGuarded && guard_pool_departed(address, &departed)) {
+    BlockLookup former = lookup;
+    former.kind = BlockLookup::kFreed;
+    former.extent = {address, departed.size()};
+    former.record = &departed;
+    return report_double_free_with_history(address, history_of(former), caller);
+  }
   report_bad_pointer(address, caller);
 }
 

@@ -48,6 +48,33 @@ size_t g_live = 0;
 size_t g_live_bytes = 0;  // the requested sizes of the live blocks
 bool g_markers = false;   // guard markers instead of PROT_NONE mappings
 
+// Blocks whose slots were reused: where each started, and its record. A free of such an
+// address is a double free long after the first (the slot now holds another block, or
+// none), and the record still tells who allocated and freed it; without this it read as
+// a bad free of an address inside the new block. Each slot remembers the last few
+// addresses its blocks started at, most recent first; a later block that started at the
+// same address replaces the earlier one's entry (a free of it is described against the
+// latest). Under g_lock.
+struct DepartedBlock {
+  uintptr_t block;
+  BlockRecord record;
+};
+constexpr size_t kDepartedPerSlot = 4;
+DepartedBlock* g_departed = nullptr;  // kDepartedPerSlot entries a slot
+
+void remember_departed(size_t index, uintptr_t block, const BlockRecord& record) {
+  DepartedBlock* entries = g_departed + index * kDepartedPerSlot;
+  size_t shifted = kDepartedPerSlot - 1;  // the oldest goes, unless the address is there
+  for (size_t i = 0; i < kDepartedPerSlot; ++i) {
+    if (entries[i].block == block) {
+      shifted = i;
+      break;
+    }
+  }
+  for (size_t i = shifted; i > 0; --i) entries[i] = entries[i - 1];
+  entries[0] = DepartedBlock{block, record};
+}
+
 uintptr_t data_start(size_t index) {
   return g_start + kOsPageSize + index * g_stride;
 }
@@ -117,7 +144,9 @@ bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_
   g_markers = markers && os_guard_install(region, kOsPageSize);
   if (!g_markers) set_protection(reinterpret_cast<uintptr_t>(region), total, PROT_NONE);
   g_slots = static_cast<GuardSlot*>(metadata_allocate(slot_count * sizeof(GuardSlot)));
-  if (!g_slots ||
+  g_departed = static_cast<DepartedBlock*>(
+      metadata_allocate(slot_count * kDepartedPerSlot * sizeof(DepartedBlock)));
+  if (!g_slots || !g_departed ||
       !registry_prepare(reinterpret_cast<uintptr_t>(region), round_up(total, kSegmentSize))) {
     os_unmap(region, round_up(total, kSegmentSize));
     return false;
@@ -157,6 +186,7 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
       index = g_freed_head;
       g_freed_head = g_slots[index].next_freed;
       if (g_freed_head == kNone) g_freed_tail = kNone;
+      remember_departed(index, g_slots[index].block, g_slots[index].record);
     } else {
       return nullptr;  // every slot is live: the caller falls back to an unguarded block
     }
@@ -305,6 +335,20 @@ bool guard_pool_open_faulting_pages(GuardSlot* slot, uintptr_t address, uintptr_
                 mprotect(reinterpret_cast<void*>(start), length, PROT_READ | PROT_WRITE) == 0;
   errno = saved_errno;
   return opened;
+}
+
+bool guard_pool_departed(uintptr_t address, BlockRecord* record) {
+  GuardSlot* slot = guard_pool_slot_of(address);
+  if (!slot) return false;
+  LockGuard guard(g_lock);
+  const DepartedBlock* entries = g_departed + (slot - g_slots) * kDepartedPerSlot;
+  for (size_t i = 0; i < kDepartedPerSlot; ++i) {
+    if (entries[i].block == address) {
+      *record = entries[i].record;
+      return true;
+    }
+  }
+  return false;
 }
 
 size_t guard_pool_live_slots() {

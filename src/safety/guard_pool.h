@@ -62,6 +62,9 @@ FreeOutcome guard_pool_free(GuardSlot* slot);
 // opened, get their guards and markers back at their next use. False if the kernel
 // refused (mappings at their limit): the access would only fault again.
 bool guard_pool_open_faulting_pages(GuardSlot* slot, uintptr_t address, uintptr_t block);
+// Whether a block whose slot has been reused since started at `address`, and its record
+// (the last such block, if several did): a free of it is a double free.
+bool guard_pool_departed(uintptr_t address, BlockRecord* record);
 size_t guard_pool_live_slots();
 // The bytes the program asked for in the live guarded blocks (what statistics count live).
 size_t guard_pool_live_bytes();

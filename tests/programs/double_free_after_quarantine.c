@@ -2,11 +2,10 @@
 // in between, far more than any quarantine holds, so in safe mode the block has left the
 // quarantine before the second free. It must still be a double free (the books say the
 // block is free), though its history may be gone by then. The churn uses another size
-// class than the block, so the block itself is never handed out again. Not run in debug
-// mode, where the churn would recycle the block's guard slot (a different block would
-// then start elsewhere in it); in safe mode sampling is off for the same reason.
-// TALLY-MODES: fast safe
-// TALLY-OPTIONS[mode=safe]: sample_rate=0
+// class than the block, so the block itself is never handed out again. In debug mode the
+// block is guarded and the churn reuses its guard slot for a 2000-byte block, which the
+// token's address lies inside: the pool remembers where the slot's last few blocks started
+// (with their histories), so the free is still a double free, with both stacks.
 // TALLY-EXPECT-KIND: attempting double-free
 // TALLY-EXPECT-STATUS: 1
 // TALLY-EXPECT-THREAD: T0

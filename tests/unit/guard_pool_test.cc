@@ -132,6 +132,52 @@ TEST(GuardPool, SlotsAreReusedOldestFirstAndBounded) {
   tally_free(reused);
 }
 
+// Frees `count` blocks of `size` bytes, each guarded (a slot taken from the freed ones
+// while none is unused: every slot has been used by the time this runs, or it uses them).
+void churn_guarded(size_t size, size_t count) {
+  std::vector<void*> blocks;
+  for (size_t i = 0; i < count; ++i) blocks.push_back(tally_malloc(size));
+  for (void* block : blocks) tally_free(block);
+}
+
+// A block whose slot was reused is remembered by its start, with its record, so that a
+// free of it long after is a double free with its history, not a bad free inside whatever
+// the slot holds now; a slot remembers the last few addresses its blocks started at.
+TEST(GuardPool, ABlockWhoseSlotWasReusedIsRememberedByItsStart) {
+  NoTimeBudget no_budget;
+  uint32_t saved_rate = g_safety.guard_rate;
+  g_safety.guard_rate = 0;  // every block guarded, however fast they come
+  // Every slot used once, so that the next blocks take freed slots, oldest first.
+  churn_guarded(32, g_safety.guard_pool_slots);
+  char* token = static_cast<char*>(tally_malloc(40));
+  ASSERT_EQ(registry_lookup(reinterpret_cast<uintptr_t>(token)), kRegistryGuarded);
+  uintptr_t address = reinterpret_cast<uintptr_t>(token);
+  GuardSlot* slot = guard_pool_slot_of(address);
+  BlockRecord freed_with = {};
+  tally_free(token);
+  freed_with = slot->record;
+  EXPECT_NE(freed_with.free_stack, 0u);
+  BlockRecord remembered = {};
+  EXPECT_FALSE(guard_pool_departed(address, &remembered)) << "the slot still holds it";
+  // Every slot taken again, by blocks of one other size: the token's slot holds a 2000-byte
+  // block, which the token's start lies inside.
+  churn_guarded(2000, g_safety.guard_pool_slots);
+  churn_guarded(2000, g_safety.guard_pool_slots);
+  ASSERT_TRUE(guard_pool_departed(address, &remembered));
+  EXPECT_EQ(remembered.size(), 40u);
+  EXPECT_EQ(remembered.free_stack, freed_with.free_stack);
+  EXPECT_EQ(remembered.alloc_stack, freed_with.alloc_stack);
+  EXPECT_FALSE(guard_pool_departed(address + 8, &remembered)) << "no block started there";
+  // Blocks of more sizes start at more addresses in each slot (96, 112, 128 and 144 bytes
+  // before its end; the token started 48 before it): the token's start is remembered
+  // until four later addresses are.
+  for (size_t size : {size_t{96}, size_t{112}, size_t{128}, size_t{144}}) {
+    churn_guarded(size, g_safety.guard_pool_slots);
+    EXPECT_EQ(guard_pool_departed(address, &remembered), size != 144) << size;
+  }
+  g_safety.guard_rate = saved_rate;
+}
+
 // halt_on_error=0 carries on after a fault by opening what it hit
 // (guard_pool_open_faulting_pages), found as the fault handler finds it: a guard page, or
 // all of a freed slot's data. The slots beside an opened guard, and a slot whose data was

@@ -463,14 +463,21 @@ TALLY_COLD void report_not_live(const BlockLookup& lookup, uintptr_t address, ui
   if (lookup.kind == BlockLookup::kFreed)
     return report_double_free_after_claim(lookup, address, caller);
   // A guarded block freed long ago, its slot reused since: the address is where it
-  // started, which is no live block's start, so this free is its second.
+  // started, which is no live block's start, so this free is most likely its second. It
+  // may lie inside the slot's live block, and the report says so: a bad free of a pointer
+  // into that block that happens to fall on an old start reads the same.
   BlockRecord departed;
   if (lookup.where == BlockLookup::kGuarded && guard_pool_departed(address, &departed)) {
     BlockLookup former = lookup;
     former.kind = BlockLookup::kFreed;
     former.extent = {address, departed.size()};
     former.record = &departed;
-    return report_double_free_with_history(address, history_of(former), caller);
+    BlockExtent now_inside = lookup.kind == BlockLookup::kInterior &&
+                                     address >= lookup.extent.start &&
+                                     address < lookup.extent.start + lookup.extent.size
+                                 ? lookup.extent
+                                 : BlockExtent{0, 0};
+    return report_double_free_of_departed(address, history_of(former), now_inside, caller);
   }
   report_bad_pointer(address, caller);
 }

@@ -7,6 +7,7 @@
 
 #include "api/allocation.h"
 #include "api/statistics.h"
+#include "core/large_blocks.h"
 #include "tally.h"
 
 using namespace tally;
@@ -131,40 +132,47 @@ TALLY_EXPORT int malloc_trim(size_t) {
 TALLY_EXPORT void malloc_stats(void) {
   statistics_print();
 }
-// glibc's XML description of its heap, in the same elements, from tally's books: one heap;
-// "rest" is the committed memory no live block uses (tally has no fastbins); the "max" of
-// the memory held is the higher of what is committed now and the peak of live bytes, as
-// tally keeps no peak of committed memory. Live and quarantined bytes are added.
+// glibc's XML description of its heap, in its elements, from tally's books: one heap;
+// "rest" is the committed memory no live block uses (tally has no fastbins and keeps no
+// count of free chunks, so its count is 0); "mmap" the large blocks, each its own mapping;
+// the "max" of the memory held is its peak (tally_stats' bytes_live_peak follows the
+// committed pages' peak too). Two totals of tally's own follow: the live and the
+// quarantined bytes. glibc answers a bad call with EINVAL, errno untouched.
 TALLY_EXPORT int malloc_info(int options, FILE* stream) {
-  if (options != 0 || stream == nullptr) {
-    errno = EINVAL;
-    return -1;
-  }
+  if (options != 0 || stream == nullptr) return EINVAL;
   tally_stats stats;
   statistics_collect(&stats);
   size_t spare =
       stats.bytes_committed > stats.bytes_live ? stats.bytes_committed - stats.bytes_live : 0;
   size_t held_peak =
       stats.bytes_committed > stats.bytes_live_peak ? stats.bytes_committed : stats.bytes_live_peak;
+  size_t address_space =
+      stats.bytes_mapped > stats.bytes_committed ? stats.bytes_mapped : stats.bytes_committed;
+  char system[256];
+  snprintf(system, sizeof system,
+           "<system type=\"current\" size=\"%zu\"/>\n"
+           "<system type=\"max\" size=\"%zu\"/>\n"
+           "<aspace type=\"total\" size=\"%zu\"/>\n"
+           "<aspace type=\"mprotect\" size=\"%zu\"/>\n",
+           stats.bytes_committed, held_peak, address_space, stats.bytes_committed);
   fprintf(stream,
           "<malloc version=\"1\">\n"
           "<heap nr=\"0\">\n"
+          "<sizes>\n"
+          "</sizes>\n"
           "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
           "<total type=\"rest\" count=\"0\" size=\"%zu\"/>\n"
-          "<system type=\"current\" size=\"%zu\"/>\n"
-          "<system type=\"max\" size=\"%zu\"/>\n"
-          "<aspace type=\"total\" size=\"%zu\"/>\n"
+          "%s"
           "</heap>\n"
           "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
           "<total type=\"rest\" count=\"0\" size=\"%zu\"/>\n"
+          "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n"
           "<total type=\"live\" size=\"%zu\"/>\n"
           "<total type=\"quarantined\" size=\"%zu\"/>\n"
-          "<system type=\"current\" size=\"%zu\"/>\n"
-          "<system type=\"max\" size=\"%zu\"/>\n"
-          "<aspace type=\"total\" size=\"%zu\"/>\n"
+          "%s"
           "</malloc>\n",
-          spare, stats.bytes_committed, held_peak, stats.bytes_mapped, spare, stats.bytes_live,
-          stats.bytes_quarantined, stats.bytes_committed, held_peak, stats.bytes_mapped);
+          spare, system, spare, stats.large_blocks, large_live_bytes(), stats.bytes_live,
+          stats.bytes_quarantined, system);
   return 0;
 }
 TALLY_EXPORT int mallopt(int, int) {

@@ -117,7 +117,7 @@ void statistics_collect(tally_stats* out) {
   if (committed_peak > out->bytes_live_peak) out->bytes_live_peak = committed_peak;
   out->bytes_mapped = g_bytes_mapped.load(std::memory_order_relaxed);
   out->bytes_committed = g_bytes_committed.load(std::memory_order_relaxed) + large_live_bytes() +
-                         large_cached_committed_bytes();
+                         large_cached_committed_bytes() + guard_pool_live_pages_bytes();
   out->resident_bytes = process_resident_bytes();
   out->resident_peak_bytes = process_resident_peak_bytes();
   out->segments = g_segments_in_use.load(std::memory_order_relaxed);

@@ -171,4 +171,32 @@ TALLY_COLD void report_double_free_with_history(uintptr_t address, const BlockHi
   emit_with_stack(report, caller);
 }
 
+TALLY_COLD void report_double_free_of_departed(uintptr_t address, const BlockHistory& block,
+                                               BlockExtent now_inside, uintptr_t caller) {
+  Report report = report_for("attempting double-free", address, block);
+  report.headline = ReportHeadline::kOn;
+  report.freed = true;
+  char note[320];
+  Formatter text(note, sizeof note - 1);
+  text.text("The block's guard slot has been reused since");
+  if (now_inside.size != 0) {
+    text.text(": ")
+        .hex(address)
+        .text(" is now ")
+        .decimal(address - now_inside.start)
+        .text(" bytes inside a live ")
+        .decimal(now_inside.size)
+        .text("-byte region [")
+        .hex(now_inside.start)
+        .text(",")
+        .hex(now_inside.start + now_inside.size)
+        .text("); a pointer derived from that block would make this a bad free instead.");
+  } else {
+    text.text(".");
+  }
+  note[text.length()] = '\0';
+  report.note = note;
+  emit_with_stack(report, caller);
+}
+
 }  // namespace tally

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "report/error_report.h"
+
 namespace tally {
 
 // What the books know about a block, for a report.
@@ -48,5 +50,10 @@ void report_invalid_free_with_history(uintptr_t address, const BlockHistory& blo
 // A double free of a block whose history is known.
 void report_double_free_with_history(uintptr_t address, const BlockHistory& block,
                                      uintptr_t caller);
+// A double free of a guarded block whose slot was reused since: `block` is the freed one;
+// `now_inside` (size 0 if none) the live block the address now lies inside, which the
+// report names too, since a pointer derived from it would make this a bad free instead.
+void report_double_free_of_departed(uintptr_t address, const BlockHistory& block,
+                                    BlockExtent now_inside, uintptr_t caller);
 
 }  // namespace tally

@@ -45,8 +45,9 @@ size_t g_next_unused = 0;  // slots below this have been used at least once
 uint32_t g_freed_head = kNone;
 uint32_t g_freed_tail = kNone;
 size_t g_live = 0;
-size_t g_live_bytes = 0;  // the requested sizes of the live blocks
-bool g_markers = false;   // guard markers instead of PROT_NONE mappings
+size_t g_live_bytes = 0;        // the requested sizes of the live blocks
+size_t g_live_pages_bytes = 0;  // the pages the live blocks touch (what they hold committed)
+bool g_markers = false;         // guard markers instead of PROT_NONE mappings
 
 // Blocks whose slots were reused: where each started, and its record. A free of such an
 // address is a double free long after the first (the slot now holds another block, or
@@ -144,8 +145,9 @@ bool guard_pool_initialize(size_t slot_count, size_t max_block_size, bool guard_
   g_markers = markers && os_guard_install(region, kOsPageSize);
   if (!g_markers) set_protection(reinterpret_cast<uintptr_t>(region), total, PROT_NONE);
   g_slots = static_cast<GuardSlot*>(metadata_allocate(slot_count * sizeof(GuardSlot)));
-  g_departed = static_cast<DepartedBlock*>(
-      metadata_allocate(slot_count * kDepartedPerSlot * sizeof(DepartedBlock)));
+  if (g_slots)
+    g_departed = static_cast<DepartedBlock*>(
+        metadata_allocate(slot_count * kDepartedPerSlot * sizeof(DepartedBlock)));
   if (!g_slots || !g_departed ||
       !registry_prepare(reinterpret_cast<uintptr_t>(region), round_up(total, kSegmentSize))) {
     os_unmap(region, round_up(total, kSegmentSize));
@@ -208,6 +210,7 @@ void* guard_pool_allocate(size_t size, size_t alignment, const BlockRecord& reco
   uintptr_t first_page = block & ~(kOsPageSize - 1);
   uintptr_t end_page = round_up(block + size, kOsPageSize);
   size_t pages_touched = (end_page - first_page) / kOsPageSize;
+  __atomic_fetch_add(&g_live_pages_bytes, end_page - first_page, __ATOMIC_RELAXED);
   if (g_markers) {
     // Only the block's own pages are made accessible: the slot's other data pages keep
     // the markers its free left (or get them now, at its first use), so an underflow of a
@@ -274,6 +277,9 @@ FreeOutcome guard_pool_free(GuardSlot* slot) {
                                               : FreeOutcome::kNotAllocated;
   size_t index = static_cast<size_t>(slot - g_slots);
   uintptr_t data = data_start(index);
+  uintptr_t first_page = slot->block & ~(kOsPageSize - 1);
+  uintptr_t end_page = round_up(slot->block + slot->record.size(), kOsPageSize);
+  __atomic_fetch_sub(&g_live_pages_bytes, end_page - first_page, __ATOMIC_RELAXED);
   if (g_markers) {
     // The markers drop the pages too (reuse refaults them, charged then).
     uint64_t started = protection_budget_clock();
@@ -288,8 +294,6 @@ FreeOutcome guard_pool_free(GuardSlot* slot) {
     set_protection_charged(data, g_data_size, PROT_NONE, 0);  // refaults charged at reuse
     // Except a big block's: slots of up to 256 KiB, all once used by big blocks, would hold
     // a GiB. Its pages go back (they still fault on access: no access, no page).
-    uintptr_t first_page = slot->block & ~(kOsPageSize - 1);
-    uintptr_t end_page = round_up(slot->block + slot->record.size(), kOsPageSize);
     if (end_page - first_page > kCommittedAfterFree) {
       int saved_errno = errno;
       madvise(reinterpret_cast<void*>(first_page), end_page - first_page, MADV_DONTNEED);
@@ -338,6 +342,7 @@ bool guard_pool_open_faulting_pages(GuardSlot* slot, uintptr_t address, uintptr_
 }
 
 bool guard_pool_departed(uintptr_t address, BlockRecord* record) {
+  if (!g_guard_pool_enabled) return false;
   GuardSlot* slot = guard_pool_slot_of(address);
   if (!slot) return false;
   LockGuard guard(g_lock);
@@ -357,6 +362,10 @@ size_t guard_pool_live_slots() {
 
 size_t guard_pool_live_bytes() {
   return __atomic_load_n(&g_live_bytes, __ATOMIC_RELAXED);
+}
+
+size_t guard_pool_live_pages_bytes() {
+  return __atomic_load_n(&g_live_pages_bytes, __ATOMIC_RELAXED);
 }
 
 GuardPoolStats guard_pool_stats() {

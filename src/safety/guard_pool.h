@@ -68,6 +68,9 @@ bool guard_pool_departed(uintptr_t address, BlockRecord* record);
 size_t guard_pool_live_slots();
 // The bytes the program asked for in the live guarded blocks (what statistics count live).
 size_t guard_pool_live_bytes();
+// The pages the live guarded blocks touch: what statistics count committed for them (a
+// freed slot's pages are dropped, or, with mprotect, mostly a page kept a slot).
+size_t guard_pool_live_pages_bytes();
 
 struct GuardPoolStats {
   uint64_t guarded;           // allocations that got a slot

@@ -140,42 +140,48 @@ void churn_guarded(size_t size, size_t count) {
   for (void* block : blocks) tally_free(block);
 }
 
+// guard_rate off while it lives, so that every block of a fast loop is guarded.
+struct NoGuardRate {
+  uint32_t saved = g_safety.guard_rate;
+  NoGuardRate() { g_safety.guard_rate = 0; }
+  ~NoGuardRate() { g_safety.guard_rate = saved; }
+};
+
 // A block whose slot was reused is remembered by its start, with its record, so that a
 // free of it long after is a double free with its history, not a bad free inside whatever
-// the slot holds now; a slot remembers the last few addresses its blocks started at.
+// the slot holds now; a slot remembers the last four addresses its blocks started at.
 TEST(GuardPool, ABlockWhoseSlotWasReusedIsRememberedByItsStart) {
   NoTimeBudget no_budget;
-  uint32_t saved_rate = g_safety.guard_rate;
-  g_safety.guard_rate = 0;  // every block guarded, however fast they come
+  NoGuardRate no_rate;
   // Every slot used once, so that the next blocks take freed slots, oldest first.
   churn_guarded(32, g_safety.guard_pool_slots);
-  char* token = static_cast<char*>(tally_malloc(40));
+  // A size no other test uses, so that no earlier block of its slot started where it does.
+  constexpr size_t kTokenSize = 232;  // starts 240 bytes before the slot's end
+  char* token = static_cast<char*>(tally_malloc(kTokenSize));
   ASSERT_EQ(registry_lookup(reinterpret_cast<uintptr_t>(token)), kRegistryGuarded);
   uintptr_t address = reinterpret_cast<uintptr_t>(token);
   GuardSlot* slot = guard_pool_slot_of(address);
-  BlockRecord freed_with = {};
   tally_free(token);
-  freed_with = slot->record;
+  BlockRecord freed_with = slot->record;
   EXPECT_NE(freed_with.free_stack, 0u);
   BlockRecord remembered = {};
-  EXPECT_FALSE(guard_pool_departed(address, &remembered)) << "the slot still holds it";
+  EXPECT_FALSE(guard_pool_departed(address, &remembered))
+      << "remembered before its slot was reused";
   // Every slot taken again, by blocks of one other size: the token's slot holds a 2000-byte
   // block, which the token's start lies inside.
   churn_guarded(2000, g_safety.guard_pool_slots);
-  churn_guarded(2000, g_safety.guard_pool_slots);
   ASSERT_TRUE(guard_pool_departed(address, &remembered));
-  EXPECT_EQ(remembered.size(), 40u);
+  EXPECT_EQ(remembered.size(), kTokenSize);
   EXPECT_EQ(remembered.free_stack, freed_with.free_stack);
   EXPECT_EQ(remembered.alloc_stack, freed_with.alloc_stack);
   EXPECT_FALSE(guard_pool_departed(address + 8, &remembered)) << "no block started there";
-  // Blocks of more sizes start at more addresses in each slot (96, 112, 128 and 144 bytes
-  // before its end; the token started 48 before it): the token's start is remembered
-  // until four later addresses are.
+  // Each churn below makes the block of the one before it depart, a new address in every
+  // slot (the 2000-byte block's, then the 96-, 112- and 128-byte ones'): the token's start
+  // stays among the last four until the fourth of them.
   for (size_t size : {size_t{96}, size_t{112}, size_t{128}, size_t{144}}) {
     churn_guarded(size, g_safety.guard_pool_slots);
     EXPECT_EQ(guard_pool_departed(address, &remembered), size != 144) << size;
   }
-  g_safety.guard_rate = saved_rate;
 }
 
 // halt_on_error=0 carries on after a fault by opening what it hit

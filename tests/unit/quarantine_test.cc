@@ -18,6 +18,8 @@
 
 #include "core/heap.h"
 #include "core/segment.h"
+#include "os/memory.h"
+#include "os/process.h"
 #include "report/error_report.h"
 #include "safety/safety_config.h"
 #include "tally.h"
@@ -582,6 +584,39 @@ TEST(QuarantineReuse, WithManyThreadsEachFreesWithinItsShare) {
   done.store(true);
   for (std::thread& thread : threads) thread.join();
   EXPECT_LT(distinct.size(), 10000u) << "blocks this thread got back from its own frees";
+}
+
+// A realloc that must move a large block (past its reservation) moves its pages, as in
+// debug mode, though safe mode leaves freed large blocks accessible: a copy kept the old
+// block's pages resident in the quarantine beside the new ones (a buffer grown by doubling
+// peaked at twice fast mode's memory).
+TEST(QuarantineLargeBlocks, AReallocThatMovesALargeBlockTakesItsPagesAlong) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  constexpr size_t kOld = 16 * kMiB;
+  constexpr size_t kNew = 48 * kMiB;
+  unsigned char* block = static_cast<unsigned char*>(tally_malloc(kOld));
+  ASSERT_NE(block, nullptr);
+  for (size_t at = 0; at < kOld; at += 4096) block[at] = static_cast<unsigned char>(at >> 12);
+  size_t resident_before = process_resident_bytes();
+  unsigned char* moved = static_cast<unsigned char*>(tally_realloc(block, kNew));
+  ASSERT_NE(moved, nullptr);
+  ASSERT_NE(moved, block) << "grew in place: the test needs a move";
+  size_t resident_after = process_resident_bytes();
+  size_t grown = resident_after > resident_before ? resident_after - resident_before : 0;
+  EXPECT_LT(grown, 4 * kMiB) << "a copy leaves the old pages resident too: " << grown / kMiB
+                             << " MiB more";
+  size_t wrong = 0;
+  for (size_t at = 0; at < kOld; at += 4096)
+    wrong += moved[at] != static_cast<unsigned char>(at >> 12);
+  EXPECT_EQ(wrong, 0u);
+  // The old range holds no page any more (it is an inaccessible husk in the quarantine).
+  std::vector<uint8_t> resident(kOld / 4096);
+  if (os_resident_pages(block, kOld, resident.data())) {
+    size_t backed = 0;
+    for (uint8_t page : resident) backed += page & 1;
+    EXPECT_EQ(backed, 0u);
+  }
+  tally_free(moved);
 }
 
 }  // namespace

@@ -811,13 +811,17 @@ TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call
   // Move: a stale pointer to the old block then points into quarantine.
   size_t needed = bytes_needed_for(size);
   // Not subject to the budget: a copy costs more (the new block's pages fault as they are
-  // filled, and the old ones are poisoned and verified). Safe mode too, though it leaves
-  // freed large blocks accessible: a copy there kept the old block's pages resident in the
-  // quarantine or the cache of large blocks (a buffer grown to 128 MiB by doubling peaked
-  // at 256 MB, twice fast mode's), where moving the pages holds them once and leaves the
-  // old range inaccessible, so a stale pointer to it faults.
+  // filled, and the old ones are poisoned and verified). Safe mode too, for big blocks,
+  // though it leaves freed large blocks accessible: a copy there kept the old block's pages
+  // resident in the quarantine or the cache of large blocks (a buffer grown to 128 MiB by
+  // doubling peaked at 256 MB, twice fast mode's), where moving the pages holds them once
+  // and leaves the old range inaccessible, so a stale pointer to it faults. Smaller ones
+  // are still copied there: a move maps a fresh reservation, never one from the cache of
+  // freed large blocks, and moving every block made realloc_growth's peak 106 MB, not 35.
+  constexpr size_t kSafeModeMovesPagesFrom = size_t{8} << 20;
   if (lookup.where == BlockLookup::kLarge && needed > kMaxSmallSize &&
-      (g_safety.protect_large || g_safety.quarantine)) {
+      (g_safety.protect_large ||
+       (g_safety.quarantine && lookup.extent.size >= kSafeModeMovesPagesFrom))) {
     if (void* moved = reallocate_large_moving_pages(lookup, size, needed, caller)) return moved;
     if (lookup.large->state.load(std::memory_order_acquire) != LargeState::kLive) return nullptr;
   }

@@ -24,6 +24,14 @@ Report report_for(const char* kind, uintptr_t address, const BlockHistory& block
   return report;
 }
 
+// A double free of a block whose history is known (a note may follow).
+Report double_free_report(uintptr_t address, const BlockHistory& block) {
+  Report report = report_for("attempting double-free", address, block);
+  report.headline = ReportHeadline::kOn;
+  report.freed = true;
+  return report;
+}
+
 void emit_with_stack(Report& report, uintptr_t first_pc) {
   uintptr_t frames[kMaxReportFrames];
   report.frames = frames;
@@ -165,17 +173,13 @@ TALLY_COLD void report_invalid_free_with_history(uintptr_t address, const BlockH
 
 TALLY_COLD void report_double_free_with_history(uintptr_t address, const BlockHistory& block,
                                                 uintptr_t caller) {
-  Report report = report_for("attempting double-free", address, block);
-  report.headline = ReportHeadline::kOn;
-  report.freed = true;
+  Report report = double_free_report(address, block);
   emit_with_stack(report, caller);
 }
 
 TALLY_COLD void report_double_free_of_departed(uintptr_t address, const BlockHistory& block,
                                                BlockExtent now_inside, uintptr_t caller) {
-  Report report = report_for("attempting double-free", address, block);
-  report.headline = ReportHeadline::kOn;
-  report.freed = true;
+  Report report = double_free_report(address, block);
   char note[320];
   Formatter text(note, sizeof note - 1);
   text.text("The block's guard slot has been reused since");

@@ -542,18 +542,41 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
   }
   size_t moved = block->usable_size;
   size_t grown = usable > moved ? usable : moved;
-  size_t reservation = round_to_slots(grown);
-  void* target = os_map_aligned(reservation, kSegmentSize, MapCharge::kChargeCommit);
-  if (!target || !registry_prepare(reinterpret_cast<uintptr_t>(target), reservation) ||
+  // A cached reservation first, as large_allocate does: the husks of earlier moves reach
+  // the cache once they leave the quarantine, and a fresh mapping for every move left them
+  // there while the process grew (realloc_growth in debug mode: a 90 MB peak for 20 MB of
+  // buffers). Its pages in the way of the move are replaced by the moved ones; the rest
+  // stay committed, stale, as in any reused reservation.
+  LargeBlock* cached;
+  {
+    LockGuard guard(g_lock);
+    uint32_t now = monotonic_milliseconds();
+    purge_expired_locked(now);
+    cached = take_from_cache_locked(grown, now);
+  }
+  void* target;
+  size_t reservation;
+  if (cached) {
+    remove_tail_guard(cached);  // the block places its own once it is there
+    target = reinterpret_cast<void*>(cached->base);
+    reservation = cached->mapped_size;
+  } else {
+    reservation = round_to_slots(grown);
+    target = os_map_aligned(reservation, kSegmentSize, MapCharge::kChargeCommit);
+  }
+  if (!target || (!cached && !registry_prepare(reinterpret_cast<uintptr_t>(target), reservation)) ||
       !os_move_pages_leaving_range(reinterpret_cast<void*>(block->base), moved, target, grown)) {
-    if (target) os_unmap(target, reservation);
     block->state.store(LargeState::kLive, std::memory_order_release);
     LockGuard guard(g_lock);
+    if (cached)
+      retire_locked(cached);  // what the failed move left of it is not worth keeping
+    else if (target)
+      os_unmap(target, reservation);
     husk->next = g_spare_descriptors;
     g_spare_descriptors = husk;
     return nullptr;
   }
-  g_bytes_mapped.fetch_add(reservation, std::memory_order_relaxed);
+  if (!cached) g_bytes_mapped.fetch_add(reservation, std::memory_order_relaxed);
   uintptr_t new_base = reinterpret_cast<uintptr_t>(target);
   husk->base = block->base;
   husk->mapped_size = block->mapped_size;
@@ -574,6 +597,7 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
     block->mapped_size = reservation;
     block->usable_size = usable;
     block->committed_size = moved;
+    if (cached && cached->committed_size > moved) block->committed_size = cached->committed_size;
     live_insert_locked(block);
   }
   place_tail_guard(block);  // before the block is published at its new address
@@ -585,6 +609,13 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
   TALLY_HOLD_POINTER(base);  // the store makes it live
   block->state.store(LargeState::kLive, std::memory_order_release);
   TALLY_HOLD_POINTER(base);
+  if (cached) {
+    // Its reservation is the block's now, and no registry slot names it any more.
+    cached->state.store(LargeState::kRetired, std::memory_order_release);
+    LockGuard guard(g_lock);
+    cached->next = g_spare_descriptors;
+    g_spare_descriptors = cached;
+  }
   return husk;
 }
 

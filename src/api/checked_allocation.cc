@@ -816,8 +816,9 @@ TALLY_NOINLINE void* reallocate_checked(void* pointer, size_t size, ApiCall call
   // resident in the quarantine or the cache of large blocks (a buffer grown to 128 MiB by
   // doubling peaked at 256 MB, twice fast mode's), where moving the pages holds them once
   // and leaves the old range inaccessible, so a stale pointer to it faults. Smaller ones
-  // are still copied there: a move maps a fresh reservation, never one from the cache of
-  // freed large blocks, and moving every block made realloc_growth's peak 106 MB, not 35.
+  // are still copied there: a copy lands in a cached reservation and reuses its pages, where
+  // the moved pages replace them and the growth faults in fresh ones (a buffer grown from
+  // 300 KiB to 6 MiB and freed, 200 times over, took 3.8 s moving and 0.06 s copying).
   constexpr size_t kSafeModeMovesPagesFrom = size_t{8} << 20;
   if (lookup.where == BlockLookup::kLarge && needed > kMaxSmallSize &&
       (g_safety.protect_large ||

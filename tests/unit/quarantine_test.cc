@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/heap.h"
+#include "core/large_blocks.h"
 #include "core/segment.h"
 #include "os/memory.h"
 #include "os/process.h"
@@ -648,6 +649,41 @@ TEST(QuarantineLargeBlocks, AMoveTakesItsReservationFromTheCache) {
   for (size_t at = 0; at < kFirst; at += 4096) wrong += grown_again[at] != 2;
   EXPECT_EQ(wrong, 0u) << "pages of the moved block lost their contents";
   tally_free(grown_again);
+  quarantine_drain();
+}
+
+// A moved block keeps its whole reservation as one mapping, so that after growing in place
+// it can move again. The moved pages formed one mapping and the rest of the reservation
+// another; the block spanned both once it grew, its next move (which needs one mapping)
+// fell back to a copy, and a buffer grown by 32 KiB steps to 54 MB alternated copies and
+// moves, peaking at 187 MB (fast mode: 58).
+TEST(QuarantineLargeBlocks, AMovedBlockThatGrewInPlaceMovesAgain) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  // A cached reservation from an earlier test could hold the first growth in place.
+  quarantine_drain();
+  large_trim_cache();
+  char* block = static_cast<char*>(tally_malloc(9 * kMiB));
+  ASSERT_NE(block, nullptr);
+  memset(block, 1, 9 * kMiB);
+  char* moved = static_cast<char*>(tally_realloc(block, 13 * kMiB));  // past 12 MiB: moves
+  ASSERT_NE(moved, nullptr);
+  ASSERT_NE(moved, block) << "grew in place: the test needs a move";
+  char* grown = static_cast<char*>(tally_realloc(moved, 15 * kMiB));  // within the new one
+  ASSERT_EQ(grown, moved) << "the moved block's reservation had no room to grow in place";
+  memset(grown + 13 * kMiB, 2, 2 * kMiB);
+  char* again = static_cast<char*>(tally_realloc(grown, 33 * kMiB));
+  ASSERT_NE(again, nullptr);
+  ASSERT_NE(again, grown) << "grew in place: the test needs a move";
+  EXPECT_EQ(again[0], 1);
+  EXPECT_EQ(again[15 * kMiB - 1], 2);
+  // Moved, its old range holds no page; copied, it would hold all 15 MiB (poisoned in the
+  // quarantine).
+  std::vector<uint8_t> resident(15 * kMiB / 4096);
+  ASSERT_TRUE(os_resident_pages(grown, 15 * kMiB, resident.data()));
+  size_t backed = 0;
+  for (uint8_t page : resident) backed += page & 1;
+  EXPECT_EQ(backed, 0u) << "pages left behind: the second move was a copy";
+  tally_free(again);
   quarantine_drain();
 }
 

@@ -123,15 +123,21 @@ void roll_reuse_window_locked(uint32_t now) {
 // every page short of it is a fault to come. (Taking the most recent of the right
 // reservation, whatever it had committed, made a mix of 300 KiB and 1 MiB blocks fault
 // five times as many pages as jemalloc.) Stops at the first mapping that leaves nothing
-// to fault.
-LargeBlock* take_from_cache_locked(size_t size, uint32_t now) {
+// to fault. With `for_moved_pages`, the taker replaces the mapping's pages with its own: the
+// one with the fewest committed pages is taken (the others keep theirs for allocations),
+// and nothing counts as reused.
+LargeBlock* take_from_cache_locked(size_t size, uint32_t now, bool for_moved_pages = false) {
   LargeBlock* best = nullptr;
   LargeBlock* best_previous = nullptr;
   size_t best_missing = 0;
   LargeBlock* previous = nullptr;
   for (LargeBlock* block = g_cache; block; previous = block, block = block->next) {
     if (block->mapped_size < size) continue;
-    size_t missing = size > block->committed_size ? size - block->committed_size : 0;
+    // What the choice minimizes among reservations of one size: pages to fault in, or
+    // for moved pages, committed pages to throw away.
+    size_t missing = for_moved_pages                ? block->committed_size
+                     : size > block->committed_size ? size - block->committed_size
+                                                    : 0;
     if (!best || block->mapped_size < best->mapped_size ||
         (block->mapped_size == best->mapped_size && missing < best_missing)) {
       best = block;
@@ -143,7 +149,7 @@ LargeBlock* take_from_cache_locked(size_t size, uint32_t now) {
   if (best) {
     uncache_locked(best, best_previous);
     roll_reuse_window_locked(now);
-    g_reused_this_window += size;
+    if (!for_moved_pages) g_reused_this_window += size;
   }
   return best;
 }
@@ -542,6 +548,15 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
   }
   size_t moved = block->usable_size;
   size_t grown = usable > moved ? usable : moved;
+  // A block the program split (mprotect, mlock) cannot move (os_move_pages_leaving_range):
+  // known before a cached reservation is taken for it, which the refusal would waste.
+  if (os_range_is_one_mapping(reinterpret_cast<void*>(block->base), moved) == OneMapping::kNo) {
+    block->state.store(LargeState::kLive, std::memory_order_release);
+    LockGuard guard(g_lock);
+    husk->next = g_spare_descriptors;
+    g_spare_descriptors = husk;
+    return nullptr;
+  }
   // Growth past the reservation makes it at least 1.5x, as large_reallocate does, so that
   // a buffer grown by small steps moves O(log n) times, not once per slot.
   size_t reservation = round_to_slots(grown);
@@ -550,17 +565,21 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
   // A cached reservation first, as large_allocate does: the husks of earlier moves reach
   // the cache once they leave the quarantine, and a fresh mapping for every move left them
   // there while the process grew (a buffer grown from 300 KiB to 6 MiB and freed, 200
-  // times over, peaked at 40 MB in debug mode, not 16).
+  // times over, peaked at 39 MiB in debug mode, now 13).
   LargeBlock* cached;
   {
     LockGuard guard(g_lock);
     uint32_t now = monotonic_milliseconds();
     purge_expired_locked(now);
-    cached = take_from_cache_locked(reservation, now);
+    cached = take_from_cache_locked(reservation, now, /*for_moved_pages=*/true);
   }
   void* target;
   if (cached) {
-    remove_tail_guard(cached);  // the block places its own once it is there
+    if (cached->tail_guard) {
+      // The move replaces the whole mapping, guard and all.
+      cached->tail_guard = 0;
+      g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
+    }
     target = reinterpret_cast<void*>(cached->base);
     reservation = cached->mapped_size;
   } else {
@@ -569,7 +588,7 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
   // The moved pages take the whole reservation as one mapping (a cached one's pages are
   // replaced): with the rest of it a second mapping, the block spanned two once it grew in
   // place, and its next move, which needs one, fell back to a copy. A buffer grown by 32 KiB
-  // steps to 54 MB then alternated copies and moves and peaked at 187 MB, fast mode's 58.
+  // steps to 54 MB then alternated copies and moves and peaked at 187 MiB, now 61 (fast: 57).
   if (!target || (!cached && !registry_prepare(reinterpret_cast<uintptr_t>(target), reservation)) ||
       !os_move_pages_leaving_range(reinterpret_cast<void*>(block->base), moved, target,
                                    reservation)) {

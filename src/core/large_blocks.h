@@ -95,12 +95,13 @@ void large_leave_quarantine(LargeBlock* block);
 // limit): the access would only fault again.
 bool large_open_faulting_pages(LargeBlock* block, uintptr_t address);
 // Checked modes' moving realloc without the copy: claims the live `block` (true in
-// *not_live if it was not: a double free), moves its pages to a new reservation of at
-// least `new_size` bytes and returns the husk, a new descriptor of its old address range
-// (empty, inaccessible, in the quarantined state) that the caller fills with the old
-// block's record and puts in the quarantine; `block` stays live at its new address. A stale
-// pointer to the old block then faults as if the block had been copied and freed. nullptr
-// when the kernel or the metadata refuse; the block is then live and unchanged.
+// *not_live if it was not: a double free), moves its pages to a reservation of at least
+// `new_size` bytes (a cached one if one is big enough, else a fresh one; growing past the
+// old one, at least 1.5x it), which they fill as one mapping, and returns the husk, a new
+// descriptor of its old address range (empty, inaccessible, in the quarantined state) that the
+// caller fills with the old block's record and puts in the quarantine; `block` stays live at its
+// new address. A stale pointer to the old block then faults as if the block had been copied and
+// freed. nullptr when the kernel or the metadata refuse; the block is then live and unchanged.
 LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* not_live);
 // Visits every live (not cached, not quarantined) large block. Only with no other thread
 // changing large blocks (the marker stops the world and holds the lock, see

@@ -136,7 +136,6 @@ bool os_move_pages_leaving_range(void* old_address, size_t old_size, void* new_a
   // moved pages do not merge with the mapping around their new place; so they go to a
   // staging mapping first, and from there, resized, to new_address as one mapping. A
   // refusal at any step puts them back.
-  if (os_range_is_one_mapping(old_address, old_size) == OneMapping::kNo) return false;
   int saved_errno = errno;
   bool moved = false;
   void* staging =

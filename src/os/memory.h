@@ -57,9 +57,10 @@ bool os_grow_in_place(void* address, size_t old_size, size_t new_size);
 // stays mapped, empty (it reads as zero) and inaccessible. The moved pages end up as one
 // kernel mapping whatever the old range was, so moving a block again and again does not
 // multiply mappings. False, with the pages still at old_address, where the kernel cannot
-// (MREMAP_DONTUNMAP needs Linux 5.7), refuses (the process is near vm.max_map_count), or
-// the old range spans several mappings (Linux 6.17 moves those one by one, and a refusal
-// halfway would leave part of the block elsewhere).
+// (MREMAP_DONTUNMAP needs Linux 5.7) or refuses (the process is near vm.max_map_count).
+// The old range must be one mapping (os_range_is_one_mapping, which the caller asks before
+// it readies new_address): Linux 6.17 moves several one by one, and a refusal halfway would
+// leave part of the block elsewhere.
 bool os_move_pages_leaving_range(void* old_address, size_t old_size, void* new_address,
                                  size_t new_size);
 

@@ -621,20 +621,34 @@ TEST(QuarantineLargeBlocks, AReallocThatMovesALargeBlockTakesItsPagesAlong) {
   tally_free(moved);
 }
 
+// The large-block tests below start from an empty cache of freed large blocks (a
+// reservation an earlier test left there could take a block and its growth) and a block of
+// `bytes` filled with `fill`.
+char* large_block_on_empty_cache(size_t bytes, char fill) {
+  quarantine_drain();
+  large_trim_cache();
+  char* block = static_cast<char*>(tally_malloc(bytes));
+  if (block) memset(block, fill, bytes);
+  return block;
+}
+
+// Pages of [block, +bytes) whose first byte is not `fill`.
+size_t pages_without(const char* block, size_t bytes, char fill) {
+  size_t wrong = 0;
+  for (size_t at = 0; at < bytes; at += 4096) wrong += block[at] != fill;
+  return wrong;
+}
+
 // A move takes its new reservation from the cache of freed large blocks when one there is
 // big enough, as an allocation does: the husks of earlier moves end up in the cache, and
 // a fresh mapping for every move left them there while the process grew (a buffer grown
 // from 300 KiB to 6 MiB and freed, 200 times over, peaked at 39 MiB in debug mode, now 13).
 TEST(QuarantineLargeBlocks, AMoveTakesItsReservationFromTheCache) {
   constexpr size_t kMiB = size_t{1} << 20;
-  // A cached reservation of 24 MiB or more could take the first block and its growth.
-  quarantine_drain();
-  large_trim_cache();
   constexpr size_t kFirst = 9 * kMiB;   // at or past kSafeModeMovesPagesFrom: moved
   constexpr size_t kGrown = 24 * kMiB;  // past the first reservation: it must move
-  char* block = static_cast<char*>(tally_malloc(kFirst));
+  char* block = large_block_on_empty_cache(kFirst, 1);
   ASSERT_NE(block, nullptr);
-  memset(block, 1, kFirst);
   char* grown = static_cast<char*>(tally_realloc(block, kGrown));
   ASSERT_NE(grown, nullptr);
   ASSERT_NE(grown, block) << "grew in place: the test needs a move";
@@ -649,9 +663,8 @@ TEST(QuarantineLargeBlocks, AMoveTakesItsReservationFromTheCache) {
   ASSERT_NE(grown_again, nullptr);
   ASSERT_NE(grown_again, again) << "grew in place: the test needs a move";
   EXPECT_EQ(grown_again, grown) << "the move mapped a fresh reservation";
-  size_t wrong = 0;
-  for (size_t at = 0; at < kFirst; at += 4096) wrong += grown_again[at] != 2;
-  EXPECT_EQ(wrong, 0u) << "pages of the moved block lost their contents";
+  EXPECT_EQ(pages_without(grown_again, kFirst, 2), 0u)
+      << "pages of the moved block lost their contents";
   tally_free(grown_again);
   quarantine_drain();
 }
@@ -664,12 +677,8 @@ TEST(QuarantineLargeBlocks, AMoveTakesItsReservationFromTheCache) {
 // the block grows in place to 18 MiB after its first move.
 TEST(QuarantineLargeBlocks, AMovedBlockThatGrewInPlaceMovesAgain) {
   constexpr size_t kMiB = size_t{1} << 20;
-  // A cached reservation from an earlier test could hold the first growth in place.
-  quarantine_drain();
-  large_trim_cache();
-  char* block = static_cast<char*>(tally_malloc(9 * kMiB));
+  char* block = large_block_on_empty_cache(9 * kMiB, 1);
   ASSERT_NE(block, nullptr);
-  memset(block, 1, 9 * kMiB);
   char* moved = static_cast<char*>(tally_realloc(block, 13 * kMiB));  // past 12 MiB: moves
   ASSERT_NE(moved, nullptr);
   ASSERT_NE(moved, block) << "grew in place: the test needs a move";
@@ -699,11 +708,8 @@ TEST(QuarantineLargeBlocks, AMovedBlockThatGrewInPlaceMovesAgain) {
 // copy mapped a fresh one.)
 TEST(QuarantineLargeBlocks, ABlockThatCannotMoveIsCopiedIntoTheCachedReservation) {
   constexpr size_t kMiB = size_t{1} << 20;
-  quarantine_drain();
-  large_trim_cache();
-  char* block = static_cast<char*>(tally_malloc(9 * kMiB));
+  char* block = large_block_on_empty_cache(9 * kMiB, 3);
   ASSERT_NE(block, nullptr);
-  memset(block, 3, 9 * kMiB);
   char* cached = static_cast<char*>(tally_malloc(30 * kMiB));
   ASSERT_NE(cached, nullptr);
   tally_free(cached);
@@ -714,9 +720,7 @@ TEST(QuarantineLargeBlocks, ABlockThatCannotMoveIsCopiedIntoTheCachedReservation
   ASSERT_EQ(mprotect(split, 4096, PROT_READ | PROT_WRITE), 0);
   ASSERT_NE(copied, nullptr);
   EXPECT_EQ(copied, cached) << "the copy did not get the cached reservation";
-  size_t wrong = 0;
-  for (size_t at = 0; at < 9 * kMiB; at += 4096) wrong += copied[at] != 3;
-  EXPECT_EQ(wrong, 0u);
+  EXPECT_EQ(pages_without(copied, 9 * kMiB, 3), 0u);
   tally_free(copied);
   quarantine_drain();
 }

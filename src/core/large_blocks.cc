@@ -288,6 +288,24 @@ void* reuse(LargeBlock* block, uintptr_t base, size_t usable, bool zero) {
   return memory;
 }
 
+// A reservation for `usable` bytes grown from one of `old_reservation`: at least 1.5x it,
+// so that a loop of small reallocs costs amortized O(1) system calls.
+size_t grown_reservation(size_t old_reservation, size_t usable) {
+  size_t reservation = round_to_slots(usable);
+  if (reservation < old_reservation + old_reservation / 2)
+    reservation = round_to_slots(old_reservation + old_reservation / 2);
+  return reservation;
+}
+
+// Extends the block's reservation to `reservation` bytes where the address space after it
+// is free; the caller holds g_move_lock, and the block's tail guard is off. The registry's
+// leaves for the grown range come first: once the mapping has grown there is no going back.
+bool grow_reservation_in_place(LargeBlock* block, size_t reservation) {
+  size_t old_reservation = block->mapped_size;
+  return registry_prepare(block->base, reservation) &&
+         os_grow_in_place(reinterpret_cast<void*>(block->base), old_reservation, reservation);
+}
+
 }  // namespace
 
 void* large_allocate(size_t size, size_t alignment, bool zero) {
@@ -413,16 +431,10 @@ void* large_reallocate(LargeBlock* block, size_t new_size) {
   // free, else move its pages (no copy) to a new slot-aligned reservation. Growth is at
   // least 1.5x so a loop of small reallocs costs amortized O(1) system calls.
   size_t old_reservation = block->mapped_size;
-  size_t reservation = round_to_slots(usable);
-  if (reservation < old_reservation + old_reservation / 2)
-    reservation = round_to_slots(old_reservation + old_reservation / 2);
+  size_t reservation = grown_reservation(old_reservation, usable);
   void* old_memory = reinterpret_cast<void*>(block->base);
   uintptr_t new_base;
-  // The registry's leaves for the grown range come first: once the pages have moved there
-  // is no going back.
-  bool in_place = registry_prepare(block->base, reservation) &&
-                  os_grow_in_place(old_memory, old_reservation, reservation);
-  if (in_place) {
+  if (grow_reservation_in_place(block, reservation)) {
     new_base = block->base;
   } else {
     void* target = os_map_aligned(reservation, kSegmentSize, MapCharge::kChargeCommit);
@@ -466,6 +478,27 @@ void* large_reallocate(LargeBlock* block, size_t new_size) {
   }
   place_tail_guard(block);
   return reinterpret_cast<void*>(new_base);
+}
+
+bool large_extend_in_place(LargeBlock* block, size_t new_size) {
+  size_t usable = round_to_os_pages(new_size == 0 ? 1 : new_size);
+  if (usable <= block->mapped_size) return true;
+  LockGuard move_guard(g_move_lock);
+  size_t old_reservation = block->mapped_size;
+  size_t reservation = grown_reservation(old_reservation, usable);
+  remove_tail_guard(block);  // the kernel grows one mapping at a time
+  if (!grow_reservation_in_place(block, reservation)) {
+    place_tail_guard(block);
+    return false;
+  }
+  g_bytes_mapped.fetch_add(reservation - old_reservation, std::memory_order_relaxed);
+  registry_set(block->base + old_reservation, reservation - old_reservation, registry_value(block));
+  {
+    LockGuard guard(g_lock);
+    block->mapped_size = reservation;
+  }
+  place_tail_guard(block);
+  return true;
 }
 
 bool large_enter_quarantine(LargeBlock* block) {
@@ -559,9 +592,8 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
   }
   // Growth past the reservation makes it at least 1.5x, as large_reallocate does, so that
   // a buffer grown by small steps moves O(log n) times, not once per slot.
-  size_t reservation = round_to_slots(grown);
-  if (grown > block->mapped_size && reservation < block->mapped_size + block->mapped_size / 2)
-    reservation = round_to_slots(block->mapped_size + block->mapped_size / 2);
+  size_t reservation = grown > block->mapped_size ? grown_reservation(block->mapped_size, grown)
+                                                  : round_to_slots(grown);
   // A cached reservation first, as large_allocate does: the husks of earlier moves reach
   // the cache once they leave the quarantine, and a fresh mapping for every move left them
   // there while the process grew (a buffer grown from 300 KiB to 6 MiB and freed, 200

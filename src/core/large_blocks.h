@@ -73,6 +73,11 @@ LargeBlock* large_block_just_above(uintptr_t address);
 FreeOutcome large_free(LargeBlock* block, uintptr_t address);
 // Resizes in place or by moving the mapping; nullptr (errno ENOMEM) if neither works.
 void* large_reallocate(LargeBlock* block, size_t new_size);
+// Makes the block's reservation hold `new_size` bytes without moving it: true if it does
+// already, or once it has grown (at least 1.5x) into free address space after it; false
+// if that space is taken. The checked modes' realloc, which must not move a block without
+// leaving a husk, grows this way first, as fast mode's does.
+bool large_extend_in_place(LargeBlock* block, size_t new_size);
 void large_trim_cache();
 // Decommits the cached mappings that have waited past the purge delay; rate-limited by the
 // callers (slow paths), and a no-op when another thread holds the lock.

@@ -725,5 +725,46 @@ TEST(QuarantineLargeBlocks, ABlockThatCannotMoveIsCopiedIntoTheCachedReservation
   quarantine_drain();
 }
 
+// Past its reservation, a large block grows in place where the address space after it is
+// free, as in fast mode, rather than moving (8 MiB or more) or being copied: a buffer grown
+// by steps to 60 MB (sed -z) was copied and moved over and over. The test makes the space
+// free: a mapping of its own sits just above the block's reservation, then goes.
+TEST(QuarantineLargeBlocks, ABlockGrowsPastItsReservationInPlaceWhereTheSpaceIsFree) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  constexpr size_t kRoom = 32 * kMiB;
+  quarantine_drain();
+  large_trim_cache();
+  char* room = static_cast<char*>(
+      mmap(nullptr, kRoom, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+  ASSERT_NE(room, MAP_FAILED);
+  // New mappings go below older ones; those that land in holes elsewhere are kept aside
+  // until one lands right under the room (its reservation of 12 MiB ends within the 4 MiB
+  // that slot alignment trims).
+  std::vector<char*> elsewhere;
+  char* block = nullptr;
+  for (int tries = 0; tries < 64 && !block; ++tries) {
+    char* candidate = static_cast<char*>(tally_malloc(9 * kMiB));
+    ASSERT_NE(candidate, nullptr);
+    char* reservation_end = candidate + 12 * kMiB;
+    if (reservation_end <= room && room - reservation_end <= static_cast<ptrdiff_t>(4 * kMiB))
+      block = candidate;
+    else
+      elsewhere.push_back(candidate);
+  }
+  for (char* other : elsewhere) tally_free(other);
+  ASSERT_NE(block, nullptr) << "no block landed under the test's mapping at "
+                            << static_cast<void*>(room) << ", the last at "
+                            << (elsewhere.empty() ? nullptr : static_cast<void*>(elsewhere.back()));
+  ASSERT_EQ(munmap(room, kRoom), 0);
+  memset(block, 4, 9 * kMiB);
+  char* grown = static_cast<char*>(tally_realloc(block, 15 * kMiB));
+  ASSERT_NE(grown, nullptr);
+  EXPECT_EQ(grown, block) << "moved or copied although the space after it was free";
+  EXPECT_EQ(pages_without(grown, 9 * kMiB, 4), 0u);
+  memset(grown + 9 * kMiB, 5, 6 * kMiB);  // the grown part is the block's
+  tally_free(grown);
+  quarantine_drain();
+}
+
 }  // namespace
 }  // namespace tally

@@ -7,6 +7,10 @@
 The program runs with LD_PRELOAD=<library> and
 TALLY_OPTIONS=mode=<mode>:log_path=<dir>/report:<LEAK-OPTIONS>, so every report goes to
 report.PID (text) and report.PID.json (one JSON object per line); the runner reads both.
+In debug mode mark_threads=2 comes before LEAK-OPTIONS: the heaps here are far too small
+for the automatic count to start a helper thread, and nearly every program runs in debug
+mode, so that is where the helpers' part of the mark (roots in their thread descriptors,
+work shared between threads) is tested; the other modes mark with the automatic count.
 
 Header keys (comment lines in the source). KEY[mode=fast,safe] applies to those modes only
 and replaces the unqualified value (for LEAK-EXPECT: the whole list) in them.
@@ -192,6 +196,7 @@ def run(args):
         report_prefix = os.path.join(scratch, "report")
         to_stderr = (values(entries, "LEAK-REPORT-TO", mode) or ["log"])[0] == "stderr"
         tally_options = (f"mode={mode}" + ("" if to_stderr else f":log_path={report_prefix}") +
+                         (":mark_threads=2" if mode == "debug" else "") +
                          (f":{options}" if options else ""))
         environment = dict(os.environ, LD_PRELOAD=args.library, TALLY_OPTIONS=tally_options,
                            LEAK_TEST_DIR=scratch)

@@ -154,6 +154,33 @@ LargeBlock* take_from_cache_locked(size_t size, uint32_t now, bool for_moved_pag
   return best;
 }
 
+// A cached mapping whose committed pages a new reservation of `reservation` bytes may take
+// over (adopt_cached_pages): the one with the most, at least kMinAdoptedBytes and no more
+// than the reservation, whose committed pages all lie before its tail guard (debug mode),
+// since the kernel moves one mapping at a time. The pages count as reused.
+constexpr size_t kMinAdoptedBytes = size_t{64} << 10;
+
+LargeBlock* take_pages_donor_locked(size_t reservation, uint32_t now) {
+  LargeBlock* best = nullptr;
+  LargeBlock* best_previous = nullptr;
+  LargeBlock* previous = nullptr;
+  for (LargeBlock* block = g_cache; block; previous = block, block = block->next) {
+    if (block->committed_size < kMinAdoptedBytes || block->committed_size > reservation ||
+        (block->tail_guard && block->tail_guard < block->committed_size))
+      continue;
+    if (!best || block->committed_size > best->committed_size) {
+      best = block;
+      best_previous = previous;
+    }
+  }
+  if (best) {
+    uncache_locked(best, best_previous);
+    roll_reuse_window_locked(now);
+    g_reused_this_window += best->committed_size;
+  }
+  return best;
+}
+
 size_t cache_committed_bound(uint32_t now) {
   roll_reuse_window_locked(now);
   size_t reused =
@@ -306,6 +333,50 @@ bool grow_reservation_in_place(LargeBlock* block, size_t reservation) {
          os_grow_in_place(reinterpret_cast<void*>(block->base), old_reservation, reservation);
 }
 
+// Moves the committed pages of a smaller cached mapping (not a copy: the kernel remaps them)
+// to the start of `target`, a fresh reservation of `reservation` bytes, which becomes one
+// mapping with them; the rest of the old reservation goes back to the kernel. Returns the
+// mapping's descriptor, for the new block, and its pages in `*adopted`; nullptr when the
+// cache has no such mapping or the kernel refused (then the old mapping is unmapped: its
+// pages would have waited in the cache for a request it could not hold either). Without
+// this, a program that grows a buffer by allocating a bigger one, copying and freeing the
+// old one kept the pages of every old buffer in the cache, up to its budget, while each new
+// buffer faulted in fresh ones: `grep -z` on 20 MB peaked at 76 MB in fast mode, glibc's
+// and mimalloc's at 41 MB.
+LargeBlock* adopt_cached_pages(void* target, size_t reservation, size_t* adopted) {
+  // Most requests that miss the cache find no pages there either: no locks for them.
+  if (__atomic_load_n(&g_cache_committed_bytes, __ATOMIC_RELAXED) < kMinAdoptedBytes)
+    return nullptr;
+  LockGuard move_guard(g_move_lock);  // a leak check or fork meets the move whole or not at all
+  LargeBlock* donor;
+  {
+    LockGuard guard(g_lock);
+    donor = take_pages_donor_locked(reservation, monotonic_milliseconds());
+  }
+  if (!donor) return nullptr;
+  size_t pages = donor->committed_size;
+  // Its slots are nobody's from here (a free of its address was a double free, and is now
+  // a bad free), before the move gives part of its range back to the kernel: cleared after,
+  // they might name another thread's new mapping there.
+  registry_set(donor->base, donor->mapped_size, 0);
+  if (!os_move_mapping(reinterpret_cast<void*>(donor->base), pages, target, reservation)) {
+    LockGuard guard(g_lock);
+    retire_locked(donor);
+    return nullptr;
+  }
+  // What is left of the old mapping past the moved pages (with its tail guard, if it had
+  // one) is unmapped.
+  if (pages < donor->mapped_size)
+    os_unmap(reinterpret_cast<void*>(donor->base + pages), donor->mapped_size - pages);
+  if (donor->tail_guard) {
+    donor->tail_guard = 0;
+    g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
+  }
+  g_bytes_mapped.fetch_sub(donor->mapped_size, std::memory_order_relaxed);
+  *adopted = pages;
+  return donor;
+}
+
 }  // namespace
 
 void* large_allocate(size_t size, size_t alignment, bool zero) {
@@ -341,8 +412,9 @@ void* large_allocate(size_t size, size_t alignment, bool zero) {
     errno = ENOMEM;
     return nullptr;
   }
-  LargeBlock* block;
-  {
+  size_t adopted = 0;
+  LargeBlock* block = adopt_cached_pages(memory, reservation, &adopted);
+  if (!block) {
     LockGuard guard(g_lock);
     block = g_spare_descriptors;
     if (block) g_spare_descriptors = block->next;
@@ -353,10 +425,12 @@ void* large_allocate(size_t size, size_t alignment, bool zero) {
     errno = ENOMEM;
     return nullptr;
   }
+  // The adopted pages hold old contents; the rest are fresh from the kernel.
+  if (zero && adopted) memset(memory, 0, adopted < usable ? adopted : usable);
   block->base = reinterpret_cast<uintptr_t>(memory);
   block->mapped_size = reservation;
   block->usable_size = usable;
-  block->committed_size = 0;
+  block->committed_size = adopted;
   block->tail_guard = 0;
   place_tail_guard(block);
   block->state.store(LargeState::kLive, std::memory_order_release);
@@ -470,9 +544,12 @@ void* large_reallocate(LargeBlock* block, size_t new_size) {
     block->mapped_size = reservation;
     block->usable_size = usable;
     if (new_base != old_base) {
-      // Clear only the old slots the new reservation does not cover.
+      // Clear only the old slots the new reservation does not cover, and only those still
+      // naming this block: the move gave them back to the kernel, which may have handed
+      // them to another thread's new mapping since.
       for (uintptr_t slot = old_base; slot < old_base + old_reservation; slot += kSegmentSize) {
-        if (slot < new_base || slot >= new_base + reservation) registry_set(slot, kSegmentSize, 0);
+        if (slot < new_base || slot >= new_base + reservation)
+          registry_clear_if(slot, kSegmentSize, registry_value(block));
       }
     }
   }

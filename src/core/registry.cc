@@ -50,4 +50,17 @@ void registry_set(uintptr_t start, size_t size, uintptr_t value) {
   }
 }
 
+void registry_clear_if(uintptr_t start, size_t size, uintptr_t value) {
+  uintptr_t first = start >> kSegmentShift;
+  uintptr_t last = (start + size - 1) >> kSegmentShift;
+  for (uintptr_t slot = first; slot <= last; ++slot) {
+    std::atomic<uintptr_t>* leaf =
+        g_registry_leaves[slot >> kRegistryLeafBits].load(std::memory_order_acquire);
+    if (!leaf) continue;
+    uintptr_t expected = value;
+    leaf[slot & (kRegistryLeafEntries - 1)].compare_exchange_strong(
+        expected, 0, std::memory_order_acq_rel, std::memory_order_acquire);
+  }
+}
+
 }  // namespace tally

@@ -50,4 +50,10 @@ TALLY_INLINE uintptr_t registry_lookup(uintptr_t address) {
 // start must be slot aligned, and the range prepared (registry_prepare) unless `value` is 0.
 void registry_set(uintptr_t start, size_t size, uintptr_t value);
 
+// Clears the entries of [start, start + size) that still hold `value`. For slots given
+// back to the kernel before they could be cleared (the old range of a mapping that mremap
+// moved): another thread's mapping may have taken them meanwhile and registered itself,
+// and a plain clear would unregister it (its blocks' frees would then be bad frees).
+void registry_clear_if(uintptr_t start, size_t size, uintptr_t value);
+
 }  // namespace tally

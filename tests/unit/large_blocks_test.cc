@@ -187,6 +187,41 @@ TEST(LargeBlocks, CallocOfAReusedDirtyMappingIsZero) {
   }
 }
 
+// A request bigger than every cached reservation takes over the committed pages of a
+// cached mapping, moved to the start of its new reservation: a buffer grown by allocating a
+// bigger one and freeing the old kept every old buffer's pages in the cache, and faulted in
+// fresh ones for the new. The old range is given back, and the cache holds nothing.
+TEST(LargeBlocks, ARequestNoCachedReservationHoldsTakesOverTheCachedPages) {
+  constexpr size_t kOld = 3 << 20, kNew = 6 << 20;
+  large_trim_cache();
+  void* old_block = touched_block(kOld);
+  uintptr_t old_start = reinterpret_cast<uintptr_t>(old_block);
+  large_free(descriptor_of(old_block), old_start);
+  ASSERT_EQ(large_cached_committed_bytes(), kOld);
+  void* block = large_allocate(kNew, 0, false);
+  ASSERT_NE(block, nullptr);
+  EXPECT_NE(reinterpret_cast<uintptr_t>(block), old_start);
+  EXPECT_EQ(resident_pages(block, kOld), kOld / kOsPageSize) << "fresh pages, none taken over";
+  EXPECT_EQ(large_cached_committed_bytes(), 0u);
+  EXPECT_EQ(registry_lookup(old_start), 0u) << "the old range is still registered";
+  EXPECT_EQ(descriptor_of(block)->committed_size, kOld);
+  EXPECT_EQ(static_cast<unsigned char*>(block)[kOld - 1], 0x5A);  // moved, not copied or lost
+  large_free(descriptor_of(block), reinterpret_cast<uintptr_t>(block));
+}
+
+// The same for calloc: the pages taken over held the old block's bytes.
+TEST(LargeBlocks, ZeroedRequestThatTakesOverCachedPagesIsZero) {
+  constexpr size_t kOld = 3 << 20, kNew = 6 << 20;
+  large_trim_cache();
+  void* old_block = touched_block(kOld);
+  large_free(descriptor_of(old_block), reinterpret_cast<uintptr_t>(old_block));
+  unsigned char* block = static_cast<unsigned char*>(large_allocate(kNew, 0, true));
+  ASSERT_NE(block, nullptr);
+  EXPECT_EQ(descriptor_of(block)->committed_size, kOld);
+  for (size_t i = 0; i < kNew; i += 512) ASSERT_EQ(block[i], 0) << i;
+  large_free(descriptor_of(block), reinterpret_cast<uintptr_t>(block));
+}
+
 TEST(LargeBlocks, ReallocGrowthKeepsContentsAndRegistersNewSlots) {
   size_t size = 300 * 1024;
   char* block = static_cast<char*>(tally_malloc(size));

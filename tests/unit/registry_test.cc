@@ -61,6 +61,22 @@ TEST(Registry, SetCoversEverySlotTouched) {
   EXPECT_EQ(registry_lookup(start + kSegmentSize), 0u);
 }
 
+// A conditional clear leaves the slots another mapping registered since: a mapping moved
+// by mremap gives its old range back before its slots are cleared, and a new segment or
+// large block of another thread may have taken a slot of it by then.
+TEST(Registry, ClearIfLeavesSlotsThatNameSomethingElse) {
+  uintptr_t start = uintptr_t{0x6100} << 32;  // far from anything mapped, as above
+  uintptr_t mine = 0x1000 | kRegistryLarge, theirs = 0x2000 | kRegistryLarge;
+  ASSERT_TRUE(registry_prepare(start, 3 * kSegmentSize));
+  registry_set(start, 3 * kSegmentSize, mine);
+  registry_set(start + kSegmentSize, kSegmentSize, theirs);
+  registry_clear_if(start, 3 * kSegmentSize, mine);
+  EXPECT_EQ(registry_lookup(start), 0u);
+  EXPECT_EQ(registry_lookup(start + kSegmentSize), theirs);
+  EXPECT_EQ(registry_lookup(start + 2 * kSegmentSize), 0u);
+  registry_set(start, 3 * kSegmentSize, 0);
+}
+
 // The table's leaves are mapped where ranges are registered, not for the whole address
 // space: a flat table was a 256 MiB reservation in every process.
 TEST(Registry, LeavesAreMappedOnlyWhereRangesAreRegistered) {

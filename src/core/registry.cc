@@ -35,32 +35,40 @@ bool registry_prepare(uintptr_t start, size_t size) {
   return true;
 }
 
-void registry_set(uintptr_t start, size_t size, uintptr_t value) {
+namespace {
+
+// Hands `visit` the entry of every slot that [start, start + size) touches. A slot whose leaf
+// is not mapped holds no entry: it is skipped, unless `map_leaves` asks for the leaf.
+template <typename Visit>
+void for_each_entry(uintptr_t start, size_t size, bool map_leaves, Visit&& visit) {
   uintptr_t first = start >> kSegmentShift;
   uintptr_t last = (start + size - 1) >> kSegmentShift;
   for (uintptr_t slot = first; slot <= last; ++slot) {
     std::atomic<uintptr_t>* leaf =
         g_registry_leaves[slot >> kRegistryLeafBits].load(std::memory_order_acquire);
-    // A missing leaf holds no entry, so clearing one is done; setting one needs it prepared.
     if (!leaf) {
-      if (value == 0 || !prepare_leaf(slot >> kRegistryLeafBits)) continue;
+      if (!map_leaves || !prepare_leaf(slot >> kRegistryLeafBits)) continue;
       leaf = g_registry_leaves[slot >> kRegistryLeafBits].load(std::memory_order_acquire);
     }
-    leaf[slot & (kRegistryLeafEntries - 1)].store(value, std::memory_order_release);
+    visit(leaf[slot & (kRegistryLeafEntries - 1)]);
   }
 }
 
+}  // namespace
+
+void registry_set(uintptr_t start, size_t size, uintptr_t value) {
+  // Clearing needs no leaf; setting maps the leaf if it was not prepared.
+  for_each_entry(start, size, value != 0, [value](std::atomic<uintptr_t>& entry) {
+    entry.store(value, std::memory_order_release);
+  });
+}
+
 void registry_clear_if(uintptr_t start, size_t size, uintptr_t value) {
-  uintptr_t first = start >> kSegmentShift;
-  uintptr_t last = (start + size - 1) >> kSegmentShift;
-  for (uintptr_t slot = first; slot <= last; ++slot) {
-    std::atomic<uintptr_t>* leaf =
-        g_registry_leaves[slot >> kRegistryLeafBits].load(std::memory_order_acquire);
-    if (!leaf) continue;
+  for_each_entry(start, size, false, [value](std::atomic<uintptr_t>& entry) {
     uintptr_t expected = value;
-    leaf[slot & (kRegistryLeafEntries - 1)].compare_exchange_strong(
-        expected, 0, std::memory_order_acq_rel, std::memory_order_acquire);
-  }
+    entry.compare_exchange_strong(expected, 0, std::memory_order_acq_rel,
+                                  std::memory_order_acquire);
+  });
 }
 
 }  // namespace tally

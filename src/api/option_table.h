@@ -110,7 +110,7 @@ TALLY_OPTION(bool, scan_program_mappings, "1",
              "interpreter's arenas, a custom allocator's pools, private writable mappings of "
              "files such as the JVM's class-data archive), as Valgrind does (0: only globals, "
              "stacks and TLS, as LeakSanitizer)")
-TALLY_OPTION(int, mark_threads, "0", "threads that mark (0: one per 64 MiB of heap, at most one per processor; at most 64)")
+TALLY_OPTION(int, mark_threads, "0", "threads that mark (0: one per 64 MiB of resident memory, at most one per processor; at most 64)")
 TALLY_OPTION(int, stop_signal, "30",
              "signal that stops the program's threads while the marker reads their stacks "
              "(30 is SIGPWR); a handler the program has for it is put back after each stop")

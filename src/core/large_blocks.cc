@@ -157,10 +157,10 @@ LargeBlock* take_from_cache_locked(size_t size, uint32_t now, bool for_moved_pag
 // A cached mapping whose committed pages a new reservation of `reservation` bytes may take
 // over (adopt_cached_pages): the one with the most, at least kMinAdoptedBytes and no more
 // than the reservation, whose committed pages all lie before its tail guard (debug mode),
-// since the kernel moves one mapping at a time. The pages count as reused.
+// since the kernel moves one mapping at a time.
 constexpr size_t kMinAdoptedBytes = size_t{64} << 10;
 
-LargeBlock* take_pages_donor_locked(size_t reservation, uint32_t now) {
+LargeBlock* take_pages_donor_locked(size_t reservation) {
   LargeBlock* best = nullptr;
   LargeBlock* best_previous = nullptr;
   LargeBlock* previous = nullptr;
@@ -173,11 +173,7 @@ LargeBlock* take_pages_donor_locked(size_t reservation, uint32_t now) {
       best_previous = previous;
     }
   }
-  if (best) {
-    uncache_locked(best, best_previous);
-    roll_reuse_window_locked(now);
-    g_reused_this_window += best->committed_size;
-  }
+  if (best) uncache_locked(best, best_previous);
   return best;
 }
 
@@ -333,36 +329,56 @@ bool grow_reservation_in_place(LargeBlock* block, size_t reservation) {
          os_grow_in_place(reinterpret_cast<void*>(block->base), old_reservation, reservation);
 }
 
+// Maps a slot-aligned reservation and readies the registry's leaves for it; nullptr if the
+// kernel refuses.
+void* map_reservation(size_t reservation, size_t alignment) {
+  void* memory = os_map_aligned(reservation, alignment, MapCharge::kChargeCommit);
+  if (memory && !registry_prepare(reinterpret_cast<uintptr_t>(memory), reservation)) {
+    os_unmap(memory, reservation);
+    return nullptr;
+  }
+  return memory;
+}
+
+enum class Adoption : uint8_t { kNone, kAdopted, kTargetLost };
+
 // Moves the committed pages of a smaller cached mapping (not a copy: the kernel remaps them)
 // to the start of `target`, a fresh reservation of `reservation` bytes, which becomes one
-// mapping with them; the rest of the old reservation goes back to the kernel. Returns the
-// mapping's descriptor, for the new block, and its pages in `*adopted`; nullptr when the
-// cache has no such mapping or the kernel refused (then the old mapping is unmapped: its
-// pages would have waited in the cache for a request it could not hold either). Without
-// this, a program that grows a buffer by allocating a bigger one, copying and freeing the
-// old one kept the pages of every old buffer in the cache, up to its budget, while each new
-// buffer faulted in fresh ones: `grep -z` on 20 MB peaked at 76 MB in fast mode, glibc's
-// and mimalloc's at 41 MB.
-LargeBlock* adopt_cached_pages(void* target, size_t reservation, size_t* adopted) {
-  // Most requests that miss the cache find no pages there either: no locks for them.
-  if (__atomic_load_n(&g_cache_committed_bytes, __ATOMIC_RELAXED) < kMinAdoptedBytes)
-    return nullptr;
-  LockGuard move_guard(g_move_lock);  // a leak check or fork meets the move whole or not at all
+// mapping with them; the rest of the old reservation goes back to the kernel. Gives the
+// mapping's descriptor, for the new block, in `*donor_out` and its pages in `*adopted`.
+// kNone when the cache has no such mapping; kTargetLost when the kernel refused the move
+// after it had unmapped `target` (it does that first), which the caller must then leave
+// alone (another thread's mapping may be there already) and replace. The old mapping is
+// unmapped on a refusal: its pages would have waited in the cache for a request it could
+// not hold either. The caller holds g_move_lock, until the block is registered.
+//
+// Without this, a program that grows a buffer by allocating a bigger one, copying and
+// freeing the old one kept the pages of every old buffer in the cache, up to its budget,
+// while each new buffer faulted in fresh ones: `grep -z` on 20 MB peaked at 76 MB in fast
+// mode, glibc's and mimalloc's at 41 MB.
+Adoption adopt_cached_pages(void* target, size_t reservation, LargeBlock** donor_out,
+                            size_t* adopted) {
   LargeBlock* donor;
   {
     LockGuard guard(g_lock);
-    donor = take_pages_donor_locked(reservation, monotonic_milliseconds());
+    donor = take_pages_donor_locked(reservation);
   }
-  if (!donor) return nullptr;
+  if (!donor) return Adoption::kNone;
   size_t pages = donor->committed_size;
   // Its slots are nobody's from here (a free of its address was a double free, and is now
   // a bad free), before the move gives part of its range back to the kernel: cleared after,
   // they might name another thread's new mapping there.
   registry_set(donor->base, donor->mapped_size, 0);
-  if (!os_move_mapping(reinterpret_cast<void*>(donor->base), pages, target, reservation)) {
+  // Pages the program split off (mprotect, mlock, madvise on part of a freed buffer) would
+  // make the kernel refuse the move, after it has unmapped the target.
+  bool moved =
+      os_range_is_one_mapping(reinterpret_cast<void*>(donor->base), pages) != OneMapping::kNo &&
+      os_move_mapping(reinterpret_cast<void*>(donor->base), pages, target, reservation);
+  if (!moved) {
+    bool target_kept = os_range_is_one_mapping(target, reservation) == OneMapping::kYes;
     LockGuard guard(g_lock);
     retire_locked(donor);
-    return nullptr;
+    return target_kept ? Adoption::kNone : Adoption::kTargetLost;
   }
   // What is left of the old mapping past the moved pages (with its tail guard, if it had
   // one) is unmapped.
@@ -373,8 +389,14 @@ LargeBlock* adopt_cached_pages(void* target, size_t reservation, size_t* adopted
     g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
   }
   g_bytes_mapped.fetch_sub(donor->mapped_size, std::memory_order_relaxed);
+  {
+    LockGuard guard(g_lock);
+    roll_reuse_window_locked(monotonic_milliseconds());
+    g_reused_this_window += pages;  // the cache's budget follows reuse
+  }
+  *donor_out = donor;
   *adopted = pages;
-  return donor;
+  return Adoption::kAdopted;
 }
 
 }  // namespace
@@ -406,27 +428,34 @@ void* large_allocate(size_t size, size_t alignment, bool zero) {
   // Mappings start on a registry slot so no two tally mappings share a slot.
   size_t reservation = round_to_slots(usable);
   size_t map_alignment = alignment > kSegmentSize ? alignment : kSegmentSize;
-  void* memory = os_map_aligned(reservation, map_alignment, MapCharge::kChargeCommit);
-  if (!memory || !registry_prepare(reinterpret_cast<uintptr_t>(memory), reservation)) {
-    if (memory) os_unmap(memory, reservation);
-    errno = ENOMEM;
-    return nullptr;
-  }
+  // A calloc takes no pages over: zeroing them all would make them resident, where fresh
+  // pages become resident as they are used, and cached ones may never have been.
+  bool may_adopt =
+      !zero && __atomic_load_n(&g_cache_committed_bytes, __ATOMIC_RELAXED) >= kMinAdoptedBytes;
+  // Held from the move of adopted pages to the block's registration: a leak check that
+  // stopped this thread in between would take the new mapping, holding the old block's
+  // contents, for the program's own memory and scan it as a root.
+  if (may_adopt) g_move_lock.lock();
+  void* memory = map_reservation(reservation, map_alignment);
+  LargeBlock* block = nullptr;
   size_t adopted = 0;
-  LargeBlock* block = adopt_cached_pages(memory, reservation, &adopted);
-  if (!block) {
-    LockGuard guard(g_lock);
-    block = g_spare_descriptors;
-    if (block) g_spare_descriptors = block->next;
+  if (memory && may_adopt &&
+      adopt_cached_pages(memory, reservation, &block, &adopted) == Adoption::kTargetLost)
+    memory = map_reservation(reservation, map_alignment);
+  if (!block && memory) {
+    {
+      LockGuard guard(g_lock);
+      block = g_spare_descriptors;
+      if (block) g_spare_descriptors = block->next;
+    }
+    if (!block) block = static_cast<LargeBlock*>(metadata_allocate(sizeof(LargeBlock)));
+    if (!block) os_unmap(memory, reservation);
   }
-  if (!block) block = static_cast<LargeBlock*>(metadata_allocate(sizeof(LargeBlock)));
-  if (!block) {
-    os_unmap(memory, reservation);
+  if (!memory || !block) {
+    if (may_adopt) g_move_lock.unlock();
     errno = ENOMEM;
     return nullptr;
   }
-  // The adopted pages hold old contents; the rest are fresh from the kernel.
-  if (zero && adopted) memset(memory, 0, adopted < usable ? adopted : usable);
   block->base = reinterpret_cast<uintptr_t>(memory);
   block->mapped_size = reservation;
   block->usable_size = usable;
@@ -440,6 +469,7 @@ void* large_allocate(size_t size, size_t alignment, bool zero) {
   // thread stopped between the two with the block on the list but not yet in the registry
   // had its new block, held in a register, reported as leaked.
   registry_set(block->base, reservation, registry_value(block));
+  if (may_adopt) g_move_lock.unlock();
   {
     LockGuard guard(g_lock);
     live_insert_locked(block);
@@ -522,7 +552,10 @@ void* large_reallocate(LargeBlock* block, size_t new_size) {
       return nullptr;
     }
     if (!os_move_mapping(old_memory, old_reservation, target, reservation)) {
-      os_unmap(target, reservation);
+      // The kernel may have unmapped the target before it refused, and another thread's
+      // mapping may be there now: unmapped only while it is still the one mapping it was.
+      if (os_range_is_one_mapping(target, reservation) == OneMapping::kYes)
+        os_unmap(target, reservation);
       place_tail_guard(block);
       errno = ENOMEM;
       return nullptr;

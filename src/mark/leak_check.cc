@@ -71,11 +71,15 @@ int processor_count() {
   return count > 0 ? count : 1;
 }
 
-// What the mark may have to scan: the committed pages of small blocks, the live large
-// blocks and the guarded ones.
-size_t heap_bytes() {
-  return g_bytes_committed.load(std::memory_order_relaxed) + large_live_bytes() +
-         guard_pool_live_pages_bytes();
+// What the mark may have to scan: the process's resident memory (its roots, such as an
+// interpreter's own arenas, are scanned by the workers too), or the heap tally holds (its
+// committed small pages, live large and guarded blocks) where that is more or the resident
+// size is not known.
+size_t bytes_to_mark() {
+  size_t heap = g_bytes_committed.load(std::memory_order_relaxed) + large_live_bytes() +
+                guard_pool_live_pages_bytes();
+  size_t resident = process_resident_bytes();
+  return resident > heap ? resident : heap;
 }
 
 struct StopContext {
@@ -442,11 +446,11 @@ void leak_check_set_allocator_locks(void (*lock_all)(), void (*unlock_all)()) {
 // every short command of a shell script in debug mode, which checks for leaks at its exit,
 // start them: 63 threads per exit on a 64-processor machine. A 9 MiB heap took 4.8 ms on
 // two threads and 0.4 ms on one.
-int leak_check_worker_count(int requested, size_t heap_bytes, int processors) {
+int leak_check_worker_count(int requested, size_t bytes_to_mark, int processors) {
   if (requested > 0) return requested;
   if (processors < 1) processors = 1;
-  size_t by_heap = 1 + heap_bytes / kBytesPerMarkWorker;
-  return by_heap < static_cast<size_t>(processors) ? static_cast<int>(by_heap) : processors;
+  size_t by_size = 1 + bytes_to_mark / kBytesPerMarkWorker;
+  return by_size < static_cast<size_t>(processors) ? static_cast<int>(by_size) : processors;
 }
 
 LeakCheckResult leak_check_run(const LeakCheckSettings& settings, bool verbose) {
@@ -458,9 +462,10 @@ LeakCheckResult leak_check_run(const LeakCheckSettings& settings, bool verbose) 
   // A sandbox may kill the process for the first thread it starts, or for asking how many
   // processors it has (sshd's pre-login child did both, at its exit): the calling thread
   // marks alone there.
-  int workers = process_in_sandbox()
-                    ? 1
-                    : leak_check_worker_count(settings.workers, heap_bytes(), processor_count());
+  int workers = process_in_sandbox() ? 1
+                : settings.workers > 0
+                    ? settings.workers
+                    : leak_check_worker_count(0, bytes_to_mark(), processor_count());
   marker_prepare_helpers(workers);
   int excluded[64];
   int excluded_count = marker_helper_tids(excluded, 64);

@@ -16,7 +16,7 @@ namespace tally {
 struct LeakCheckSettings {
   bool interior_pointers = true;
   bool scan_program_mappings = true;  // anonymous memory the program mapped is a root
-  int workers = 0;                    // 0: by the heap's size (leak_check_worker_count)
+  int workers = 0;                    // 0: by the memory to mark (leak_check_worker_count)
   const char* suppressions = nullptr;
   int stop_signal = 0;   // 0: keep the default
   bool at_exit = false;  // run from exit(): the caller's stack below exit's caller is dead
@@ -42,9 +42,10 @@ void leak_check_set_allocator_locks(void (*lock_all)(), void (*unlock_all)());
 LeakCheckResult leak_check_run(const LeakCheckSettings& settings, bool verbose);
 
 // The threads that mark: `requested` when it is above 0; else one per kBytesPerMarkWorker of
-// a heap of `heap_bytes`, and no more than the `processors` the process may run on.
+// `bytes_to_mark` (the resident memory, or the heap), and no more than the `processors`
+// the process may run on.
 constexpr size_t kBytesPerMarkWorker = size_t{64} << 20;
-int leak_check_worker_count(int requested, size_t heap_bytes, int processors);
+int leak_check_worker_count(int requested, size_t bytes_to_mark, int processors);
 
 // The statistics of the last mark, printed by the runtime when asked.
 void leak_check_print_last_mark();

@@ -347,8 +347,9 @@ enum class Adoption : uint8_t { kNone, kAdopted, kTargetLost };
 // mapping with them; the rest of the old reservation goes back to the kernel. Gives the
 // mapping's descriptor, for the new block, in `*donor_out` and its pages in `*adopted`.
 // kNone when the cache has no such mapping; kTargetLost when the kernel refused the move
-// after it had unmapped `target` (it does that first), which the caller must then leave
-// alone (another thread's mapping may be there already) and replace. The old mapping is
+// after it had unmapped `target` (kernels before 6.16 unmap it before some of their checks),
+// which the caller must then leave alone (another thread's mapping may be there already)
+// and replace. The old mapping is
 // unmapped on a refusal: its pages would have waited in the cache for a request it could
 // not hold either. The caller holds g_move_lock, until the block is registered.
 //
@@ -370,7 +371,7 @@ Adoption adopt_cached_pages(void* target, size_t reservation, LargeBlock** donor
   // they might name another thread's new mapping there.
   registry_set(donor->base, donor->mapped_size, 0);
   // Pages the program split off (mprotect, mlock, madvise on part of a freed buffer) would
-  // make the kernel refuse the move, after it has unmapped the target.
+  // make the kernel refuse the move, and older kernels refuse it after unmapping the target.
   bool moved =
       os_range_is_one_mapping(reinterpret_cast<void*>(donor->base), pages) != OneMapping::kNo &&
       os_move_mapping(reinterpret_cast<void*>(donor->base), pages, target, reservation);

@@ -220,13 +220,18 @@ void purge_expired_locked(uint32_t now) {
 }
 
 // Unmaps a block that is no longer live or cached; its descriptor goes to the spare list.
-void retire_locked(LargeBlock* block) {
+// `still_mapped` is false when the kernel has already taken the range back (a refused move
+// on an older kernel): it may be another thread's by now, so neither its mapping nor its
+// slots are touched.
+void retire_locked(LargeBlock* block, bool still_mapped = true) {
   if (block->tail_guard) {
     block->tail_guard = 0;  // unmapped with the rest
     g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
   }
-  registry_set(block->base, block->mapped_size, 0);
-  os_unmap(reinterpret_cast<void*>(block->base), block->mapped_size);
+  if (still_mapped) {
+    registry_set(block->base, block->mapped_size, 0);
+    os_unmap(reinterpret_cast<void*>(block->base), block->mapped_size);
+  }
   g_bytes_mapped.fetch_sub(block->mapped_size, std::memory_order_relaxed);
   block->state.store(LargeState::kRetired, std::memory_order_release);
   block->next = g_spare_descriptors;
@@ -718,11 +723,13 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
   }
   void* target;
   if (cached) {
-    if (cached->tail_guard) {
-      // The move replaces the whole mapping, guard and all.
-      cached->tail_guard = 0;
-      g_tail_guard_count.fetch_sub(1, std::memory_order_relaxed);
-    }
+    // The move replaces the whole mapping, guard and all. The guard is opened first so the
+    // mapping is one again: after a refusal, that is how we tell whether the kernel kept it.
+    remove_tail_guard(cached);
+    // Its slots are nobody's from here, before the move: a kernel that unmaps the target
+    // and then refuses leaves the range to whoever maps it next, whose slots a later clear
+    // would wipe.
+    registry_set(cached->base, cached->mapped_size, 0);
     target = reinterpret_cast<void*>(cached->base);
     reservation = cached->mapped_size;
   } else {
@@ -736,10 +743,14 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
       !os_move_pages_leaving_range(reinterpret_cast<void*>(block->base), moved, target,
                                    reservation)) {
     block->state.store(LargeState::kLive, std::memory_order_release);
+    // Kernels before 6.16 unmap the target before some of their checks, and another
+    // thread's mapping may be there now: the target is unmapped only while it is still the
+    // one mapping it was.
+    bool target_kept = target && os_range_is_one_mapping(target, reservation) == OneMapping::kYes;
     LockGuard guard(g_lock);
     if (cached)
-      retire_locked(cached);  // what the failed move left of it is not worth keeping
-    else if (target)
+      retire_locked(cached, target_kept);  // what the failed move left is not worth keeping
+    else if (target_kept)
       os_unmap(target, reservation);
     husk->next = g_spare_descriptors;
     g_spare_descriptors = husk;

@@ -8,6 +8,7 @@ PACKAGES=(
   build-essential cmake clang clang-format       # toolchains and the formatter
   libgtest-dev libgmock-dev libbenchmark-dev     # unit tests and micro-benchmarks
   python3 git sqlite3 redis-server redis-tools   # the real programs of tests/realworld
+  libpython3.11-testsuite                        # CPython's own tests (tests/realworld/cpython.sh)
   php-cli default-jdk-headless perl jq           # (php, java, perl, jq: tests/realworld too)
   libmimalloc-dev libjemalloc-dev libgoogle-perftools-dev libgc-dev  # peer allocators (bench)
   libclang-rt-14-dev llvm-14 binutils valgrind   # sanitizers, symbolizer, nm/objdump, valgrind

@@ -115,14 +115,17 @@ rw_require() {
   done
 }
 
-# The TALLY_OPTIONS of a preloaded run whose directory is $1.
+# The TALLY_OPTIONS of a preloaded run whose directory is $1, with a test's own
+# RW_EXTRA_TALLY_OPTIONS after them (set before rw_init).
 rw_tally_options() {
+  local options
   case "$RW_MODE" in
-    "") echo "" ;;
-    debug) echo "mode=debug:suppressions=$RW_DIR/known_leaks.supp" ;;
-    leaks) echo "mode=debug:leak_exitcode=0:log_path=$1/leaks/tally" ;;
-    *) echo "mode=$RW_MODE" ;;
+    "") return ;;
+    debug) options="mode=debug:suppressions=$RW_DIR/known_leaks.supp" ;;
+    leaks) options="mode=debug:leak_exitcode=0:log_path=$1/leaks/tally" ;;
+    *) options="mode=$RW_MODE" ;;
   esac
+  echo "$options${RW_EXTRA_TALLY_OPTIONS:+:$RW_EXTRA_TALLY_OPTIONS}"
 }
 
 # Sums the SUMMARY lines of leak reports in the files given: "BYTES ALLOCATIONS".

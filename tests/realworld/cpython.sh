@@ -18,6 +18,6 @@ RW_EXTRA_TALLY_OPTIONS=leaks=0
 rw_init "$@"
 rw_log "python: $PYTHON ($("$PYTHON" --version 2>&1))"
 
-rw_compare regrtest 600 env PYTHONHASHSEED=0 PYTHONMALLOC=malloc "$PYTHON" -s -B \
+rw_compare regrtest 180 env PYTHONHASHSEED=0 PYTHONMALLOC=malloc "$PYTHON" -s -B \
   "$RW_WORKLOADS/cpython_tests.py"
 rw_finish

@@ -744,10 +744,9 @@ LargeBlock* large_move_leaving_husk(LargeBlock* block, size_t new_size, bool* no
                                    reservation)) {
     block->state.store(LargeState::kLive, std::memory_order_release);
     // Kernels before 6.16 unmap the target before some of their checks, and another
-    // thread's mapping may be there now: the target is unmapped only while it is still the
-    // one mapping it was.
-    // Where the kernel cannot say (no PROCMAP_QUERY, before 6.11) the target counts as kept:
-    // most refusals (the staging mapping, MREMAP_DONTUNMAP before 5.7) never touch it, and
+    // thread's mapping may be there now: a target split into other mappings is left alone.
+    // Where the kernel cannot say (no PROCMAP_QUERY, before 6.11) it counts as kept: most
+    // refusals (the staging mapping, MREMAP_DONTUNMAP before 5.7) never touch it, and
     // leaving it would leak a reservation at every large realloc there.
     bool target_kept = target && os_range_is_one_mapping(target, reservation) != OneMapping::kNo;
     LockGuard guard(g_lock);

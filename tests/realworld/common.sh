@@ -115,6 +115,11 @@ rw_require() {
   done
 }
 
+# Sets PYTHON to Debian's interpreter, not a version manager's shim, when it is there.
+rw_find_python() {
+  if [[ -x /usr/bin/python3 ]]; then PYTHON=/usr/bin/python3; else rw_require python3; PYTHON=$(command -v python3); fi
+}
+
 # The TALLY_OPTIONS of a preloaded run whose directory is $1, with a test's own
 # RW_EXTRA_TALLY_OPTIONS after them (set before rw_init).
 rw_tally_options() {

@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-if [[ -x /usr/bin/python3 ]]; then PYTHON=/usr/bin/python3; else rw_require python3; PYTHON=$(command -v python3); fi
+rw_find_python
 if ! "$PYTHON" -c 'import test.test_dict' >/dev/null 2>&1; then
   rw_log "SKIP: CPython's test suite is not installed (libpython3.11-testsuite)"
   exit 77

@@ -5,8 +5,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-# Debian's interpreter, not a version manager's shim, when it is there.
-if [[ -x /usr/bin/python3 ]]; then PYTHON=/usr/bin/python3; else rw_require python3; PYTHON=$(command -v python3); fi
+rw_find_python
 rw_init "$@"
 rw_log "python: $PYTHON ($("$PYTHON" --version 2>&1))"
 
